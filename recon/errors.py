@@ -1,0 +1,17 @@
+"""Typed errors. Library code raises these; only the CLI catches and prints them."""
+
+
+class ReconError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class UserError(ReconError):
+    """Bad input or configuration: the message says what to do. CLI exit status 2."""
+
+
+class SourceUnavailableError(ReconError):
+    """A source (the Stripe API, the ERP database) cannot be reached or refused us. Exit 2."""
+
+
+class ChecksFailedError(ReconError):
+    """The run completed but found breaks or a failed check. CLI exit status 1."""

@@ -1,0 +1,75 @@
+"""Settings of a run: each an option and an environment variable (the option wins).
+
+See ../shared/CONTRACT.md section 1 for the public names and defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+# The repository root: the dbt project lives here and the package is installed from it.
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+CURRENCIES_SEED = PROJECT_DIR / "seeds" / "currencies.csv"
+
+DEFAULT_WAREHOUSE = "warehouse/recon.duckdb"
+DEFAULT_TARGET = "duckdb"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. `stripe_api_key` is never printed: see `__repr__`."""
+
+    warehouse: Path
+    target: str
+    erp_dir: Path | None
+    erp_sql: str | None
+    decisions_dir: Path | None
+    stripe_api_base: str | None
+    stripe_api_key: str | None
+
+    def __repr__(self) -> str:
+        key = "<set>" if self.stripe_api_key else "<unset>"
+        return (
+            f"Settings(warehouse={self.warehouse!s}, target={self.target}, "
+            f"erp_dir={self.erp_dir}, erp_sql={'<set>' if self.erp_sql else None}, "
+            f"decisions_dir={self.decisions_dir}, stripe_api_base={self.stripe_api_base}, "
+            f"stripe_api_key={key})"
+        )
+
+    __str__ = __repr__
+
+
+def _pick(option: str | None, env: Mapping[str, str], name: str) -> str | None:
+    if option not in (None, ""):
+        return option
+    value = env.get(name)
+    return value if value not in (None, "") else None
+
+
+def resolve(
+    *,
+    warehouse: str | None = None,
+    target: str | None = None,
+    erp_dir: str | None = None,
+    erp_sql: str | None = None,
+    decisions_dir: str | None = None,
+    stripe_api_base: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve each setting from its option, else its environment variable, else the default."""
+    env = os.environ if env is None else env
+    warehouse_path = Path(_pick(warehouse, env, "RECON_WAREHOUSE") or DEFAULT_WAREHOUSE)
+    erp = _pick(erp_dir, env, "RECON_ERP_DIR")
+    decisions = _pick(decisions_dir, env, "RECON_DECISIONS_DIR")
+    return Settings(
+        warehouse=warehouse_path.expanduser().resolve(),
+        target=_pick(target, env, "RECON_TARGET") or DEFAULT_TARGET,
+        erp_dir=Path(erp).expanduser().resolve() if erp else None,
+        erp_sql=_pick(erp_sql, env, "RECON_ERP_SQL"),
+        decisions_dir=Path(decisions).expanduser().resolve() if decisions else None,
+        stripe_api_base=_pick(stripe_api_base, env, "STRIPE_API_BASE"),
+        stripe_api_key=env.get("STRIPE_API_KEY") or None,
+    )
