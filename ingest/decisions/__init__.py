@@ -1,0 +1,56 @@
+"""dlt source of the team's decisions (CONTRACT.md section 3b): CSV files -> `raw_decisions`.
+
+The same machinery as the ERP load (`ingest.erp`): merge on each table's key, unchanged rows not
+sent again, bad rows (a decision other than confirmed/rejected, a time that is not ISO 8601 with
+a zone, a missing required value, a pair seen before) to `raw_decisions.quarantine`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.extract.resource import DltResource
+
+from ingest import destinations
+from ingest.decisions.settings import DATASET_NAME, PIPELINE_NAME, SOURCE_NAME, TABLES
+from ingest.erp import (
+    LoadRun,
+    check_folder,
+    csv_opener,
+    load_tables,
+    read_fingerprints,
+    table_resource,
+)
+from ingest.report import LoadReport
+from recon.errors import UserError
+from recon.settings import Settings
+
+__all__ = ["decisions_source", "load_decisions"]
+
+
+@dlt.source(name=SOURCE_NAME, max_table_nesting=0)
+def decisions_source(decisions_dir: str | None = None, run: Any = None) -> Iterator[DltResource]:
+    """`match_decisions.csv` and `exception_resolutions.csv` from `decisions_dir` (each optional)."""
+    if not decisions_dir:
+        raise UserError("No decisions folder given: set --decisions-dir (RECON_DECISIONS_DIR).")
+    load_run: LoadRun = run if isinstance(run, LoadRun) else LoadRun()
+    opener = csv_opener(Path(decisions_dir), load_run)
+    for spec in TABLES:
+        yield table_resource(spec, opener, load_run)
+
+
+def load_decisions(settings: Settings, *, pipelines_dir: Path | None = None) -> LoadReport:
+    """Load the decisions of `settings.decisions_dir` into `raw_decisions`."""
+    folder = check_folder(settings.decisions_dir, "--decisions-dir (RECON_DECISIONS_DIR)", TABLES)
+    pipeline = destinations.pipeline(
+        PIPELINE_NAME, DATASET_NAME, settings, pipelines_dir=pipelines_dir
+    )
+    known, known_quarantine = read_fingerprints(pipeline, TABLES, settings)
+    run = LoadRun(known=known, known_quarantine=known_quarantine)
+    source = decisions_source(decisions_dir=str(folder), run=run)
+    return load_tables(
+        source, pipeline=pipeline, run=run, report_name="decisions", settings=settings
+    )

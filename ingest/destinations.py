@@ -1,0 +1,97 @@
+"""The warehouse as a dlt destination, and dlt pipelines that keep their files in the project.
+
+Shared by every source (ERP, decisions, Stripe). The target decides the destination:
+
+- `duckdb`: the DuckDB file at `settings.warehouse` (its folder is created);
+- `postgres`: the server named by RECON_PG_HOST (127.0.0.1), RECON_PG_PORT (5432),
+  RECON_PG_USER (postgres), RECON_PG_DATABASE (test), with the password, if any, in
+  DBT_ENV_SECRET_RECON_PG_PASSWORD (the variable dbt's profile reads too).
+
+dlt's working folder (state, schemas, load packages) is `<warehouse folder>/.dlt_pipelines/<warehouse name>`
+unless the caller gives one: never the user's home.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.common.destination import Destination
+
+# Importing recon (any module of it) turns dlt's telemetry off before a pipeline starts.
+from recon.errors import UserError
+from recon.settings import Settings
+
+TARGETS = ("duckdb", "postgres")
+PIPELINES_DIR_NAME = ".dlt_pipelines"
+
+
+def postgres_credentials(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The PostgreSQL warehouse's connection settings from the environment."""
+    env = os.environ if env is None else env
+    port = env.get("RECON_PG_PORT") or "5432"
+    if not port.isdigit():
+        raise UserError(f"RECON_PG_PORT must be a port number, not {port!r}.")
+    credentials: dict[str, Any] = {
+        "host": env.get("RECON_PG_HOST") or "127.0.0.1",
+        "port": int(port),
+        "username": env.get("RECON_PG_USER") or "postgres",
+        "database": env.get("RECON_PG_DATABASE") or "test",
+        "connect_timeout": 10,
+    }
+    # dlt wants a password field; an empty one means none (trust or peer authentication).
+    credentials["password"] = env.get("DBT_ENV_SECRET_RECON_PG_PASSWORD") or ""
+    return credentials
+
+
+def describe_postgres(env: Mapping[str, str] | None = None) -> str:
+    """`user@host:port/database`, for messages (never the password)."""
+    c = postgres_credentials(env)
+    return f"{c['username']}@{c['host']}:{c['port']}/{c['database']}"
+
+
+def destination(settings: Settings, env: Mapping[str, str] | None = None) -> Destination[Any, Any]:
+    """The dlt destination of `settings.target`."""
+    if settings.target == "duckdb":
+        settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+        return dlt.destinations.duckdb(credentials=str(settings.warehouse))
+    if settings.target == "postgres":
+        return dlt.destinations.postgres(credentials=postgres_credentials(env))
+    raise UserError(
+        f"Unknown target {settings.target!r}: use one of {', '.join(TARGETS)} "
+        "(--target or RECON_TARGET)."
+    )
+
+
+def default_pipelines_dir(settings: Settings) -> Path:
+    """dlt's working folder for this warehouse: beside the warehouse file, one per warehouse.
+
+    Two DuckDB files in one folder keep separate incremental state; a PostgreSQL warehouse
+    keeps its own by the pipeline name, which carries the target.
+    """
+    return settings.warehouse.parent / PIPELINES_DIR_NAME / settings.warehouse.stem
+
+
+def pipeline(
+    name: str,
+    dataset_name: str,
+    settings: Settings,
+    *,
+    pipelines_dir: Path | None = None,
+) -> dlt.Pipeline:
+    """A dlt pipeline loading `dataset_name` into the warehouse of `settings`.
+
+    The pipeline name carries the target, so a DuckDB and a PostgreSQL warehouse loaded from one
+    project keep separate state.
+    """
+    folder = pipelines_dir or default_pipelines_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    return dlt.pipeline(
+        pipeline_name=f"{name}_{settings.target}",
+        destination=destination(settings),
+        dataset_name=dataset_name,
+        pipelines_dir=str(folder),
+    )

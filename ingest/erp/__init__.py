@@ -1,0 +1,442 @@
+"""dlt source of the ERP books (CONTRACT.md section 3): CSV files or a SQL database -> `raw_erp`.
+
+Each table lands with write disposition merge on its key. Rows are validated one by one; bad
+rows go to `raw_erp.quarantine` with their source, line, raw text and reason, never stopping the
+load. Each row carries `_row_fingerprint` (a hash of its values): before a load the fingerprints
+already in the warehouse are read, so unchanged rows are not sent again, and a changed row is
+counted as updated.
+
+Public API: `load_erp(settings)` (and the shared `load_tables` used by `ingest.decisions`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dlt
+import sqlalchemy
+from dlt.common.schema.typing import TColumnSchema
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
+from dlt.extract.resource import DltResource
+from dlt.extract.source import DltSource
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from ingest import destinations
+from ingest.erp.helpers import (
+    FINGERPRINT_COLUMN,
+    QUARANTINE_COLUMNS,
+    InputError,
+    TableCounts,
+    TableInput,
+    TableProcessor,
+    TableSpec,
+    dlt_columns,
+    normalize_header,
+    read_csv,
+    sql_records,
+)
+from ingest.erp.settings import (
+    BATCH_ROWS,
+    DATASET_NAME,
+    PIPELINE_NAME,
+    QUARANTINE_TABLE,
+    SOURCE_NAME,
+    TABLES,
+)
+from ingest.report import LoadReport
+from recon.errors import ReconError, SourceUnavailableError, UserError
+from recon.settings import Settings
+
+__all__ = [
+    "ErpDatabaseUnavailableError",
+    "LoadRun",
+    "erp_source",
+    "load_decisions",
+    "load_erp",
+    "load_tables",
+]
+
+logger = logging.getLogger(__name__)
+
+# The quarantine table's key: the same bad row (table, source, line, raw text) is stored once.
+QUARANTINE_KEY = "quarantine_id"
+
+
+class ErpDatabaseUnavailableError(SourceUnavailableError, UserError):
+    """The ERP database cannot be reached (a source problem and a setting to check)."""
+
+
+@dataclass
+class LoadRun:
+    """The state of one load shared by its resources: what the warehouse already holds, the
+    load's time, and the counts and messages the report is made of."""
+
+    known: dict[str, dict[str, str]] = field(default_factory=dict)
+    known_quarantine: set[str] = field(default_factory=set)
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    batch_rows: int = BATCH_ROWS
+    counts: dict[str, TableCounts] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+
+    def problem(self, table: str, message: str) -> None:
+        """A whole input could not be loaded: reported, counted, the other inputs go on."""
+        logger.warning(message)
+        self.messages.append(message)
+        self.skipped[table] = self.skipped.get(table, 0) + 1
+
+    def processor(self, spec: TableSpec) -> TableProcessor:
+        processor = TableProcessor(
+            spec,
+            known=self.known.get(spec.name, {}),
+            known_quarantine=self.known_quarantine,
+            loaded_at=self.loaded_at,
+            batch_rows=self.batch_rows,
+        )
+        self.counts[spec.name] = processor.counts
+        return processor
+
+
+InputOpener = Callable[[TableSpec], TableInput | None]
+
+
+def table_resource(spec: TableSpec, open_input: InputOpener, run: LoadRun) -> DltResource:
+    """A dlt resource for one table: accepted rows to `spec.name`, bad rows to the quarantine."""
+    quarantine_hints = dlt.mark.make_hints(
+        table_name=QUARANTINE_TABLE,
+        write_disposition="merge",
+        primary_key=QUARANTINE_KEY,
+        columns=_columns(QUARANTINE_COLUMNS),
+    )
+
+    # Each table gets its own variant of hints: a variant starts from the resource's hints, so
+    # the resource itself carries none that the quarantine must not inherit.
+    table_hints = dlt.mark.make_hints(
+        table_name=spec.name,
+        write_disposition="merge",
+        primary_key=list(spec.primary_key),
+        columns=_columns(dlt_columns(spec)),
+    )
+
+    def rows() -> Iterator[Any]:
+        processor = run.processor(spec)
+        counts = processor.counts
+        started = time.perf_counter()
+        source = spec.file_name
+        try:
+            table_input = open_input(spec)
+            if table_input is None:
+                return
+            source = table_input.source
+            batches = processor.process(table_input)
+            while True:
+                try:
+                    kind, batch = next(batches)
+                except StopIteration:
+                    break
+                counts.seconds += time.perf_counter() - started
+                if kind == "rows":
+                    yield dlt.mark.with_hints(batch, table_hints, create_table_variant=True)
+                else:
+                    yield dlt.mark.with_hints(batch, quarantine_hints, create_table_variant=True)
+                started = time.perf_counter()
+        except InputError as error:
+            run.problem(spec.name, f"{source}: {error}; its rows were not loaded.")
+        counts.seconds += time.perf_counter() - started
+
+    return dlt.resource(rows, name=spec.name, write_disposition="merge")
+
+
+def _columns(hints: dict[str, dict[str, Any]]) -> dict[str, TColumnSchema]:
+    return {name: TColumnSchema(**hint) for name, hint in hints.items()}  # type: ignore[typeddict-item]
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs: a folder of CSV files, or a SQL database
+
+
+def csv_opener(folder: Path, run: LoadRun) -> InputOpener:
+    """Opens `<table>.csv` in `folder`; a missing required file is a reported problem."""
+
+    def open_input(spec: TableSpec) -> TableInput | None:
+        path = folder / spec.file_name
+        if not path.is_file():
+            if spec.optional_input:
+                logger.info("%s not in %s: skipped (optional)", spec.file_name, folder)
+            else:
+                run.problem(
+                    spec.name,
+                    f"{spec.file_name}: not found in {folder}; nothing loaded for {spec.name}.",
+                )
+            return None
+        try:
+            return read_csv(path)
+        except InputError as error:
+            raise InputError(str(error)) from error
+
+    return open_input
+
+
+def check_folder(folder: Path | None, option: str, specs: Sequence[TableSpec]) -> Path:
+    """The folder exists and holds at least one of the expected files, else a UserError."""
+    if folder is None:
+        raise UserError(f"No folder given: set {option}.")
+    if not folder.is_dir():
+        raise UserError(f"{folder} is not a folder: check {option}.")
+    if not any((folder / spec.file_name).is_file() for spec in specs):
+        expected = ", ".join(spec.file_name for spec in specs)
+        raise UserError(f"{folder} holds none of the expected files ({expected}): check {option}.")
+    return folder
+
+
+def sql_engine(url: str) -> sqlalchemy.Engine:
+    """An engine for the ERP database, checked by connecting once."""
+    try:
+        parsed = sqlalchemy.make_url(url)
+    except sqlalchemy.exc.ArgumentError as error:
+        raise UserError(
+            "--erp-sql is not a SQLAlchemy URL: write it like postgresql://user@host:5432/database."
+        ) from error
+    shown = parsed.render_as_string(hide_password=True)
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = 10
+    try:
+        engine = sqlalchemy.create_engine(parsed, connect_args=connect_args)
+    except (sqlalchemy.exc.NoSuchModuleError, ImportError) as error:
+        raise UserError(f"No database driver here understands {shown}: check --erp-sql.") from error
+    try:
+        with engine.connect():
+            pass
+    except sqlalchemy.exc.DBAPIError as error:
+        engine.dispose()
+        detail = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+        if parsed.password:
+            detail = detail.replace(str(parsed.password), "***")
+        raise ErpDatabaseUnavailableError(
+            f"Cannot connect to the ERP database {shown} ({detail}): check --erp-sql or "
+            "RECON_ERP_SQL and that the server is running."
+        ) from error
+    return engine
+
+
+def sql_opener(engine: sqlalchemy.Engine, run: LoadRun) -> InputOpener:
+    """Reads the table (or view) of the spec's name from the database's default schema."""
+    inspector = sqlalchemy.inspect(engine)
+    available = {n.lower(): n for n in [*inspector.get_table_names(), *inspector.get_view_names()]}
+
+    def open_input(spec: TableSpec) -> TableInput | None:
+        name = available.get(spec.name)
+        if name is None:
+            if spec.optional_input:
+                logger.info("no table %s in the ERP database: skipped (optional)", spec.name)
+            else:
+                run.problem(
+                    spec.name,
+                    f"{spec.name}: no such table in the ERP database; nothing loaded for it.",
+                )
+            return None
+        quoted = engine.dialect.identifier_preparer.quote(name)
+        connection = engine.connect()
+        try:
+            result = connection.execution_options(stream_results=True).execute(
+                sqlalchemy.text(f"select * from {quoted}")
+            )
+            header = normalize_header(list(result.keys()))
+        except (sqlalchemy.exc.SQLAlchemyError, InputError) as error:
+            connection.close()
+            raise InputError(f"cannot be read ({error})") from error
+
+        def rows() -> Iterator[Sequence[Any]]:
+            try:
+                for partition in result.partitions(run.batch_rows):
+                    yield from partition
+            except sqlalchemy.exc.SQLAlchemyError as error:
+                raise InputError(f"reading stopped ({error})") from error
+            finally:
+                result.close()
+                connection.close()
+
+        return TableInput(source=name, header=header, records=sql_records(rows()))
+
+    return open_input
+
+
+# ---------------------------------------------------------------------------------------------
+# The dlt source and the load
+
+
+@dlt.source(name=SOURCE_NAME, max_table_nesting=0)
+def erp_source(
+    erp_dir: str | None = None,
+    erp_sql: str | None = None,
+    run: Any = None,
+) -> Iterator[DltResource]:
+    """The ERP tables from a folder of CSV files (`erp_dir`) or a database URL (`erp_sql`).
+
+    `run` (a `LoadRun`) carries the fingerprints already loaded and collects the counts; without
+    it every valid row is sent (the merge keeps the load idempotent all the same).
+    """
+    load_run: LoadRun = run if isinstance(run, LoadRun) else LoadRun()
+    opener: InputOpener
+    if erp_dir:
+        opener = csv_opener(Path(erp_dir), load_run)
+    elif erp_sql:
+        opener = sql_opener(sql_engine(erp_sql), load_run)
+    else:
+        raise UserError("Give the ERP books: --erp-dir DIR (CSV files) or --erp-sql URL.")
+    for spec in TABLES:
+        yield table_resource(spec, opener, load_run)
+
+
+def read_fingerprints(
+    pipeline: dlt.Pipeline, specs: Sequence[TableSpec], settings: Settings
+) -> tuple[dict[str, dict[str, str]], set[str]]:
+    """The keys and fingerprints already in the warehouse, and the quarantine's ids."""
+    known: dict[str, dict[str, str]] = {}
+    quarantine: set[str] = set()
+    try:
+        with pipeline.sql_client() as client:
+            for spec in specs:
+                keys = ", ".join(client.escape_column_name(c) for c in spec.primary_key)
+                query = (
+                    f"select {keys}, {client.escape_column_name(FINGERPRINT_COLUMN)} "
+                    f"from {client.make_qualified_table_name(spec.name)}"
+                )
+                known[spec.name] = _fetch(client, query, lambda row: ("|".join(row[:-1]), row[-1]))
+            query = (
+                f"select {client.escape_column_name(QUARANTINE_KEY)} "
+                f"from {client.make_qualified_table_name(QUARANTINE_TABLE)}"
+            )
+            quarantine = set(_fetch(client, query, lambda row: (row[0], "")))
+    except ReconError:
+        raise
+    except Exception as error:
+        raise _warehouse_error(settings, error) from error
+    return known, quarantine
+
+
+def _fetch(
+    client: Any, query: str, pair: Callable[[Sequence[Any]], tuple[str, str]]
+) -> dict[str, str]:
+    try:
+        with client.execute_query(query) as cursor:
+            return dict(pair(row) for row in cursor.fetchall())
+    except DatabaseUndefinedRelation:
+        return {}
+
+
+def _warehouse_error(settings: Settings, error: BaseException) -> ReconError:
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if settings.target == "postgres":
+        return SourceUnavailableError(
+            f"Cannot use the PostgreSQL warehouse {destinations.describe_postgres()} ({detail}): "
+            "check RECON_PG_HOST, RECON_PG_PORT, RECON_PG_USER and RECON_PG_DATABASE."
+        )
+    return UserError(
+        f"Cannot open the warehouse {settings.warehouse} ({detail}): check --warehouse and that "
+        "no other process is writing to it."
+    )
+
+
+@contextlib.contextmanager
+def _dlt_load_id_on_arrow() -> Iterator[None]:
+    """Arrow rows get dlt's `_dlt_load_id` too (lineage to `_dlt_loads`), for this load only."""
+    name = "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID"
+    previous = os.environ.get(name)
+    os.environ[name] = "true"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
+def load_tables(
+    source: DltSource,
+    *,
+    pipeline: dlt.Pipeline,
+    run: LoadRun,
+    report_name: str,
+    settings: Settings,
+) -> LoadReport:
+    """Run `source` through `pipeline` as parquet and report what each table did."""
+    started = time.perf_counter()
+    try:
+        with _dlt_load_id_on_arrow():
+            pipeline.run(source, loader_file_format="parquet")
+    except PipelineStepFailed as error:
+        cause: BaseException | None = error
+        while cause is not None:
+            if isinstance(cause, ReconError):
+                raise cause from error
+            cause = cause.__cause__ or cause.__context__
+        raise
+    report = LoadReport(source=report_name, seconds=time.perf_counter() - started)
+    new_quarantine = 0
+    for name, counts in run.counts.items():
+        table = report.table(name)
+        table.new_rows = counts.new
+        table.updated_rows = counts.updated
+        table.quarantined_rows = counts.quarantined
+        table.unchanged_rows = counts.unchanged
+        table.seconds = counts.seconds
+        table.skipped_sources = run.skipped.get(name, 0)
+        new_quarantine += counts.new_quarantine
+    report.table(QUARANTINE_TABLE).new_rows = new_quarantine
+    report.messages.extend(run.messages)
+    for table in report.tables:
+        logger.info(
+            "%s.%s: %d new, %d updated, %d unchanged, %d quarantined",
+            report_name,
+            table.table,
+            table.new_rows,
+            table.updated_rows,
+            table.unchanged_rows,
+            table.quarantined_rows,
+        )
+    return report
+
+
+def load_erp(settings: Settings, *, pipelines_dir: Path | None = None) -> LoadReport:
+    """Load the ERP books of `settings.erp_dir` or `settings.erp_sql` into `raw_erp`."""
+    if settings.erp_dir and settings.erp_sql:
+        raise UserError("Give the ERP books once: either --erp-dir or --erp-sql, not both.")
+    if settings.erp_dir is None and settings.erp_sql is None:
+        raise UserError(
+            "No ERP books given: set --erp-dir DIR (CSV files) or --erp-sql URL "
+            "(or RECON_ERP_DIR / RECON_ERP_SQL)."
+        )
+    if settings.erp_dir is not None:
+        check_folder(settings.erp_dir, "--erp-dir (RECON_ERP_DIR)", TABLES)
+    else:
+        assert settings.erp_sql is not None
+        sql_engine(settings.erp_sql).dispose()  # a clear error before dlt starts
+    pipeline = destinations.pipeline(
+        PIPELINE_NAME, DATASET_NAME, settings, pipelines_dir=pipelines_dir
+    )
+    known, known_quarantine = read_fingerprints(pipeline, TABLES, settings)
+    run = LoadRun(known=known, known_quarantine=known_quarantine)
+    source = erp_source(
+        erp_dir=str(settings.erp_dir) if settings.erp_dir else None,
+        erp_sql=settings.erp_sql,
+        run=run,
+    )
+    return load_tables(source, pipeline=pipeline, run=run, report_name="erp", settings=settings)
+
+
+def load_decisions(settings: Settings, *, pipelines_dir: Path | None = None) -> LoadReport:
+    """Load the team's decisions into `raw_decisions` (see `ingest.decisions`)."""
+    from ingest.decisions import load_decisions as load
+
+    return load(settings, pipelines_dir=pipelines_dir)

@@ -1,0 +1,43 @@
+"""Fixtures shared by every test package."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+
+def _postgres_required() -> bool:
+    """In CI (or when asked) a missing PostgreSQL server fails the tests instead of skipping them."""
+    return (
+        os.environ.get("CI", "").lower() in ("true", "1")
+        or os.environ.get("RECON_REQUIRE_POSTGRES") == "1"
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A SQLAlchemy URL of the PostgreSQL server's `test` database (RECON_PG_* variables).
+
+    Skips the test when the server cannot be reached, unless CI is "true"/"1" or
+    RECON_REQUIRE_POSTGRES=1: then it fails, so nothing hides in CI.
+    """
+    import psycopg2
+
+    host = os.environ.get("RECON_PG_HOST") or "127.0.0.1"
+    port = os.environ.get("RECON_PG_PORT") or "5432"
+    user = os.environ.get("RECON_PG_USER") or "postgres"
+    database = os.environ.get("RECON_PG_DATABASE") or "test"
+    password = os.environ.get("DBT_ENV_SECRET_RECON_PG_PASSWORD") or None
+    try:
+        psycopg2.connect(
+            host=host, port=port, user=user, dbname=database, password=password, connect_timeout=3
+        ).close()
+    except psycopg2.OperationalError as error:
+        reason = f"PostgreSQL at {host}:{port}/{database} unreachable: {str(error).strip()}"
+        if _postgres_required():
+            pytest.fail(reason + " (required: CI or RECON_REQUIRE_POSTGRES=1)")
+        pytest.skip(reason)
+    auth = f"{user}:{password}" if password else user
+    yield f"postgresql://{auth}@{host}:{port}/{database}"

@@ -1,0 +1,101 @@
+"""The ERP load from a PostgreSQL database, and into the PostgreSQL warehouse target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg2
+import pytest
+from erp_books import BOOKS, EXPECTED_QUARANTINE, EXPECTED_ROWS, MakeSettings, counts, query
+
+from ingest.erp import load_erp
+
+pytestmark = pytest.mark.postgres
+
+
+def create_books(url: str, schema: str) -> None:
+    """BOOKS as tables in `schema`: text columns, except typed payments (numeric, date)."""
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        for name, (header, rows) in BOOKS.items():
+            types = {c: "text" for c in header}
+            if name == "payments":
+                types.update(amount="numeric(18, 4)", payment_date="date")
+            columns = ", ".join(f"{c} {types[c]}" for c in header)
+            cursor.execute(f"create table {schema}.{name} ({columns})")
+            marks = ", ".join(["%s"] * len(header))
+            cursor.executemany(
+                f"insert into {schema}.{name} values ({marks})",
+                [[v if v != "" else None for v in row] for row in rows],
+            )
+
+
+def test_load_from_postgres(
+    postgres_url: str,
+    postgres_schema: tuple[str, str],
+    make_settings: MakeSettings,
+    pipelines_dir: Path,
+) -> None:
+    schema, url = postgres_schema
+    create_books(postgres_url, schema)
+    settings = make_settings(erp_sql=url)
+
+    report = load_erp(settings, pipelines_dir=pipelines_dir)
+
+    assert counts(settings) == {**EXPECTED_ROWS, "quarantine": len(EXPECTED_QUARANTINE)}
+    stored = query(settings, "select table_name, source, line, reason from raw_erp.quarantine")
+    for table, line, reason in EXPECTED_QUARANTINE:
+        # A SQL row's line is its 1-based ordinal: the CSV line less the header.
+        found = [r for r in stored if r[0] == table and r[2] == line - 1]
+        assert len(found) == 1, (table, line)
+        assert found[0][1] == table
+        assert reason.split(" (the row")[0] in str(found[0][3])
+    assert report.messages == []
+
+    again = load_erp(settings, pipelines_dir=pipelines_dir)
+    assert counts(settings) == {**EXPECTED_ROWS, "quarantine": len(EXPECTED_QUARANTINE)}
+    assert sum(t.new_rows + t.updated_rows for t in again.tables) == 0
+
+
+def test_missing_table_reported(
+    postgres_schema: tuple[str, str], make_settings: MakeSettings, pipelines_dir: Path
+) -> None:
+    _schema, url = postgres_schema
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute("create table invoices (document_number text, document_type text)")
+    report = load_erp(make_settings(erp_sql=url), pipelines_dir=pipelines_dir)
+    assert any("invoices" in m and "customer_number" in m for m in report.messages)
+    assert any(m.startswith("payments: no such table") for m in report.messages)
+    assert report.skipped_sources == 3
+
+
+def test_load_into_postgres_warehouse(
+    postgres_url: str,
+    postgres_database: str,
+    erp_dir: Path,
+    make_settings: MakeSettings,
+    pipelines_dir: Path,
+) -> None:
+    settings = make_settings(erp_dir=str(erp_dir), target="postgres")
+
+    first = load_erp(settings, pipelines_dir=pipelines_dir)
+    path = erp_dir / "invoices.csv"
+    path.write_text(path.read_text().replace("100.50,open,ch_1", "100.50,paid,ch_1"))
+    second = load_erp(settings, pipelines_dir=pipelines_dir)
+
+    assert first.table("invoices").new_rows == EXPECTED_ROWS["invoices"]
+    assert (second.table("invoices").new_rows, second.table("invoices").updated_rows) == (0, 1)
+    assert second.table("quarantine").new_rows == 0
+    database_url = postgres_url.rsplit("/", 1)[0] + f"/{postgres_database}"
+    with psycopg2.connect(database_url) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "select count(*), count(*) filter (where status = 'paid') from raw_erp.invoices"
+        )
+        assert cursor.fetchone() == (EXPECTED_ROWS["invoices"], 2)
+        cursor.execute("select count(*) from raw_erp.quarantine")
+        assert cursor.fetchone() == (len(EXPECTED_QUARANTINE),)
+        cursor.execute(
+            "select data_type, numeric_scale from information_schema.columns "
+            "where table_schema = 'raw_erp' and table_name = 'invoices' and column_name = 'amount'"
+        )
+        assert cursor.fetchone() == ("numeric", 3)
+    connection.close()
