@@ -1,0 +1,126 @@
+"""`recon ingest stripe`: run the Stripe source into `raw_stripe` and say what it did."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from ingest import destinations
+from ingest.report import LoadReport
+from ingest.stripe import CONTENT_HASH, stripe_source
+from ingest.stripe.helpers import StripeReader
+from ingest.stripe.settings import MAX_ATTEMPTS
+from recon.errors import ReconError, SourceUnavailableError, UserError
+from recon.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PIPELINE_NAME = "recon_stripe"
+DATASET = "raw_stripe"
+
+
+def load_stripe(
+    settings: Settings,
+    *,
+    pipelines_dir: Path | None = None,
+    workers: int = 8,
+    max_rps: float | None = None,
+    resources: Sequence[str] | None = None,
+    now: int | None = None,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> LoadReport:
+    """Load every Stripe object new or changed since the last run into `raw_stripe`.
+
+    A bad key stops before anything is extracted; a run that fails part-way loads nothing and
+    keeps the previous state, so the next run resumes where the last completed one ended.
+    """
+    started = time.monotonic()
+    if not settings.stripe_api_key:
+        raise UserError("STRIPE_API_KEY is not set: export a Stripe secret or restricted read-only key.")
+    reader = StripeReader(
+        api_key=settings.stripe_api_key,
+        api_base=settings.stripe_api_base,
+        max_rps=max_rps or settings.stripe_max_rps,
+        workers=workers,
+        max_attempts=max_attempts,
+    )
+    reader.check_access()
+
+    report = LoadReport(source="stripe")
+    seen: dict[str, dict[str, str]] = {}
+    pipeline = destinations.pipeline(PIPELINE_NAME, DATASET, settings, pipelines_dir=pipelines_dir)
+    source = stripe_source(reader, resources=resources, now=now, report=report, seen=seen)
+    try:
+        pipeline.extract(source, loader_file_format="parquet")
+        existing = _existing_hashes(pipeline, seen)
+        pipeline.normalize()
+        pipeline.load()
+    except PipelineStepFailed as failure:
+        _abort(pipeline)
+        cause = _root_cause(failure)
+        if isinstance(cause, ReconError):
+            raise cause from None
+        raise SourceUnavailableError(f"Stripe ingestion failed at step {failure.step}: {cause}") from None
+
+    for entry in report.tables:
+        loaded_ids = entry.new_rows
+        previous = existing.get(entry.table, {})
+        hashes = seen.get(entry.table, {})
+        entry.updated_rows = sum(1 for key, old in previous.items() if hashes.get(key) not in (None, old))
+        entry.new_rows = loaded_ids - len(previous)
+    report.seconds = time.monotonic() - started
+    report.messages.append(f"requests made: {reader.total_requests}")
+    return report
+
+
+def _existing_hashes(pipeline: Any, seen: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """The stored content hash of every row the run may have read again, per table."""
+    existing: dict[str, dict[str, str]] = {}
+    with pipeline.sql_client() as client:
+        with client.execute_query(
+            "select table_name from information_schema.tables where table_schema = %s", client.dataset_name
+        ) as cursor:
+            stored_tables = {str(row[0]) for row in cursor.fetchall()}
+        for table, candidates in seen.items():
+            if not candidates or table not in stored_tables:
+                continue
+            key = "id" if table != "payout_balance_transactions" else "payout_id || '|' || balance_transaction_id"
+            found: dict[str, str] = {}
+            keys = sorted(candidates)
+            for start in range(0, len(keys), 1000):
+                chunk = keys[start : start + 1000]
+                placeholders = ", ".join(["%s"] * len(chunk))
+                query = (
+                    f"select {key}, {CONTENT_HASH} from {client.make_qualified_table_name(table)} "
+                    f"where {key} in ({placeholders})"
+                )
+                with client.execute_query(query, *chunk) as cursor:
+                    found.update({str(row[0]): str(row[1]) for row in cursor.fetchall()})
+            existing[table] = found
+    return existing
+
+
+def _abort(pipeline: Any) -> None:
+    try:
+        pipeline.abort_packages()
+    except Exception as error:  # nothing pending, or already clean
+        log.debug("abort_packages: %s", type(error).__name__)
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    seen: set[int] = set()
+    current: BaseException = error
+    while id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ReconError):
+            return current
+        nxt = current.__cause__ or current.__context__
+        if nxt is None:
+            return current
+        current = nxt
+    return current
