@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from recon.errors import UserError
+
 # The repository root: the dbt project lives here and the package is installed from it.
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CURRENCIES_SEED = PROJECT_DIR / "seeds" / "currencies.csv"
@@ -29,6 +31,7 @@ class Settings:
     decisions_dir: Path | None
     stripe_api_base: str | None
     stripe_api_key: str | None
+    stripe_max_rps: float | None = None
 
     def __repr__(self) -> str:
         key = "<set>" if self.stripe_api_key else "<unset>"
@@ -36,7 +39,7 @@ class Settings:
             f"Settings(warehouse={self.warehouse!s}, target={self.target}, "
             f"erp_dir={self.erp_dir}, erp_sql={'<set>' if self.erp_sql else None}, "
             f"decisions_dir={self.decisions_dir}, stripe_api_base={self.stripe_api_base}, "
-            f"stripe_api_key={key})"
+            f"stripe_api_key={key}, stripe_max_rps={self.stripe_max_rps})"
         )
 
     __str__ = __repr__
@@ -57,6 +60,7 @@ def resolve(
     erp_sql: str | None = None,
     decisions_dir: str | None = None,
     stripe_api_base: str | None = None,
+    stripe_max_rps: float | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
     """Resolve each setting from its option, else its environment variable, else the default."""
@@ -72,4 +76,21 @@ def resolve(
         decisions_dir=Path(decisions).expanduser().resolve() if decisions else None,
         stripe_api_base=_pick(stripe_api_base, env, "STRIPE_API_BASE"),
         stripe_api_key=env.get("STRIPE_API_KEY") or None,
+        stripe_max_rps=_rate(stripe_max_rps, env),
     )
+
+
+def _rate(option: float | None, env: Mapping[str, str]) -> float | None:
+    """The Stripe request-rate cap: unset means Stripe's own limit for the key's mode."""
+    if option is not None:
+        return option
+    value = env.get("RECON_STRIPE_MAX_RPS")
+    if not value:
+        return None
+    try:
+        rate = float(value)
+    except ValueError:
+        raise UserError(f"RECON_STRIPE_MAX_RPS must be a number of requests per second, not {value!r}.") from None
+    if rate <= 0:
+        raise UserError("RECON_STRIPE_MAX_RPS must be a positive number of requests per second.")
+    return rate

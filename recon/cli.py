@@ -1,0 +1,178 @@
+"""The `recon` command: the only place that catches errors, prints them for a person and exits.
+
+Exit status: 0 all good; 1 the run found breaks or a check failed; 2 it could not run
+(bad input, bad configuration, unreachable API).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from recon import __version__
+from recon.errors import ChecksFailedError, ReconError, SourceUnavailableError, UserError
+from recon.settings import Settings, resolve
+
+log = logging.getLogger("recon")
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _add_settings_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (each also an environment variable; the option wins)")
+    group.add_argument("--warehouse", metavar="PATH", help="DuckDB file (RECON_WAREHOUSE; default warehouse/recon.duckdb)")
+    group.add_argument("--target", metavar="NAME", help="target in profiles.yml (RECON_TARGET; default duckdb)")
+    group.add_argument("--erp-dir", metavar="DIR", help="directory of ERP CSV files (RECON_ERP_DIR)")
+    group.add_argument("--erp-sql", metavar="URL", help="SQLAlchemy URL of an ERP database (RECON_ERP_SQL)")
+    group.add_argument("--decisions-dir", metavar="DIR", help="the team's past decisions (RECON_DECISIONS_DIR)")
+    group.add_argument(
+        "--stripe-api-base",
+        metavar="URL",
+        help="a Stripe-compatible server, e.g. http://127.0.0.1:12111 (STRIPE_API_BASE)",
+    )
+    group.add_argument(
+        "--stripe-max-rps",
+        metavar="N",
+        type=float,
+        help="cap on Stripe requests per second (RECON_STRIPE_MAX_RPS; default Stripe's: 25 test, 100 live)",
+    )
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return resolve(
+        warehouse=getattr(args, "warehouse", None),
+        target=getattr(args, "target", None),
+        erp_dir=getattr(args, "erp_dir", None),
+        erp_sql=getattr(args, "erp_sql", None),
+        decisions_dir=getattr(args, "decisions_dir", None),
+        stripe_api_base=getattr(args, "stripe_api_base", None),
+        stripe_max_rps=getattr(args, "stripe_max_rps", None),
+    )
+
+
+def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from recon.demo import DEMO_WAREHOUSE, run_demo
+
+    if not args.warehouse and not os.environ.get("RECON_WAREHOUSE"):
+        # The demo keeps to its own file, so it never mixes with a warehouse of real books.
+        settings = replace(settings, warehouse=DEMO_WAREHOUSE)
+    return int(run_demo(
+        settings,
+        scale=args.scale,
+        seed=args.seed,
+        world_dir=args.world_dir,
+        port=args.port,
+        serve=args.serve,
+        out=sys.stdout,
+    ))
+
+
+def _cmd_stripe_api(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.demo.stripe_api import main as stripe_api_main
+
+    argv = ["--world", args.world, "--host", args.host, "--port", str(args.port)]
+    if args.rate_limit is not None:
+        argv += ["--rate-limit", str(args.rate_limit)]
+    if args.fail_rate:
+        argv += ["--fail-rate", str(args.fail_rate)]
+    return stripe_api_main(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="recon",
+        description="Reconcile Stripe against your ERP in a local warehouse (dbt + SQL).",
+    )
+    parser.add_argument("--version", action="version", version=f"recon {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo",
+        help="generate a demo Stripe account and ERP books, serve Stripe locally, run the pipeline",
+        description=(
+            "Generates a realistic, deterministic demo world (a Stripe account and the company's "
+            "ERP books, with known anomalies), serves its Stripe part on a local Stripe-compatible "
+            "API, runs the pipeline steps that exist against it and prints a summary."
+        ),
+    )
+    demo.add_argument("--scale", type=int, default=20_000, help="number of successful charges (default 20000)")
+    demo.add_argument("--seed", type=int, default=42, help="random seed: the same seed gives the same world")
+    demo.add_argument("--world-dir", metavar="DIR", help="where the world is written (default worlds/seed<S>-scale<N>)")
+    demo.add_argument("--port", type=int, default=0, help="port of the local Stripe API (default: a free one)")
+    demo.add_argument("--serve", action="store_true", help="keep the local Stripe API running until Ctrl-C")
+    _add_settings_options(demo)
+    demo.set_defaults(handler=_cmd_demo)
+
+    api = commands.add_parser(
+        "stripe-api",
+        help="serve a generated world on a local Stripe-compatible API (127.0.0.1 only)",
+    )
+    api.add_argument("--world", required=True, metavar="DIR", help="a world directory made by the generator")
+    api.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    api.add_argument("--port", type=int, default=12111, help="port (default 12111)")
+    api.add_argument("--rate-limit", type=float, help="answer 429 beyond this many requests per second")
+    api.add_argument("--fail-rate", type=float, default=0.0, help="share of requests answered 500 (testing)")
+    api.set_defaults(handler=_cmd_stripe_api)
+
+    _add_ingest_commands(commands)
+    return parser
+
+
+def _add_ingest_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ingest = commands.add_parser("ingest", help="load one source into the raw schemas (incremental)")
+    sources = ingest.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    for name, help_text in (
+        ("stripe", "Stripe objects through the API into raw_stripe"),
+        ("erp", "the ERP's books (CSV files or a database) into raw_erp, with the team's decisions"),
+    ):
+        sub = sources.add_parser(name, help=help_text)
+        _add_settings_options(sub)
+        sub.set_defaults(handler=_cmd_ingest)
+
+
+def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from recon.pipeline import ingest_erp, ingest_stripe
+
+    reports = ingest_stripe(settings) if args.source == "stripe" else ingest_erp(settings)
+    for report in reports:
+        print(report.render())
+    return 0
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Libraries that would log request details at debug level stay at warning.
+    for noisy in ("stripe", "urllib3", "dlt"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    handler: Handler = args.handler
+    try:
+        settings = _settings(args)
+        return handler(args, settings)
+    except ChecksFailedError as error:
+        print(f"recon: {error}", file=sys.stderr)
+        return 1
+    except (UserError, SourceUnavailableError) as error:
+        print(f"recon: {error}", file=sys.stderr)
+        return 2
+    except ReconError as error:
+        print(f"recon: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("recon: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""The command line: exit statuses, clear one-sentence errors, and the demo end to end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from recon.cli import main
+from recon.settings import PROJECT_DIR
+
+RECON = str(Path(sys.executable).parent / "recon")
+
+
+def test_help_lists_only_commands_that_exist(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("demo", "stripe-api", "ingest"):
+        assert command in out
+
+
+def test_missing_stripe_key_exits_2_with_one_sentence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    result = subprocess.run(
+        [RECON, "ingest", "stripe", "--warehouse", str(tmp_path / "w.duckdb")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("recon: STRIPE_API_KEY is not set")
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_api_exits_2_without_the_key(tmp_path: Path) -> None:
+    key = "sk_test_unreachableKeyMustNotShow42"
+    result = subprocess.run(
+        [RECON, "ingest", "stripe", "--warehouse", str(tmp_path / "w.duckdb"), "--stripe-api-base", "http://127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "STRIPE_API_KEY": key},
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert key not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_demo_end_to_end(tmp_path: Path) -> None:
+    """The README's demo at a small scale: exit 0, the world, the API, what was loaded."""
+    warehouse = tmp_path / "demo.duckdb"
+    result = subprocess.run(
+        [RECON, "demo", "--scale", "800", "--seed", "3", "--world-dir", str(tmp_path / "world"), "--warehouse", str(warehouse)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=PROJECT_DIR,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "Stripe-compatible API: http://127.0.0.1:" in out
+    assert "charges" in out and "== ingest stripe: done" in out and "== ingest erp: done" in out
+    assert "Not built yet (not run):" in out
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        charges = con.execute("select count(*) from raw_stripe.charges").fetchone()
+        payments = con.execute("select count(*) from raw_erp.payments").fetchone()
+    assert charges and charges[0] > 800
+    assert payments and payments[0] > 800

@@ -1,0 +1,43 @@
+"""Settings: each an option and an environment variable, the option winning (CONTRACT.md 1)."""
+
+from pathlib import Path
+
+import pytest
+
+from recon.settings import DEFAULT_TARGET, resolve
+
+
+def test_defaults_when_nothing_is_set() -> None:
+    settings = resolve(env={})
+    assert settings.warehouse == Path("warehouse/recon.duckdb").resolve()
+    assert settings.target == DEFAULT_TARGET == "duckdb"
+    assert settings.erp_dir is None and settings.erp_sql is None and settings.decisions_dir is None
+    assert settings.stripe_api_base is None and settings.stripe_api_key is None
+
+
+@pytest.mark.parametrize(
+    ("option", "variable", "attribute"),
+    [
+        pytest.param("warehouse", "RECON_WAREHOUSE", "warehouse", id="warehouse"),
+        pytest.param("target", "RECON_TARGET", "target", id="target"),
+        pytest.param("erp_dir", "RECON_ERP_DIR", "erp_dir", id="erp-dir"),
+        pytest.param("erp_sql", "RECON_ERP_SQL", "erp_sql", id="erp-sql"),
+        pytest.param("decisions_dir", "RECON_DECISIONS_DIR", "decisions_dir", id="decisions-dir"),
+        pytest.param("stripe_api_base", "STRIPE_API_BASE", "stripe_api_base", id="stripe-api-base"),
+    ],
+)
+def test_option_wins_over_variable(option: str, variable: str, attribute: str, tmp_path: Path) -> None:
+    from_env = str(tmp_path / "from-env")
+    from_option = str(tmp_path / "from-option")
+    only_env = resolve(env={variable: from_env})
+    both = resolve(env={variable: from_env}, **{option: from_option})
+    assert str(getattr(only_env, attribute)) == from_env
+    assert str(getattr(both, attribute)) == from_option
+
+
+def test_the_api_key_never_shows_in_a_repr() -> None:
+    settings = resolve(env={"STRIPE_API_KEY": "sk_test_do_not_print_me_123"})
+    assert settings.stripe_api_key == "sk_test_do_not_print_me_123"
+    assert "do_not_print" not in repr(settings)
+    assert "do_not_print" not in str(settings)
+    assert "<set>" in repr(settings)
