@@ -49,6 +49,8 @@ COMPOSITION_TABLE = "payout_balance_transactions"
 
 def _table_hints(table: str, columns: dict[str, ColumnType], primary_key: str | list[str]) -> Any:
     hints = dlt_column_hints(columns)
+    for name in [primary_key] if isinstance(primary_key, str) else primary_key:
+        hints[name]["nullable"] = False
     hints[OBSERVED_AT] = {"data_type": "bigint", "nullable": False, "dedup_sort": "desc"}
     hints[CONTENT_HASH] = {"data_type": "text", "nullable": False}
     return dlt.mark.make_hints(
@@ -77,7 +79,12 @@ class _Batcher:
         previous_high_water: int | None = None,
     ) -> None:
         self.table = table
-        self.schema = arrow_schema(columns, extra={OBSERVED_AT: pa.int64(), CONTENT_HASH: pa.string()})
+        self._key = [primary_key] if isinstance(primary_key, str) else primary_key
+        self.schema = arrow_schema(
+            columns,
+            extra={OBSERVED_AT: pa.int64(), CONTENT_HASH: pa.string()},
+            required=[*self._key, OBSERVED_AT, CONTENT_HASH],
+        )
         self.hints = _table_hints(table, columns, primary_key)
         self.columns = columns
         self.rows: list[Row] = []
@@ -85,7 +92,6 @@ class _Batcher:
         self.ids: set[str] = set()
         self._maybe_existing = (seen if seen is not None else {}).setdefault(table, {})
         self._previous_high_water = previous_high_water
-        self._key = [primary_key] if isinstance(primary_key, str) else primary_key
 
     def add(self, obj: dict[str, Any], observed_at_ms: int, *, maybe_existing: bool = False) -> Iterator[Any]:
         row = flatten(obj, self.columns)

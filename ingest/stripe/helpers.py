@@ -16,7 +16,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,14 +44,16 @@ Row = dict[str, Any]
 class RateLimiter:
     """A token bucket shared by every reader thread: at most `rate` requests a second.
 
-    Retries take a token like any request, so backing off never exceeds the cap.
+    Retries take a token like any request, so backing off never exceeds the cap. The bucket
+    holds one token: requests are spaced evenly, so no one-second window (Stripe counts per
+    second) ever sees more than `rate` + 1 of them, not even at the start.
     """
 
     def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         if rate <= 0:
             raise UserError("The Stripe request-rate cap must be a positive number of requests per second.")
         self.rate = rate
-        self._capacity = max(1.0, rate)
+        self._capacity = 1.0
         self._tokens = self._capacity
         self._clock = clock
         self._updated = clock()
@@ -63,7 +65,7 @@ class RateLimiter:
                 now = self._clock()
                 self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self.rate)
                 self._updated = now
-                if self._tokens >= 1.0:
+                if self._tokens >= 1.0 - 1e-9:  # tolerate float rounding after an exact wait
                     self._tokens -= 1.0
                     return
                 wait = (1.0 - self._tokens) / self.rate
@@ -369,10 +371,16 @@ _ARROW_TYPES: dict[ColumnType, pa.DataType] = {
 }
 
 
-def arrow_schema(columns: Mapping[str, ColumnType], *, extra: Mapping[str, pa.DataType] | None = None) -> pa.Schema:
-    fields = [pa.field(name, _ARROW_TYPES[kind]) for name, kind in columns.items()]
+def arrow_schema(
+    columns: Mapping[str, ColumnType],
+    *,
+    extra: Mapping[str, pa.DataType] | None = None,
+    required: Sequence[str] = (),
+) -> pa.Schema:
+    """The Arrow schema of a table; `required` columns are not nullable, as dlt's hints say."""
+    fields = [pa.field(name, _ARROW_TYPES[kind], nullable=name not in required) for name, kind in columns.items()]
     fields.append(pa.field("_extra", pa.string()))
-    fields.extend(pa.field(name, kind) for name, kind in (extra or {}).items())
+    fields.extend(pa.field(name, kind, nullable=name not in required) for name, kind in (extra or {}).items())
     return pa.schema(fields)
 
 
@@ -380,7 +388,7 @@ def dlt_column_hints(columns: Mapping[str, ColumnType]) -> dict[str, dict[str, A
     """dlt's column hints for the declared columns: every column exists from the first load."""
     dlt_types = {"text": "text", "json": "text", "bigint": "bigint", "bool": "bool", "decimal": "decimal"}
     hints: dict[str, dict[str, Any]] = {
-        name: {"data_type": dlt_types[kind], "nullable": name != "id"} for name, kind in columns.items()
+        name: {"data_type": dlt_types[kind], "nullable": True} for name, kind in columns.items()
     }
     for name, kind in columns.items():
         if kind == "decimal":

@@ -276,3 +276,25 @@ def test_the_key_is_found_nowhere(
             assert KEY.encode() not in path.read_bytes(), path
     for (state,) in _rows(tmp_path / "recon.duckdb", "select state from raw_stripe._dlt_pipeline_state"):
         assert KEY not in json.dumps(decompress_state(state))
+
+
+@pytest.mark.parametrize(
+    ("client_cap", "expect_429"),
+    [
+        pytest.param(12.0, False, id="cap-below-server-limit-no-429"),
+        pytest.param(500.0, True, id="cap-above-server-limit-429-survived"),
+    ],
+)
+def test_the_rate_cap_and_429_backoff(small_world: Path, tmp_path: Path, client_cap: float, expect_429: bool) -> None:
+    with StripeAPIServer(small_world, api_keys=(KEY,), index_path=tmp_path / "index.sqlite3", rate_limit=15) as server:
+        report = load_stripe(
+            _settings(tmp_path, server),
+            pipelines_dir=tmp_path / "pipelines",
+            resources=["charges", "refunds"],
+            max_rps=client_cap,
+        )
+        limited = server.stats.rate_limited
+    assert (limited > 0) is expect_429, limited
+    expected = {c["id"] for c in _world_objects(small_world, "charges")}
+    assert {r[0] for r in _rows(tmp_path / "recon.duckdb", "select id from raw_stripe.charges")} == expected
+    assert report.table("charges").new_rows == len(expected)
