@@ -47,13 +47,16 @@ class LoadReport:
         return report
 
     def render(self) -> str:
-        """A fixed-width table for the CLI."""
-        header = f"{'table':<34}{'new':>10}{'updated':>10}{'quarantined':>13}{'requests':>10}{'seconds':>9}"
+        """A fixed-width table for the CLI (the requests column only for API sources)."""
+        with_requests = any(t.requests for t in self.tables)
+        requests_header = f"{'requests':>10}" if with_requests else ""
+        header = f"{'table':<34}{'new':>10}{'updated':>10}{'quarantined':>13}{requests_header}{'seconds':>9}"
         lines = [f"{self.source}: {len(self.tables)} tables in {self.seconds:.1f} s", header]
         for t in self.tables:
+            requests = f"{t.requests:>10}" if with_requests else ""
             lines.append(
                 f"{t.table:<34}{t.new_rows:>10}{t.updated_rows:>10}{t.quarantined_rows:>13}"
-                f"{t.requests:>10}{t.seconds:>9.1f}"
+                f"{requests}{t.seconds:>9.1f}"
             )
         lines.extend(self.messages)
         return "\n".join(lines)

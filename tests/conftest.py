@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -41,3 +42,20 @@ def postgres_url() -> Iterator[str]:
         pytest.skip(reason)
     auth = f"{user}:{password}" if password else user
     yield f"postgresql://{auth}@{host}:{port}/{database}"
+
+
+@pytest.fixture
+def postgres_database(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh database the PostgreSQL warehouse target points at (RECON_PG_DATABASE), dropped after."""
+    import psycopg2
+
+    name = f"recon_test_{uuid.uuid4().hex[:10]}"
+    connection = psycopg2.connect(postgres_url)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f"create database {name}")
+    monkeypatch.setenv("RECON_PG_DATABASE", name)
+    yield name
+    with connection.cursor() as cursor:
+        cursor.execute(f"drop database if exists {name} with (force)")
+    connection.close()

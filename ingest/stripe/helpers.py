@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import stripe
 
@@ -321,6 +322,28 @@ def _drain(pages: queue.Queue[Any]) -> None:
             return
 
 
+def _nested_prefixes(columns: Mapping[str, ColumnType]) -> frozenset[str]:
+    """Every `a`, `a__b` that is the parent of a declared flattened column."""
+    key = id(columns)
+    cached = _PREFIXES.get(key)
+    if cached is None or cached[0] is not columns:
+        prefixes = set()
+        for name in columns:
+            parts = name.split("__")
+            for end in range(1, len(parts)):
+                prefixes.add("__".join(parts[:end]))
+        cached = (columns, frozenset(prefixes))
+        _PREFIXES[key] = cached
+    return cached[1]
+
+
+_PREFIXES: dict[int, tuple[Mapping[str, ColumnType], frozenset[str]]] = {}
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
 def flatten(obj: Mapping[str, Any], columns: Mapping[str, ColumnType]) -> Row:
     """One Stripe object -> one row of the declared columns (nested dicts joined with `__`).
 
@@ -329,14 +352,15 @@ def flatten(obj: Mapping[str, Any], columns: Mapping[str, ColumnType]) -> Row:
     """
     row: Row = dict.fromkeys(columns)
     extra: dict[str, Any] = {}
+    prefixes = _nested_prefixes(columns)
 
     def visit(prefix: str, value: Any) -> None:
         kind = columns.get(prefix)
         if kind == "json":
-            row[prefix] = None if value is None else json.dumps(value, separators=(",", ":"), sort_keys=True)
+            row[prefix] = None if value is None else _json_text(value)
         elif kind is not None:
             row[prefix] = _scalar(value, kind)
-        elif isinstance(value, Mapping) and any(name.startswith(prefix + "__") for name in columns):
+        elif prefix in prefixes and isinstance(value, Mapping):
             for key, item in value.items():
                 visit(f"{prefix}__{key}", item)
         elif value is not None:
@@ -344,7 +368,7 @@ def flatten(obj: Mapping[str, Any], columns: Mapping[str, ColumnType]) -> Row:
 
     for key, value in obj.items():
         visit(key, value)
-    row["_extra"] = json.dumps(extra, separators=(",", ":"), sort_keys=True) if extra else None
+    row["_extra"] = _json_text(extra) if extra else None
     return row
 
 
@@ -358,7 +382,7 @@ def _scalar(value: Any, kind: ColumnType) -> Any:
     if kind == "decimal":
         return decimal.Decimal(str(value))
     if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"), sort_keys=True)
+        return _json_text(value)
     return str(value)
 
 
@@ -403,4 +427,4 @@ def rows_to_table(rows: list[Row], schema: pa.Schema) -> pa.Table:
 
 def content_hash(obj: Mapping[str, Any]) -> str:
     """A stable fingerprint of an object's content: tells an updated row from a re-read one."""
-    return hashlib.sha1(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha1(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)).hexdigest()

@@ -53,20 +53,3 @@ def postgres_schema(postgres_url: str) -> Iterator[tuple[str, str]]:
     with connection.cursor() as cursor:
         cursor.execute(f"drop schema if exists {name} cascade")
     connection.close()
-
-
-@pytest.fixture
-def postgres_database(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh database the PostgreSQL warehouse target points at (RECON_PG_DATABASE), dropped after."""
-    import psycopg2
-
-    name = f"recon_test_{uuid.uuid4().hex[:10]}"
-    connection = psycopg2.connect(postgres_url)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f"create database {name}")
-    monkeypatch.setenv("RECON_PG_DATABASE", name)
-    yield name
-    with connection.cursor() as cursor:
-        cursor.execute(f"drop database if exists {name} with (force)")
-    connection.close()

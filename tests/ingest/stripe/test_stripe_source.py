@@ -298,3 +298,24 @@ def test_the_rate_cap_and_429_backoff(small_world: Path, tmp_path: Path, client_
     expected = {c["id"] for c in _world_objects(small_world, "charges")}
     assert {r[0] for r in _rows(tmp_path / "recon.duckdb", "select id from raw_stripe.charges")} == expected
     assert report.table("charges").new_rows == len(expected)
+
+
+@pytest.mark.postgres
+def test_load_into_the_postgres_warehouse(small_world: Path, tmp_path: Path, postgres_database: str) -> None:
+    import psycopg2
+
+    with StripeAPIServer(small_world, api_keys=(KEY,), index_path=tmp_path / "index.sqlite3") as server:
+        settings = replace(_settings(tmp_path, server), target="postgres")
+        report = load_stripe(settings, pipelines_dir=tmp_path / "pipelines", resources=["charges", "payouts", "balance_transactions"])
+        again = load_stripe(settings, pipelines_dir=tmp_path / "pipelines", resources=["charges", "payouts", "balance_transactions"])
+    expected = {c["id"] for c in _world_objects(small_world, "charges")}
+    with psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname=postgres_database) as con, con.cursor() as cur:
+        cur.execute("select count(*), count(distinct id) from raw_stripe.charges")
+        assert cur.fetchone() == (len(expected), len(expected))
+        cur.execute("select count(*) from raw_stripe.balance_transactions where amount - fee <> net")
+        assert cur.fetchone() == (0,)
+        cur.execute("select count(*) from raw_stripe.payout_balance_transactions")
+        composed = cur.fetchone()
+    assert composed is not None and composed[0] > 0
+    assert report.table("charges").new_rows == len(expected)
+    assert again.table("charges").new_rows == 0 and again.table("charges").updated_rows == 0
