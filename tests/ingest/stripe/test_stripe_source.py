@@ -35,6 +35,7 @@ class Load:
     warehouse: Path
     report: LoadReport
     requests: int
+    versions: dict[str, int] | None = None
 
 
 def _settings(tmp: Path, server: StripeAPIServer, *, key: str = KEY) -> Settings:
@@ -96,7 +97,13 @@ def api(small_world: Path, tmp_path: Path) -> Iterator[StripeAPIServer]:
 def first_load(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Load]:
     tmp = tmp_path_factory.mktemp("first-load")
     with StripeAPIServer(small_world, api_keys=(KEY,), index_path=tmp / "index.sqlite3") as server:
-        yield _load(tmp, server)
+        load = _load(tmp, server)
+        load.versions = dict(server.stats.stripe_versions)
+        yield load
+
+
+def test_every_request_sends_the_pinned_api_version(first_load: Load) -> None:
+    assert first_load.versions == {"2025-02-24.acacia": first_load.requests}
 
 
 @pytest.mark.parametrize("resource", OBJECT_TABLES)
