@@ -41,7 +41,7 @@ from ingest.stripe.settings import (
 
 log = logging.getLogger(__name__)
 
-BATCH_ROWS = 20_000
+BATCH_ROWS = 5_000  # rows per Arrow table: bounds memory, events carry large JSON
 OBSERVED_AT = "_observed_at"  # ms since epoch: when this state of the object was seen
 CONTENT_HASH = "_content_hash"  # sha1 of the object as Stripe returned it
 COMPOSITION_TABLE = "payout_balance_transactions"
@@ -147,7 +147,11 @@ def stripe_source(
         composed: list[str] = state.setdefault("composed_payouts", [])
 
         # 1. The events since the last run: their snapshots are newer states of objects.
-        snapshots: dict[str, list[tuple[dict[str, Any], int]]] = {}
+        # Only objects created before a table's list window need them: every object inside
+        # the window is listed after the events are read, so its listed state is newer.
+        # Of several events about one object, the newest snapshot is kept.
+        windows = {name: _window_start(name, high_water) for name in selected}
+        snapshots: dict[str, dict[str, tuple[dict[str, Any], int]]] = {}
         if "events" in selected:
             events = _Batcher(
                 "events", RESOURCES["events"][1], "id",
@@ -159,8 +163,16 @@ def stripe_source(
                     yield from events.add(event, page.fetched_at_ms)
                     data_object = (event.get("data") or {}).get("object") or {}
                     table = EVENT_OBJECT_TABLES.get(str(data_object.get("object")))
-                    if table and table in selected and not data_object.get("deleted"):
-                        snapshots.setdefault(table, []).append((data_object, int(event["created"]) * 1000))
+                    if (
+                        table in windows
+                        and not data_object.get("deleted")
+                        and int(data_object.get("created") or 0) < windows[table]
+                    ):
+                        observed_at = int(event["created"]) * 1000
+                        newest = snapshots.setdefault(table, {})
+                        known = newest.get(str(data_object["id"]))
+                        if known is None or observed_at >= known[1]:
+                            newest[str(data_object["id"])] = (data_object, observed_at)
                     _bump(high_water, "events", event)
             yield from events.flush()
             _account(load_report, "events", events, reader, started)
@@ -181,7 +193,7 @@ def stripe_source(
                     _bump(high_water, resource, obj)
                     if resource == "payouts":
                         _observe(payouts_seen, obj, page.fetched_at_ms)
-            for obj, observed_at in snapshots.get(resource, []):
+            for obj, observed_at in snapshots.pop(resource, {}).values():
                 yield from batch.add(obj, observed_at, maybe_existing=True)
                 if resource == "payouts":
                     _observe(payouts_seen, obj, observed_at)
@@ -227,11 +239,16 @@ def stripe_source(
     return stripe_objects
 
 
+def _window_start(resource: str, high_water: dict[str, int]) -> int:
+    """The oldest `created` a run lists for `resource`: the last high-water mark less the
+    look-back window, or everything on the first run."""
+    previous = high_water.get(resource)
+    return 0 if previous is None else max(0, previous - LOOKBACK_S[resource])
+
+
 def _read(reader: StripeReader, resource: str, high_water: dict[str, int], upper: int) -> Iterator[Page]:
     path = RESOURCES[resource][0]
-    previous = high_water.get(resource)
-    lower = 0 if previous is None else max(0, previous - LOOKBACK_S[resource])
-    yield from read_created_range(reader, resource, path, lower, upper)
+    yield from read_created_range(reader, resource, path, _window_start(resource, high_water), upper)
 
 
 def _read_composition(reader: StripeReader, payout_id: str) -> Iterator[Page]:
