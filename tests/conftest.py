@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +60,17 @@ def postgres_database(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Ite
     with connection.cursor() as cursor:
         cursor.execute(f"drop database if exists {name} with (force)")
     connection.close()
+
+
+# A small demo world, generated once per test session, for every test that needs one.
+SMALL_WORLD_SCALE = 1_500
+SMALL_WORLD_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ingest.demo.world import WorldSpec, generate_world
+
+    out = tmp_path_factory.mktemp("world") / f"seed{SMALL_WORLD_SEED}-scale{SMALL_WORLD_SCALE}"
+    generate_world(WorldSpec(seed=SMALL_WORLD_SEED, scale=SMALL_WORLD_SCALE, months=3), out)
+    return out

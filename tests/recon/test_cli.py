@@ -76,3 +76,44 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         payments = con.execute("select count(*) from raw_erp.payments").fetchone()
     assert charges and charges[0] > 800
     assert payments and payments[0] > 800
+
+
+def test_stripe_api_command_serves_a_world(small_world: Path) -> None:
+    import socket
+    import time
+
+    import requests
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [RECON, "stripe-api", "--world", str(small_world), "--port", str(port), "--api-key", "sk_test_cli_key_1234"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                answer = requests.get(
+                    f"http://127.0.0.1:{port}/v1/charges",
+                    params={"limit": 3},
+                    headers={"Authorization": "Bearer sk_test_cli_key_1234"},
+                    timeout=5,
+                )
+                break
+            except requests.ConnectionError:
+                assert server.poll() is None, server.stdout.read() if server.stdout else ""
+                assert time.monotonic() < deadline, "the local API did not start"
+                time.sleep(0.2)
+        assert answer.status_code == 200
+        body = answer.json()
+        assert body["object"] == "list" and len(body["data"]) == 3 and body["has_more"] is True
+        wrong = requests.get(f"http://127.0.0.1:{port}/v1/charges", headers={"Authorization": "Bearer sk_test_nope"}, timeout=5)
+        assert wrong.status_code == 401
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert "sk_test_cli_key_1234" not in output

@@ -1,0 +1,37 @@
+{#-
+    One row per journal that debits the bank account (a deposit): the deposit amount, its date
+    and memo, and the Stripe payout id the memo names (if any). A Stripe payout's deposit is
+    such a journal (CONTRACT.md section 3).
+-#}
+with
+
+lines as (
+    select * from {{ ref('int_gl_lines_classified') }}
+),
+
+bank_debits as (
+    select
+        journal_number,
+        currency,
+        min(posting_date) as posting_date,
+        sum(debit_minor) as deposit_amount_minor,
+        max(memo) as memo
+    from lines
+    where account_role = 'bank'
+        and debit_minor > 0
+    group by journal_number, currency
+),
+
+final as (
+    select
+        journal_number,
+        currency,
+        posting_date,
+        deposit_amount_minor,
+        memo,
+        {{ regexp_first('memo', 'po_[A-Za-z0-9]+') }} as memo_payout_id,
+        coalesce(upper(memo) like '%STRIPE%', false) as is_stripe_memo
+    from bank_debits
+)
+
+select * from final

@@ -1,0 +1,59 @@
+{#-
+    One row per succeeded Stripe charge, with what it settled for in the balance currency
+    (amount, fee, net, exchange rate), the Stripe invoice it paid and the customer's ERP number.
+-#}
+with
+
+charges as (
+    select * from {{ ref('stg_stripe__charges') }}
+),
+
+balance_transactions as (
+    select * from {{ ref('stg_stripe__balance_transactions') }}
+),
+
+stripe_invoices as (
+    select * from {{ ref('stg_stripe__invoices') }}
+),
+
+customers as (
+    select * from {{ ref('stg_stripe__customers') }}
+),
+
+enriched as (
+    select
+        charges.charge_id,
+        charges.payment_intent_id,
+        charges.customer_id,
+        charges.currency,
+        charges.amount_minor,
+        charges.amount_refunded_minor,
+        charges.is_refunded,
+        charges.is_disputed,
+        charges.created_at,
+        charges.created_date,
+        charges.description,
+        charges.metadata_invoice_number,
+        charges.stripe_invoice_id,
+        stripe_invoices.invoice_number as stripe_invoice_number,
+        stripe_invoices.metadata_erp_document_number as stripe_invoice_erp_document_number,
+        coalesce(charges.customer_email, customers.customer_email) as customer_email,
+        coalesce(charges.customer_name, customers.customer_name) as customer_name,
+        customers.erp_customer_number,
+        balance_transactions.balance_transaction_id,
+        balance_transactions.currency as settlement_currency,
+        balance_transactions.amount_minor as settlement_amount_minor,
+        balance_transactions.fee_minor,
+        balance_transactions.net_minor,
+        balance_transactions.exchange_rate
+    from charges
+    left join balance_transactions
+        on charges.balance_transaction_id = balance_transactions.balance_transaction_id
+    left join stripe_invoices
+        on charges.stripe_invoice_id = stripe_invoices.stripe_invoice_id
+    left join customers
+        on charges.customer_id = customers.customer_id
+    where charges.is_succeeded
+)
+
+select * from enriched

@@ -1,0 +1,42 @@
+{#-
+    One row per ERP payment, with the document it is applied to and the Stripe id and ERP
+    document number its memo names (if any).
+-#}
+with
+
+payments as (
+    select * from {{ ref('stg_erp__payments') }}
+),
+
+documents as (
+    select * from {{ ref('stg_erp__invoices') }}
+),
+
+enriched as (
+    select
+        payments.payment_number,
+        payments.document_number,
+        payments.payment_date,
+        payments.currency,
+        payments.amount_minor,
+        payments.payment_method,
+        payments.is_stripe_payment,
+        payments.memo,
+        {{ regexp_first('payments.memo', '(ch|py|pi|re|dp|po)_[A-Za-z0-9]+') }} as memo_stripe_id,
+        {{ regexp_first('payments.memo', var('erp_document_number_pattern')) }}
+            as memo_document_number,
+        documents.document_type,
+        documents.customer_number,
+        documents.customer_name,
+        documents.customer_email,
+        documents.document_date,
+        documents.currency as document_currency,
+        documents.amount_minor as document_amount_minor,
+        documents.status as document_status,
+        documents.external_reference
+    from payments
+    left join documents
+        on payments.document_number = documents.document_number
+)
+
+select * from enriched

@@ -1,0 +1,73 @@
+{#-
+    One row per matched pair (CONTRACT.md section 5). A Stripe object matched to several ERP
+    documents (a split) repeats on several rows: its amount is allocated to them (each row's
+    ERP amount, the remainder on the last row), so the rows of an object add up to its amount
+    and a difference shows once.
+-#}
+with
+
+matches as (
+    select * from {{ ref('int_matches_resolved') }}
+),
+
+charges as (
+    select * from {{ ref('int_charges_enriched') }}
+),
+
+allocated as (
+    select
+        matches.*,
+        count(*) over (partition by match_type, stripe_object_id) as rows_of_object,
+        row_number() over (
+            partition by match_type, stripe_object_id
+            order by erp_document_number, erp_payment_number, erp_journal_number
+        ) as row_of_object,
+        sum(case when currency = erp_currency then erp_amount_minor else 0 end) over (
+            partition by match_type, stripe_object_id
+        ) as erp_total_of_object
+    from matches
+),
+
+final as (
+    select
+        allocated.match_id,
+        allocated.match_type,
+        allocated.stripe_object_id,
+        allocated.erp_document_number,
+        allocated.erp_payment_number,
+        allocated.erp_journal_number,
+        allocated.rule_name,
+        allocated.confidence,
+        allocated.status,
+        allocated.currency,
+        cast(case
+            when allocated.rows_of_object = 1 or allocated.currency <> allocated.erp_currency
+                then allocated.stripe_amount_minor
+            when allocated.row_of_object < allocated.rows_of_object
+                then allocated.erp_amount_minor
+            else allocated.stripe_amount_minor
+                - (allocated.erp_total_of_object - allocated.erp_amount_minor)
+        end as {{ dbt.type_bigint() }}) as stripe_amount_minor,
+        cast(allocated.erp_amount_minor as {{ dbt.type_bigint() }}) as erp_amount_minor,
+        cast(case
+            when allocated.currency = allocated.erp_currency
+                and (allocated.rows_of_object = 1 or allocated.row_of_object = allocated.rows_of_object)
+                then allocated.erp_total_of_object - allocated.stripe_amount_minor
+            when allocated.currency = allocated.erp_currency then 0
+            when charges.settlement_currency = allocated.erp_currency
+                then allocated.erp_amount_minor - charges.settlement_amount_minor
+            else 0
+        end as {{ dbt.type_bigint() }}) as difference_minor,
+        allocated.erp_currency,
+        case
+            when allocated.currency = allocated.erp_currency then allocated.currency
+            else allocated.erp_currency
+        end as difference_currency,
+        allocated.priority,
+        cast(allocated.days_apart as {{ dbt.type_bigint() }}) as days_apart
+    from allocated
+    left join charges
+        on allocated.stripe_object_id = charges.charge_id
+)
+
+select * from final

@@ -1,0 +1,98 @@
+{#-
+    Rule: the Stripe charge's id (or its payment intent's id) is written in the ERP.
+
+    What it matches: an ERP Stripe payment whose memo names the charge, and the payments of an
+    ERP invoice whose external_reference names the charge or its payment intent.
+    Why: an id Stripe generated cannot appear by chance. Integrations do store wrong ids
+    (the previous sale's), so an external_reference counts only when the invoice's amount and
+    currency equal the charge's; a memo id counts always (a memo is typed per payment).
+-#}
+with
+
+charges as (
+    select * from {{ ref('int_charges_enriched') }}
+),
+
+payments as (
+    select * from {{ ref('int_erp_payments_enriched') }}
+    where is_stripe_payment
+        and amount_minor > 0
+),
+
+by_memo as (
+    select
+        charges.charge_id,
+        payments.payment_number,
+        0.99 as confidence
+    from charges
+    inner join payments
+        on payments.memo_stripe_id = charges.charge_id
+    union all
+    select
+        charges.charge_id,
+        payments.payment_number,
+        0.98 as confidence
+    from charges
+    inner join payments
+        on payments.memo_stripe_id = charges.payment_intent_id
+),
+
+by_external_reference as (
+    select
+        charges.charge_id,
+        payments.payment_number,
+        0.97 as confidence
+    from charges
+    inner join payments
+        on payments.external_reference = charges.charge_id
+    where payments.document_currency = charges.currency
+        and payments.document_amount_minor = charges.amount_minor
+    union all
+    select
+        charges.charge_id,
+        payments.payment_number,
+        0.96 as confidence
+    from charges
+    inner join payments
+        on payments.external_reference = charges.payment_intent_id
+    where payments.document_currency = charges.currency
+        and payments.document_amount_minor = charges.amount_minor
+),
+
+pairs as (
+    select
+        charge_id,
+        payment_number,
+        max(confidence) as confidence
+    from (
+        select * from by_memo
+        union all
+        select * from by_external_reference
+    ) as found
+    group by charge_id, payment_number
+),
+
+final as (
+    select
+        charges.charge_id as stripe_object_id,
+        payments.document_number as erp_document_number,
+        payments.payment_number as erp_payment_number,
+        cast(null as {{ dbt.type_string() }}) as erp_journal_number,
+        'charge_payment' as match_type,
+        'match_charge_id_in_erp' as rule_name,
+        10 as priority,
+        pairs.confidence,
+        charges.currency,
+        charges.amount_minor as stripe_amount_minor,
+        payments.currency as erp_currency,
+        payments.amount_minor as erp_amount_minor,
+        {{ days_between('charges.created_date', 'payments.payment_date') }} as days_apart,
+        true as allows_split
+    from pairs
+    inner join charges
+        on pairs.charge_id = charges.charge_id
+    inner join payments
+        on pairs.payment_number = payments.payment_number
+)
+
+select * from final

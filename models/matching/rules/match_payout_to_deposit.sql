@@ -1,0 +1,79 @@
+{#-
+    Rule: a Stripe payout and its bank deposit in the ERP.
+
+    What it matches: a paid payout and an ERP journal debiting the bank account, when the
+    journal's memo names the payout id; else when the deposit equals the payout amount in the
+    payout's currency and is posted between var payout_deposit_days_before days before and
+    var payout_deposit_days_after days after the payout's arrival date (a memo mentioning
+    Stripe makes it more certain).
+    Why: banks post Stripe's transfer as one deposit of the exact payout amount, a few days
+    around the arrival date, often with "STRIPE PAYOUT" and sometimes the payout id.
+-#}
+with
+
+payouts as (
+    select * from {{ ref('stg_stripe__payouts') }}
+    where status = 'paid'
+),
+
+deposits as (
+    select * from {{ ref('int_gl_deposits_identified') }}
+),
+
+by_id as (
+    select
+        payouts.payout_id,
+        deposits.journal_number,
+        10 as priority,
+        0.99 as confidence
+    from payouts
+    inner join deposits
+        on deposits.memo_payout_id = payouts.payout_id
+),
+
+by_amount_and_date as (
+    select
+        payouts.payout_id,
+        deposits.journal_number,
+        30 as priority,
+        case when deposits.is_stripe_memo then 0.93 else 0.8 end as confidence
+    from payouts
+    inner join deposits
+        on payouts.currency = deposits.currency
+        and payouts.amount_minor = deposits.deposit_amount_minor
+    where deposits.memo_payout_id is null
+        and deposits.posting_date
+        between {{ dbt.dateadd('day', -var('payout_deposit_days_before'), 'payouts.arrival_date') }}
+        and {{ dbt.dateadd('day', var('payout_deposit_days_after'), 'payouts.arrival_date') }}
+),
+
+pairs as (
+    select * from by_id
+    union all
+    select * from by_amount_and_date
+),
+
+final as (
+    select
+        payouts.payout_id as stripe_object_id,
+        cast(null as {{ dbt.type_string() }}) as erp_document_number,
+        cast(null as {{ dbt.type_string() }}) as erp_payment_number,
+        deposits.journal_number as erp_journal_number,
+        'payout_deposit' as match_type,
+        'match_payout_to_deposit' as rule_name,
+        pairs.priority,
+        pairs.confidence,
+        payouts.currency,
+        payouts.amount_minor as stripe_amount_minor,
+        deposits.currency as erp_currency,
+        deposits.deposit_amount_minor as erp_amount_minor,
+        {{ days_between('payouts.arrival_date', 'deposits.posting_date') }} as days_apart,
+        false as allows_split
+    from pairs
+    inner join payouts
+        on pairs.payout_id = payouts.payout_id
+    inner join deposits
+        on pairs.journal_number = deposits.journal_number
+)
+
+select * from final

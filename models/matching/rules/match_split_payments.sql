@@ -1,0 +1,132 @@
+{#-
+    Rule: one charge paying several invoices, or several charges paying one invoice, with no
+    reference written anywhere.
+
+    What it matches:
+    - several charges of one customer (same e-mail), currency and day whose amounts add up to
+      one ERP invoice of that customer, each with the invoice's payment of its own amount;
+    - one charge whose amount equals the sum of the invoices one customer (same e-mail) dated
+      on one day in the charge's currency, each invoice with its payment.
+    Why: customers pay in instalments or settle a batch of invoices at once; the sums tie the
+    pieces together where no id does. Dates are windowed like the fuzzy rule's.
+-#}
+with
+
+charges as (
+    select * from {{ ref('int_charges_enriched') }}
+),
+
+payments as (
+    select * from {{ ref('int_erp_payments_enriched') }}
+    where is_stripe_payment
+        and amount_minor > 0
+        and document_type = 'invoice'
+),
+
+charge_days as (
+    select
+        customer_email,
+        currency,
+        created_date,
+        sum(amount_minor) as total_minor,
+        count(*) as charge_count
+    from charges
+    where customer_email is not null
+    group by customer_email, currency, created_date
+    having count(*) > 1
+),
+
+documents as (
+    select distinct
+        document_number,
+        customer_email,
+        document_currency,
+        document_amount_minor,
+        document_date
+    from payments
+    where customer_email is not null
+),
+
+document_days as (
+    select
+        customer_email,
+        document_currency,
+        document_date,
+        sum(document_amount_minor) as total_minor,
+        count(*) as document_count
+    from documents
+    group by customer_email, document_currency, document_date
+    having count(*) > 1
+),
+
+several_charges_one_invoice as (
+    select
+        charges.charge_id,
+        payments.payment_number
+    from charge_days
+    inner join documents
+        on charge_days.customer_email = documents.customer_email
+        and charge_days.currency = documents.document_currency
+        and charge_days.total_minor = documents.document_amount_minor
+    inner join charges
+        on charges.customer_email = charge_days.customer_email
+        and charges.currency = charge_days.currency
+        and charges.created_date = charge_days.created_date
+    inner join payments
+        on payments.document_number = documents.document_number
+        and payments.amount_minor = charges.amount_minor
+    where documents.document_date
+        between {{ dbt.dateadd('day', -var('fuzzy_document_days_before'), 'charge_days.created_date') }}
+        and {{ dbt.dateadd('day', var('fuzzy_document_days_after'), 'charge_days.created_date') }}
+),
+
+one_charge_several_invoices as (
+    select
+        charges.charge_id,
+        payments.payment_number
+    from document_days
+    inner join charges
+        on charges.customer_email = document_days.customer_email
+        and charges.currency = document_days.document_currency
+        and charges.amount_minor = document_days.total_minor
+    inner join documents
+        on documents.customer_email = document_days.customer_email
+        and documents.document_currency = document_days.document_currency
+        and documents.document_date = document_days.document_date
+    inner join payments
+        on payments.document_number = documents.document_number
+    where document_days.document_date
+        between {{ dbt.dateadd('day', -var('fuzzy_document_days_before'), 'charges.created_date') }}
+        and {{ dbt.dateadd('day', var('fuzzy_document_days_after'), 'charges.created_date') }}
+),
+
+pairs as (
+    select charge_id, payment_number from several_charges_one_invoice
+    union
+    select charge_id, payment_number from one_charge_several_invoices
+),
+
+final as (
+    select
+        charges.charge_id as stripe_object_id,
+        payments.document_number as erp_document_number,
+        payments.payment_number as erp_payment_number,
+        cast(null as {{ dbt.type_string() }}) as erp_journal_number,
+        'charge_payment' as match_type,
+        'match_split_payments' as rule_name,
+        30 as priority,
+        0.85 as confidence,
+        charges.currency,
+        charges.amount_minor as stripe_amount_minor,
+        payments.currency as erp_currency,
+        payments.amount_minor as erp_amount_minor,
+        {{ days_between('charges.created_date', 'payments.payment_date') }} as days_apart,
+        true as allows_split
+    from pairs
+    inner join charges
+        on pairs.charge_id = charges.charge_id
+    inner join payments
+        on pairs.payment_number = payments.payment_number
+)
+
+select * from final
