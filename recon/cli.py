@@ -108,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     api.set_defaults(handler=_cmd_stripe_api)
 
+    run = commands.add_parser(
+        "run",
+        help="the whole pipeline in order: ingest Stripe, ingest the ERP, dbt build, summary",
+        description="Runs every step that exists, in order, and stops at the first failure.",
+    )
+    _add_settings_options(run)
+    run.set_defaults(handler=_cmd_run)
+
     _add_ingest_commands(commands)
 
     evaluate = commands.add_parser(
@@ -139,6 +147,13 @@ def _add_ingest_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         sub = sources.add_parser(name, help=help_text)
         _add_settings_options(sub)
         sub.set_defaults(handler=_cmd_ingest)
+
+
+def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from recon.pipeline import run_steps
+
+    run_steps(settings, sys.stdout)
+    return 0
 
 
 def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from recon.errors import ChecksFailedError
+from recon.errors import ChecksFailedError, ReconError
 from recon.settings import PROJECT_DIR, Settings
 
 log = logging.getLogger(__name__)
@@ -51,10 +51,29 @@ def run_dbt(args: Sequence[str], env: Mapping[str, str] | None = None, *, quiet:
     with _environment({"DO_NOT_TRACK": "1", **(env or {})}):
         result = dbtRunner().invoke(argv)
     if not result.success:
-        failed = []
+        failed: list[str] = []
+        errored: list[str] = []
         for node_result in getattr(result.result, "results", None) or []:
-            if str(getattr(node_result, "status", "")) in ("error", "fail"):
+            status = str(getattr(node_result, "status", ""))
+            if status == "fail":
                 failed.append(f"{node_result.node.name}: {node_result.message}")
-        detail = "; ".join(failed) or str(result.exception)
-        raise ChecksFailedError(f"dbt {' '.join(args)} failed: {detail}")
+            elif status == "error":
+                errored.append(f"{node_result.node.name}: {node_result.message}")
+        if errored or not failed:
+            # A model that cannot build, or dbt itself failing, is a run that could not run.
+            detail = "; ".join(errored) or str(result.exception)
+            raise ReconError(f"dbt {' '.join(args)} could not run: {detail}")
+        # Every model built but a data test failed: the run found breaks.
+        raise ChecksFailedError(f"dbt {' '.join(args)}: {len(failed)} test(s) failed: {'; '.join(failed)}")
     return result
+
+
+def describe(result: Any) -> str:
+    """One line: how many nodes of each kind passed, from dbt's run results."""
+    kinds: dict[str, int] = {}
+    elapsed = float(getattr(result.result, "elapsed_time", 0.0) or 0.0)
+    for node_result in getattr(result.result, "results", None) or []:
+        kind = str(getattr(node_result.node, "resource_type", "node"))
+        kinds[kind] = kinds.get(kind, 0) + 1
+    parts = ", ".join(f"{count} {kind}{'s' if count != 1 else ''}" for kind, count in sorted(kinds.items()))
+    return f"dbt build: {parts} passed in {elapsed:.1f} s"

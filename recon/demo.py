@@ -23,12 +23,6 @@ DEMO_API_KEY = "sk_test_recon_demo"  # the local fake's key: not a secret, it op
 DEMO_WAREHOUSE = PROJECT_DIR / "warehouse" / "demo.duckdb"
 DEMO_MAX_RPS = 1_000.0
 
-# The steps of `recon run` (CONTRACT.md section 1) that this version cannot run yet.
-NOT_BUILT_YET = (
-    "dbt build (staging, matching, marts)",
-    "classify exceptions",
-    "balance checks (Great Expectations)",
-)
 
 
 def default_world_dir(seed: int, scale: int) -> Path:
@@ -101,14 +95,7 @@ def run_demo(
             stripe_max_rps=settings.stripe_max_rps or DEMO_MAX_RPS,
         )
         out.flush()
-        for step, run_step in (("ingest stripe", pipeline.ingest_stripe), ("ingest erp", pipeline.ingest_erp)):
-            started = time.monotonic()
-            reports = run_step(demo_settings)
-            out.write(f"\n== {step}: done in {time.monotonic() - started:.1f} s\n")
-            for report in reports:
-                out.write(report.render() + "\n")
-            out.flush()
-        out.write("\nNot built yet (not run): " + "; ".join(NOT_BUILT_YET) + "\n")
+        pipeline.run_steps(demo_settings, out)
         if serve:
             out.write(f"\nServing the world's Stripe API on {server.url}: Ctrl-C to stop.\n")
             out.flush()

@@ -8,7 +8,6 @@ Reads `marts.fct_reconciliation_matches`, `marts.fct_reconciliation_exceptions` 
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from recon.errors import UserError
 from recon.settings import Settings
+from recon.warehouse import fetch_all, schema
 
 MatchKey = tuple[str, str, str, str, str]
 
@@ -191,40 +191,9 @@ _ITEMS_SQL = (
 
 
 def _fetch(settings: Settings) -> tuple[list[Any], list[Any], list[Any], int]:
-    prefix = os.environ.get("RECON_SCHEMA_PREFIX", "")
-    names = {"marts": f"{prefix}marts", "staging": f"{prefix}staging"}
+    names = {"marts": schema("marts"), "staging": schema("staging")}
     queries = [q.format(**names) for q in (_MATCHES_SQL, _EXCEPTIONS_SQL, _PAYOUTS_SQL, _ITEMS_SQL)]
-    if settings.target == "duckdb":
-        import duckdb
-
-        if not settings.warehouse.exists():
-            raise UserError(f"Warehouse {settings.warehouse} not found: run `recon demo` or `dbt build` first.")
-        try:
-            con = duckdb.connect(str(settings.warehouse), read_only=True)
-        except duckdb.Error as error:
-            raise UserError(f"Cannot open {settings.warehouse} read-only: {error}") from error
-        try:
-            results = [con.sql(q).fetchall() for q in queries]
-        except duckdb.Error as error:
-            raise UserError(f"The marts are not built in {settings.warehouse} ({error}): run `dbt build`.") from error
-        finally:
-            con.close()
-    elif settings.target == "postgres":
-        import psycopg2
-
-        from ingest.destinations import postgres_credentials
-
-        c = postgres_credentials()
-        with psycopg2.connect(
-            host=c["host"], port=c["port"], user=c["username"], dbname=c["database"],
-            password=c["password"] or None,
-        ) as pg, pg.cursor() as cur:
-            results = []
-            for q in queries:
-                cur.execute(q)
-                results.append(cur.fetchall())
-    else:
-        raise UserError(f"Unknown target {settings.target!r}: use duckdb or postgres.")
+    results = fetch_all(settings, queries)
     return results[0], results[1], results[2], int(results[3][0][0])
 
 

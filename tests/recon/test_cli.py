@@ -70,6 +70,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     out = result.stdout
     assert "Stripe-compatible API: http://127.0.0.1:" in out
     assert "charges" in out and "== ingest stripe: done" in out and "== ingest erp: done" in out
+    assert "== dbt build: done" in out and "Match rate:" in out and "Exceptions:" in out
     assert "Not built yet (not run):" in out
     with duckdb.connect(str(warehouse), read_only=True) as con:
         charges = con.execute("select count(*) from raw_stripe.charges").fetchone()
@@ -117,3 +118,33 @@ def test_stripe_api_command_serves_a_world(small_world: Path) -> None:
         server.terminate()
         output = server.communicate(timeout=30)[0]
     assert "sk_test_cli_key_1234" not in output
+
+
+def test_run_chains_the_steps_against_a_stripe_api(small_world: Path, tmp_path: Path) -> None:
+    from ingest.demo.stripe_api import StripeAPIServer
+
+    key = "sk_test_run_command_key_77"
+    with StripeAPIServer(small_world, api_keys=(key,), index_path=tmp_path / "index.sqlite3") as server:
+        result = subprocess.run(
+            [RECON, "run", "--warehouse", str(tmp_path / "w.duckdb"), "--erp-dir", str(small_world / "erp")],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+            cwd=tmp_path,
+            env={
+                "PATH": "/usr/bin:/bin",
+                "HOME": str(tmp_path),
+                "STRIPE_API_KEY": key,
+                "STRIPE_API_BASE": server.url,
+                "RECON_STRIPE_MAX_RPS": "1000",
+                "RECON_DECISIONS_DIR": str(small_world / "decisions"),
+            },
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for step in ("== ingest stripe: done", "== ingest erp: done", "== dbt build: done", "Match rate:"):
+        assert step in result.stdout
+    assert key not in result.stdout + result.stderr
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        matched = con.execute("select count(*) from marts.fct_reconciliation_matches").fetchone()
+    assert matched and matched[0] > 1_000

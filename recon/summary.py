@@ -1,0 +1,102 @@
+"""The summary a run prints: match rate, exceptions by type, amounts unreconciled, payouts.
+
+Every figure is read from the marts (and the staging views for the totals) after `dbt build`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from recon.currencies import to_major_string
+from recon.settings import Settings
+from recon.warehouse import fetch_all, schema
+
+
+@dataclass
+class Summary:
+    """What the marts say, ready to print."""
+
+    items: dict[str, int] = field(default_factory=dict)  # Stripe object kind -> how many
+    matched: dict[str, int] = field(default_factory=dict)  # Stripe object kind -> how many matched
+    exceptions: list[tuple[str, str, int, int]] = field(default_factory=list)  # type, disposition, n, to review
+    unreconciled: dict[str, dict[str, int]] = field(default_factory=dict)  # currency -> disposition -> minor
+    payouts: dict[str, int] = field(default_factory=dict)  # reconciliation status -> how many
+
+    @property
+    def match_rate(self) -> float:
+        total = sum(self.items.values())
+        return sum(self.matched.values()) / total if total else 0.0
+
+    def render(self) -> str:
+        lines = [f"Match rate: {self.match_rate:.2%} of Stripe charges, refunds and payouts"]
+        for kind, total in self.items.items():
+            matched = self.matched.get(kind, 0)
+            share = matched / total if total else 0.0
+            lines.append(f"  {kind:<12}{matched:>10,} of {total:>10,} matched  {share:>8.2%}")
+        total_exceptions = sum(n for _, _, n, _ in self.exceptions)
+        to_review = sum(r for _, _, _, r in self.exceptions)
+        lines.append(f"Exceptions: {total_exceptions:,} ({to_review:,} need a human)")
+        for exception_type, disposition, count, review in self.exceptions:
+            lines.append(f"  {exception_type:<22}{disposition:<20}{count:>8,}  ({review:,} to review)")
+        lines.append("Amounts unreconciled (absolute, per currency):")
+        for currency, by_disposition in sorted(self.unreconciled.items()):
+            parts = ", ".join(
+                f"{disposition} {to_major_string(amount, currency)}" for disposition, amount in sorted(by_disposition.items())
+            )
+            lines.append(f"  {currency.upper():<5}{parts}")
+        lines.append(
+            "Payouts: " + ", ".join(f"{status} {count:,}" for status, count in sorted(self.payouts.items()))
+        )
+        return "\n".join(lines)
+
+
+def summarize(settings: Settings) -> Summary:
+    marts, staging = schema("marts"), schema("staging")
+    queries = [
+        f"""
+        select 'charges', count(*) from {staging}.stg_stripe__charges where is_succeeded
+        union all select 'refunds', count(*) from {staging}.stg_stripe__refunds
+        union all select 'payouts', count(*) from {staging}.stg_stripe__payouts
+        """,
+        f"""
+        select
+            case match_type
+                when 'charge_payment' then 'charges'
+                when 'refund_payment' then 'refunds'
+                when 'payout_deposit' then 'payouts'
+            end as kind,
+            count(distinct stripe_object_id)
+        from {marts}.fct_reconciliation_matches
+        where status <> 'rejected' and match_type in ('charge_payment', 'refund_payment', 'payout_deposit')
+        group by 1
+        """,
+        f"""
+        select exception_type, disposition, count(*), sum(case when requires_review then 1 else 0 end)
+        from {marts}.fct_reconciliation_exceptions
+        group by 1, 2
+        order by 3 desc, 1
+        """,
+        # A pair that differs leaves its difference unreconciled; an item with no counterpart
+        # leaves its whole amount.
+        f"""
+        select
+            coalesce(difference_currency, currency),
+            disposition,
+            sum(case when difference_minor is not null then abs(difference_minor) else abs(amount_minor) end)
+        from {marts}.fct_reconciliation_exceptions
+        group by 1, 2
+        """,
+        f"select status, count(*) from {marts}.rpt_payout_reconciliation group by 1",
+    ]
+    items, matched, exceptions, amounts, payouts = fetch_all(settings, queries)
+    unreconciled: dict[str, dict[str, int]] = defaultdict(dict)
+    for currency, disposition, amount in amounts:
+        unreconciled[str(currency)][str(disposition)] = int(amount or 0)
+    return Summary(
+        items={str(kind): int(n) for kind, n in items},
+        matched={str(kind): int(n) for kind, n in matched},
+        exceptions=[(str(t), str(d), int(n), int(r or 0)) for t, d, n, r in exceptions],
+        unreconciled=dict(unreconciled),
+        payouts={str(status): int(n) for status, n in payouts},
+    )
