@@ -118,6 +118,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_ingest_commands(commands)
 
+    check = commands.add_parser(
+        "check",
+        help="the balance invariants and the raw inputs' checks (Great Expectations), with an HTML report",
+        description=(
+            "Validates the raw inputs and the invariants of the marts with Great Expectations. "
+            "Exit 0 all passed; 1 a check failed (named, with its rows and the amount at stake); "
+            "2 a check could not run (no warehouse, marts not built)."
+        ),
+    )
+    check.add_argument(
+        "--suite", action="append", choices=("raw", "marts"), help="run only this suite (repeatable; default both)"
+    )
+    check.add_argument("--report-dir", metavar="DIR", help="where the Data Docs go (default reports/data_docs)")
+    _add_settings_options(check)
+    check.set_defaults(handler=_cmd_check)
+
     evaluate = commands.add_parser(
         "evaluate",
         help="score the marts against a demo world's ground truth (precision, recall, anomalies)",
@@ -134,6 +150,21 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from recon.evaluate import evaluate
 
     print(evaluate(settings, Path(args.world)).render())
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from checks import SUITES, run_checks
+
+    report = run_checks(
+        settings,
+        report_dir=Path(args.report_dir) if args.report_dir else None,
+        suites=tuple(args.suite) if args.suite else SUITES,
+    )
+    print(report.render())
+    report.raise_for_status()
     return 0
 
 

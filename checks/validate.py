@@ -1,0 +1,256 @@
+"""Runs the invariants with Great Expectations 1.x, configured here in code.
+
+One ephemeral GX context per run (nothing to keep in YAML; analytics off through `import
+recon`, which sets GX_ANALYTICS_ENABLED=false), one SQL datasource on the warehouse, one table
+asset per table an invariant is about, one expectation suite per suite and table
+(`raw.raw_stripe.balance_transactions`, `marts.marts.fct_reconciliation_matches`, ...), each
+invariant an `UnexpectedRowsExpectation` whose query returns the rows that break it, and one
+checkpoint that validates them all and builds the Data Docs (static HTML) into the report
+folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from checks.invariants import INVARIANTS, SUITES, Invariant
+from checks.report import CheckReport, Note, NotRun, failure_from_rows
+from checks.warehouse import Warehouse, connected, currencies_values, gl_accounts_values
+from recon.errors import UserError
+from recon.settings import PROJECT_DIR, Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REPORT_DIR = PROJECT_DIR / "reports" / "data_docs"
+SITE_NAME = "recon_checks"
+DATASOURCE_NAME = "warehouse"
+
+# Every invariant's rows are wrapped so that each returned row also carries its currency's row
+# count and total at stake (GX returns at most 200 rows), with the rows ordered biggest first
+# within each currency and the currencies interleaved: the first rows show every currency.
+# `{batch}` is always aliased in the bodies, and the wrapper always has a JOIN: GX 1.24 inserts
+# the batch as a bare `(select ...)` into a query with a JOIN (the caller aliases it) but as
+# `(select ...) AS subselect` into one without, so a query is portable only if it always joins.
+# On DuckDB the batch is the table's name; on PostgreSQL it is a subquery, which must be aliased.
+_WRAPPER = """
+select
+    object_id,
+    currency,
+    amount_minor,
+    at_stake_minor,
+    detail,
+    currency_rows,
+    currency_at_stake_minor
+from (
+    select
+        violations.*,
+        count(*) over (partition by violations.currency) as currency_rows,
+        sum(abs(violations.at_stake_minor)) over (partition by violations.currency) as currency_at_stake_minor,
+        row_number() over (
+            partition by violations.currency
+            order by abs(coalesce(violations.at_stake_minor, 0)) desc, violations.object_id
+        ) as rank_in_currency
+    from (
+$body
+    ) as violations
+) as ranked
+cross join (select 1 as one) as always_joined
+order by rank_in_currency, currency, object_id
+"""
+
+
+def render_query(invariant: Invariant, warehouse: Warehouse) -> str:
+    """The invariant's SQL for this warehouse: schemas, seeds filled in; `{batch}` left for GX."""
+    names = {name: warehouse.schema(name) for name in ("raw_stripe", "raw_erp", "raw_decisions", "marts")}
+    body = Template(invariant.body).substitute(
+        **names, currencies=currencies_values(), gl_accounts=gl_accounts_values()
+    )
+    return Template(_WRAPPER).substitute(body=body).strip()
+
+
+def select_invariants(suites: Iterable[str]) -> list[Invariant]:
+    chosen = tuple(suites)
+    unknown = [s for s in chosen if s not in SUITES]
+    if unknown:
+        raise UserError(f"Unknown suite(s) {', '.join(unknown)}: choose from {', '.join(SUITES)}.")
+    return [inv for inv in INVARIANTS if inv.suite in chosen]
+
+
+def _plan(
+    invariants: Sequence[Invariant], tables: set[str], report: CheckReport
+) -> list[Invariant]:
+    """The invariants whose tables exist; the others go to the report as not run or skipped."""
+    runnable: list[Invariant] = []
+    skipped: dict[str, list[str]] = {}
+    for inv in invariants:
+        missing = [t for t in inv.tables if t not in tables]
+        if not missing:
+            runnable.append(inv)
+        elif inv.needs_marts and any(t.startswith("marts.") for t in missing):
+            report.not_run.append(NotRun(inv.name, inv.suite, f"the marts are not built ({', '.join(missing)} missing)"))
+        elif inv.optional:
+            for table in missing:
+                skipped.setdefault(table, []).append(inv.name)
+        else:
+            report.not_run.append(NotRun(inv.name, inv.suite, f"table {', '.join(missing)} missing"))
+    if skipped:
+        text = ", ".join(f"{table} ({len(names)} checks)" for table, names in sorted(skipped.items()))
+        report.notes.append(Note("skipped, nothing loaded into", text))
+    return runnable
+
+
+def _context(report_dir: Path) -> Any:
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    # GX logs its own housekeeping at INFO on its logger; a run of the checks shows only warnings
+    # unless debugging.
+    level = logging.DEBUG if log.isEnabledFor(logging.DEBUG) else logging.WARNING
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(level)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.add_data_docs_site(
+        SITE_NAME,
+        {
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(report_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    return context
+
+
+def _datasource(context: Any, warehouse: Warehouse) -> Any:
+    if warehouse.target == "postgres":
+        return context.data_sources.add_postgres(
+            name=DATASOURCE_NAME, connection_string=warehouse.connection_string, kwargs=warehouse.engine_kwargs
+        )
+    return context.data_sources.add_sql(
+        name=DATASOURCE_NAME, connection_string=warehouse.connection_string, kwargs=warehouse.engine_kwargs
+    )
+
+
+def _validate(
+    warehouse: Warehouse, invariants: Sequence[Invariant], report_dir: Path, report: CheckReport
+) -> None:
+    import great_expectations as gx
+    from great_expectations.expectations.core.unexpected_rows_expectation import (
+        UnexpectedRowsExpectation,
+    )
+    from great_expectations.expectations.metadata_types import FailureSeverity
+
+    context = _context(report_dir)
+    datasource = _datasource(context, warehouse)
+    by_name = {inv.name: inv for inv in invariants}
+    definitions = []
+    groups: dict[tuple[str, str], list[Invariant]] = {}
+    for inv in invariants:
+        groups.setdefault((inv.suite, inv.relation), []).append(inv)
+    assets: dict[str, Any] = {}
+    for (suite_name, relation), members in groups.items():
+        if relation not in assets:
+            schema, table = relation.split(".", 1)
+            with warnings.catch_warnings():
+                # GX 1.24 would have the schema in the connection; the checks read four schemas.
+                warnings.filterwarnings("ignore", message=".*schema_name.*deprecated", category=DeprecationWarning)
+                asset = datasource.add_table_asset(
+                    name=relation, table_name=table, schema_name=warehouse.schema(schema)
+                )
+            assets[relation] = asset.add_batch_definition_whole_table(f"{relation} (whole table)")
+        suite = context.suites.add(gx.ExpectationSuite(name=f"{suite_name}.{relation}"))
+        for inv in members:
+            suite.add_expectation(
+                UnexpectedRowsExpectation(
+                    unexpected_rows_query=render_query(inv, warehouse),
+                    description=f"**{inv.name}**: {inv.description}",
+                    meta={"invariant": inv.name},
+                    severity=FailureSeverity(inv.severity),
+                )
+            )
+        definitions.append(
+            context.validation_definitions.add(
+                gx.ValidationDefinition(name=f"{suite_name}.{relation}", data=assets[relation], suite=suite)
+            )
+        )
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name="recon_checks",
+            validation_definitions=definitions,
+            result_format="COMPLETE",
+        )
+    )
+    result = checkpoint.run()
+    # Data Docs once for the run: GX's UpdateDataDocsAction rebuilds the whole site once per
+    # validation (one per table), which costs seconds.
+    context.build_data_docs(site_names=[SITE_NAME])
+    for run_result in result.run_results.values():
+        for outcome in run_result.results:
+            name = outcome.expectation_config.meta.get("invariant")
+            inv = by_name[name]
+            _record(inv, outcome, report)
+    index = report_dir / "index.html"
+    report.report_path = index if index.exists() else None
+
+
+def _record(inv: Invariant, outcome: Any, report: CheckReport) -> None:
+    info = outcome.exception_info or {}
+    raised = info.get("raised_exception") or any(
+        isinstance(v, dict) and v.get("raised_exception") for v in info.values()
+    )
+    if raised:
+        messages = [info.get("exception_message")] + [
+            v.get("exception_message") for v in info.values() if isinstance(v, dict)
+        ]
+        reason = next((m for m in messages if m), "the query failed")
+        report.not_run.append(NotRun(inv.name, inv.suite, f"its query failed: {str(reason).splitlines()[0]}"))
+        return
+    rows = outcome.result.get("details", {}).get("unexpected_rows") or []
+    count = int(outcome.result.get("observed_value") or 0)
+    if inv.severity == "info":
+        if count:
+            total = sum(int(r.get("amount_minor") or 0) for r in rows)
+            text = f"{total} row(s)" + "".join(f"\n             {r['object_id']}: {r['detail']}" for r in rows)
+            report.notes.append(Note(inv.name, text))
+        return
+    if outcome.success:
+        report.passed_checks.append(inv.name)
+        return
+    report.failures.append(
+        failure_from_rows(
+            invariant=inv.name, suite=inv.suite, description=inv.description, row_count=count, rows=rows
+        )
+    )
+
+
+def run_checks(
+    settings: Settings,
+    *,
+    report_dir: Path | None = None,
+    suites: Sequence[str] = SUITES,
+) -> CheckReport:
+    """Runs the checks of `suites` on the warehouse of `settings` and builds the Data Docs.
+
+    Returns the report (`.passed`, `.failures`, `.render()`, `.report_path`); call
+    `.raise_for_status()` to turn it into ChecksFailedError (a check failed: exit 1) or
+    UserError (a check could not run, e.g. the marts are not built: exit 2). Raises UserError or
+    SourceUnavailableError when the warehouse cannot be opened.
+    """
+    started = time.perf_counter()
+    invariants = select_invariants(suites)
+    folder = (report_dir or DEFAULT_REPORT_DIR).expanduser().resolve()
+    with connected(settings) as warehouse:
+        report = CheckReport(warehouse=warehouse.description, suites=tuple(suites))
+        runnable = _plan(invariants, warehouse.existing_tables(), report)
+        if runnable:
+            folder.mkdir(parents=True, exist_ok=True)
+            log.info("validating %d invariants on %s", len(runnable), warehouse.description)
+            _validate(warehouse, runnable, folder, report)
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,204 @@
+"""Where the checks run: the DuckDB file or the PostgreSQL target, as Great Expectations sees it.
+
+DuckDB and Great Expectations 1.24: GX runs a query on a pooled SQLAlchemy connection, closes
+the connection (which rolls its transaction back) and only then fetches the rows. A DuckDB
+connection is also its own cursor, so the rollback discards the pending result and every
+expectation errors (`'NoneType' object is not subscriptable`). The way around it uses public
+SQLAlchemy API only: one read-only DuckDB connection (a `StaticPool` fed by our `creator`)
+whose `begin`, `commit` and `rollback` do nothing. Nothing is ever written, so every statement
+simply runs in DuckDB's own autocommit and its rows survive until GX reads them.
+tests/checks/test_warehouse.py runs a real GX validation through it, so an upgrade of GX,
+SQLAlchemy or duckdb-engine that breaks it fails there first.
+
+PostgreSQL needs nothing special: GX's own `postgres` datasource, the connection from the
+RECON_PG_* variables, the password (if any) left in the environment and substituted by GX
+(`${DBT_ENV_SECRET_RECON_PG_PASSWORD}`), so it never appears in a config or a report.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from sqlalchemy.pool import StaticPool
+
+from recon.currencies import exponents
+from recon.errors import SourceUnavailableError, UserError
+from recon.settings import PROJECT_DIR, Settings
+
+log = logging.getLogger(__name__)
+
+GL_ACCOUNTS_SEED = PROJECT_DIR / "seeds" / "gl_accounts.csv"
+PASSWORD_VARIABLE = "DBT_ENV_SECRET_RECON_PG_PASSWORD"
+SCHEMAS = ("raw_stripe", "raw_erp", "raw_decisions", "marts")
+
+
+def _duckdb_wrapper_class() -> type[Any]:
+    from duckdb_engine import ConnectionWrapper
+
+    class ReadOnlyAutocommitConnection(ConnectionWrapper):
+        """A DuckDB connection whose transaction calls are no-ops (see the module's doc)."""
+
+        def begin(self) -> None:
+            return None
+
+        def commit(self) -> None:
+            return None
+
+        def rollback(self) -> None:
+            return None
+
+    return ReadOnlyAutocommitConnection
+
+
+@dataclass
+class Warehouse:
+    """A connection to the warehouse of `settings`, and what GX needs to reach it."""
+
+    target: str
+    description: str  # for messages: the file, or user@host:port/database (never a password)
+    connection_string: str  # for GX; a password only as ${VARIABLE}
+    engine_kwargs: dict[str, Any]
+    engine: sa.Engine
+    schema_prefix: str
+
+    def schema(self, name: str) -> str:
+        return f"{self.schema_prefix}{name}"
+
+    def existing_tables(self) -> set[str]:
+        """`schema.table` of every table and view, schemas without their prefix."""
+        wanted = {self.schema(name): name for name in SCHEMAS}
+        query = sa.text("select table_schema, table_name from information_schema.tables")
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).fetchall()
+        return {f"{wanted[schema]}.{table}" for schema, table in rows if schema in wanted}
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _duckdb(settings: Settings, prefix: str) -> Warehouse:
+    import duckdb
+
+    path = settings.warehouse
+    if not path.exists():
+        raise UserError(
+            f"Warehouse {path} not found: load it first (`recon demo`, or `recon ingest` and "
+            "`dbt build`), or point --warehouse / RECON_WAREHOUSE at it."
+        )
+    try:
+        raw = duckdb.connect(str(path), read_only=True)
+    except duckdb.ConnectionException as error:
+        if "different configuration" not in str(error):
+            raise SourceUnavailableError(
+                f"Cannot open {path} read-only ({error}); another process may be writing it: "
+                "wait for it to finish and run the checks again."
+            ) from error
+        # This process already holds the file open read-write (dbt ran in it, as in `recon
+        # run`): DuckDB hands out that same database only to the same configuration.
+        raw = duckdb.connect(str(path))
+    except duckdb.Error as error:
+        raise SourceUnavailableError(
+            f"Cannot open {path} read-only ({error}); another process may be writing it: "
+            "wait for it to finish and run the checks again."
+        ) from error
+    connection = _duckdb_wrapper_class()(raw)
+
+    def creator() -> Any:
+        return connection
+
+    kwargs: dict[str, Any] = {"poolclass": StaticPool, "creator": creator}
+    url = f"duckdb:///{path}"
+    return Warehouse(
+        target="duckdb",
+        description=str(path),
+        connection_string=url,
+        engine_kwargs=kwargs,
+        engine=sa.create_engine(url, **kwargs),
+        schema_prefix=prefix,
+    )
+
+
+def _postgres(prefix: str) -> Warehouse:
+    from ingest.destinations import describe_postgres, postgres_credentials
+
+    c = postgres_credentials()
+    auth = quote(str(c["username"]), safe="")
+    secret = os.environ.get(PASSWORD_VARIABLE)
+    where = f"{c['host']}:{c['port']}/{quote(str(c['database']), safe='')}"
+    gx_url = f"postgresql+psycopg2://{auth}{':${' + PASSWORD_VARIABLE + '}' if secret else ''}@{where}"
+    engine_url = sa.URL.create(
+        "postgresql+psycopg2",
+        username=str(c["username"]),
+        password=secret or None,
+        host=str(c["host"]),
+        port=int(c["port"]),
+        database=str(c["database"]),
+    )
+    kwargs: dict[str, Any] = {"connect_args": {"connect_timeout": int(c["connect_timeout"])}}
+    engine = sa.create_engine(engine_url, **kwargs)
+    description = describe_postgres()
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError as error:
+        engine.dispose()
+        raise SourceUnavailableError(
+            f"Cannot reach the PostgreSQL warehouse {description}: {str(error.orig).strip().splitlines()[0]} "
+            "(check RECON_PG_HOST, RECON_PG_PORT, RECON_PG_USER, RECON_PG_DATABASE)."
+        ) from error
+    return Warehouse(
+        target="postgres",
+        description=description,
+        connection_string=gx_url,
+        engine_kwargs=kwargs,
+        engine=engine,
+        schema_prefix=prefix,
+    )
+
+
+def connect(settings: Settings) -> Warehouse:
+    """Opens the warehouse of `settings` for reading. UserError/SourceUnavailableError: exit 2."""
+    prefix = os.environ.get("RECON_SCHEMA_PREFIX", "")
+    if settings.target == "duckdb":
+        return _duckdb(settings, prefix)
+    if settings.target == "postgres":
+        return _postgres(prefix)
+    raise UserError(f"Unknown target {settings.target!r}: use duckdb or postgres (--target or RECON_TARGET).")
+
+
+@contextmanager
+def connected(settings: Settings) -> Iterator[Warehouse]:
+    warehouse = connect(settings)
+    try:
+        yield warehouse
+    finally:
+        warehouse.close()
+
+
+def currencies_values() -> str:
+    """The currency seed as a VALUES relation: currency, exponent, factor (10 ** exponent)."""
+    rows = ", ".join(f"('{code}', {exp}, {10 ** exp})" for code, exp in sorted(exponents().items()))
+    return f"(values {rows}) as currencies (currency, exponent, factor)"
+
+
+def gl_accounts_values(seed: Path = GL_ACCOUNTS_SEED) -> str:
+    """The default account roles (seeds/gl_accounts.csv) as a VALUES relation: account_number, role."""
+    rows: list[str] = []
+    if seed.exists():
+        with seed.open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                number = row["account_number"].strip().replace("'", "''")
+                role = row["role"].strip().lower().replace("'", "''")
+                rows.append(f"('{number}', '{role}')")
+    if not rows:
+        rows.append("(cast(null as varchar), cast(null as varchar))")
+    return f"(values {', '.join(rows)}) as defaults (account_number, role)"
