@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -36,17 +35,34 @@ def _load(scale: int, seed: int, work: Path) -> Path:
 
 def _build(warehouse: Path, top: int) -> None:
     env = {**os.environ, "RECON_WAREHOUSE": str(warehouse), "RECON_TARGET": "duckdb", "DO_NOT_TRACK": "1"}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.monotonic()
-    done = subprocess.run([str(BIN / "dbt"), "build", "--quiet"], cwd=ROOT, env=env, check=False)
+    child = subprocess.Popen([str(BIN / "dbt"), "build", "--quiet"], cwd=ROOT, env=env)
+    # wait4: the resource usage of this child alone (RUSAGE_CHILDREN would also count the load).
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
     elapsed = time.monotonic() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     results = json.loads((ROOT / "target" / "run_results.json").read_text())["results"]
-    timed = sorted(results, key=lambda r: r.get("execution_time", 0), reverse=True)
-    print(f"  dbt build: {'ok' if done.returncode == 0 else 'FAILED'} in {elapsed:.1f} s "
-          f"(dbt's own: {sum(r.get('execution_time', 0) for r in results):.1f} s summed over nodes); "
-          f"peak memory {max(peak_kb, before) / 1024:.0f} MB")
-    for r in timed[:top]:
+    models = sorted(
+        (r for r in results if r["unique_id"].startswith("model.")),
+        key=lambda r: r.get("execution_time", 0), reverse=True,
+    )
+    others = sorted(
+        (r for r in results if not r["unique_id"].startswith("model.")),
+        key=lambda r: r.get("execution_time", 0), reverse=True,
+    )
+    summed = {
+        kind: sum(r.get("execution_time", 0) for r in results if r["unique_id"].startswith(kind))
+        for kind in ("model.", "test.", "unit_test.", "seed.")
+    }
+    print(f"  dbt build: {'ok' if child.returncode == 0 else 'FAILED'} in {elapsed:.1f} s wall; "
+          f"peak memory {usage.ru_maxrss / 1024:.0f} MB; user+sys CPU {usage.ru_utime + usage.ru_stime:.1f} s")
+    print("  summed over nodes (2 threads run side by side): "
+          + ", ".join(f"{kind.rstrip('.')}s {seconds:.1f} s" for kind, seconds in summed.items()))
+    print(f"  models ({len(models)}), slowest first:")
+    for r in models[: top if top > 0 else len(models)]:
+        print(f"    {r['execution_time']:7.2f} s  {r['unique_id'].removeprefix('model.recon.')}")
+    print("  slowest tests and seeds:")
+    for r in others[:5]:
         print(f"    {r['execution_time']:7.2f} s  {r['unique_id']}")
 
 
@@ -55,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, action="append", help="charges in the world (repeatable)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--work-dir", type=Path, default=ROOT / "warehouse" / "bench")
-    parser.add_argument("--top", type=int, default=15, help="how many of the slowest nodes to print")
+    parser.add_argument("--top", type=int, default=0, help="how many of the slowest models to print (0: all)")
     args = parser.parse_args(argv)
     args.work_dir.mkdir(parents=True, exist_ok=True)
     for scale in args.scale or [100_000]:

@@ -110,11 +110,11 @@ charges_checked as (
             when matched_objects.erp_currency = charges.currency then charges.currency
             else matched_objects.erp_currency
         end as difference_currency,
-        exists (
+        exists(
             select 1
             from charges as earlier
             inner join matched_objects as earlier_matched
-                on earlier_matched.stripe_object_id = earlier.charge_id
+                on earlier.charge_id = earlier_matched.stripe_object_id
                 and earlier_matched.match_type = 'charge_payment'
             where earlier.customer_email = charges.customer_email
                 and earlier.currency = charges.currency
@@ -124,10 +124,10 @@ charges_checked as (
         ) as has_earlier_same_charge
     from charges
     left join matched_objects
-        on matched_objects.stripe_object_id = charges.charge_id
+        on charges.charge_id = matched_objects.stripe_object_id
         and matched_objects.match_type = 'charge_payment'
     left join matched_payment_dates
-        on matched_payment_dates.stripe_object_id = charges.charge_id
+        on charges.charge_id = matched_payment_dates.stripe_object_id
 ),
 
 refunds_checked as (
@@ -161,10 +161,10 @@ refunds_checked as (
     left join charges
         on refunds.charge_id = charges.charge_id
     left join matched_objects
-        on matched_objects.stripe_object_id = refunds.refund_id
+        on refunds.refund_id = matched_objects.stripe_object_id
         and matched_objects.match_type = 'refund_payment'
     left join matched_payment_dates
-        on matched_payment_dates.stripe_object_id = refunds.refund_id
+        on refunds.refund_id = matched_payment_dates.stripe_object_id
 ),
 
 stripe_items as (
@@ -208,7 +208,7 @@ disputes_unbooked as (
         'unrecorded_dispute' as exception_type
     from disputes
     left join matched_objects
-        on matched_objects.stripe_object_id = disputes.dispute_id
+        on disputes.dispute_id = matched_objects.stripe_object_id
         and matched_objects.match_type = 'dispute_chargeback'
     where matched_objects.stripe_object_id is null
 ),
@@ -231,7 +231,7 @@ payouts_checked as (
         end as exception_type
     from payouts
     left join matched_objects
-        on matched_objects.stripe_object_id = payouts.payout_id
+        on payouts.payout_id = matched_objects.stripe_object_id
         and matched_objects.match_type = 'payout_deposit'
 ),
 
@@ -239,7 +239,7 @@ erp_unmatched as (
     select payments.*
     from payments
     left join matches
-        on matches.erp_payment_number = payments.payment_number
+        on payments.payment_number = matches.erp_payment_number
     where payments.is_stripe_payment
         and matches.erp_payment_number is null
 ),
@@ -256,15 +256,15 @@ erp_items_typed as (
         erp_unmatched.customer_email,
         case
             when exists (
-                select 1
-                from payments as earlier
-                where earlier.document_number = erp_unmatched.document_number
-                    and earlier.payment_date = erp_unmatched.payment_date
-                    and earlier.currency = erp_unmatched.currency
-                    and earlier.amount_minor = erp_unmatched.amount_minor
-                    and coalesce(earlier.memo, '') = coalesce(erp_unmatched.memo, '')
-                    and earlier.payment_number < erp_unmatched.payment_number
-            ) then 'duplicate_erp_entry'
+                    select 1
+                    from payments as earlier
+                    where earlier.document_number = erp_unmatched.document_number
+                        and earlier.payment_date = erp_unmatched.payment_date
+                        and earlier.currency = erp_unmatched.currency
+                        and earlier.amount_minor = erp_unmatched.amount_minor
+                        and coalesce(earlier.memo, '') = coalesce(erp_unmatched.memo, '')
+                        and earlier.payment_number < erp_unmatched.payment_number
+                ) then 'duplicate_erp_entry'
             else 'missing_in_stripe'
         end as exception_type
     from erp_unmatched

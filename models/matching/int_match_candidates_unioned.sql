@@ -27,9 +27,9 @@
 with
 
 {% for rule in rules %}
-{{ rule }} as (
-    select * from {{ ref(rule) }}
-),
+    {{ rule }} as (
+        select * from {{ ref(rule) }}
+    ),
 
 {% endfor %}
 confirmed as (
@@ -38,23 +38,23 @@ confirmed as (
 
 unioned as (
     {%- for rule in rules %}
-    select
-        stripe_object_id,
-        erp_document_number,
-        erp_payment_number,
-        erp_journal_number,
-        match_type,
-        rule_name,
-        priority,
-        confidence,
-        currency,
-        stripe_amount_minor,
-        erp_currency,
-        erp_amount_minor,
-        days_apart,
-        allows_split
-    from {{ rule }}
-    union all
+        select
+            stripe_object_id,
+            erp_document_number,
+            erp_payment_number,
+            erp_journal_number,
+            match_type,
+            rule_name,
+            priority,
+            confidence,
+            currency,
+            stripe_amount_minor,
+            erp_currency,
+            erp_amount_minor,
+            days_apart,
+            allows_split
+        from {{ rule }}
+        union all
     {%- endfor %}
     select
         stripe_object_id,

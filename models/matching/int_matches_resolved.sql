@@ -38,17 +38,25 @@ charges as (
 not_rejected as (
     select candidates.*
     from candidates
-    where not exists (
-        select 1
-        from rejected
-        where rejected.stripe_object_id = candidates.stripe_object_id
-            and (rejected.erp_document_number is null
-                or rejected.erp_document_number = candidates.erp_document_number)
-            and (rejected.erp_payment_number is null
-                or rejected.erp_payment_number = candidates.erp_payment_number)
-            and (rejected.erp_journal_number is null
-                or rejected.erp_journal_number = candidates.erp_journal_number)
-    )
+    where
+        not exists (
+            select 1
+            from rejected
+            where
+                rejected.stripe_object_id = candidates.stripe_object_id
+                and (
+                    rejected.erp_document_number is null
+                    or rejected.erp_document_number = candidates.erp_document_number
+                )
+                and (
+                    rejected.erp_payment_number is null
+                    or rejected.erp_payment_number = candidates.erp_payment_number
+                )
+                and (
+                    rejected.erp_journal_number is null
+                    or rejected.erp_journal_number = candidates.erp_journal_number
+                )
+        )
 ),
 
 ordered as (
@@ -80,7 +88,7 @@ distinct_pairs as (
             ordered.*,
             row_number() over (
                 partition by match_type, stripe_object_id, erp_document_number, erp_item_number
-                order by priority, confidence desc, rule_name
+                order by priority asc, confidence desc, rule_name asc
             ) as pair_rank
         from ordered
     ) as ranked
@@ -94,8 +102,8 @@ one_per_erp_item as (
             distinct_pairs.*,
             row_number() over (
                 partition by erp_item_number
-                order by priority, amount_rank, difference_rank, days_rank, stripe_created_at,
-                    stripe_object_id
+                order by
+                    priority, amount_rank, difference_rank, days_rank, stripe_created_at, stripe_object_id
             ) as erp_rank
         from distinct_pairs
     ) as ranked
@@ -160,13 +168,13 @@ final as (
         kept.days_apart
     from kept
     left join confirmed
-        on confirmed.stripe_object_id = kept.stripe_object_id
-        and coalesce(confirmed.erp_document_number, kept.erp_document_number, '')
-            = coalesce(kept.erp_document_number, '')
-        and coalesce(confirmed.erp_payment_number, kept.erp_payment_number, '')
-            = coalesce(kept.erp_payment_number, '')
-        and coalesce(confirmed.erp_journal_number, kept.erp_journal_number, '')
-            = coalesce(kept.erp_journal_number, '')
+        on kept.stripe_object_id = confirmed.stripe_object_id
+        and coalesce(kept.erp_document_number, '')
+        = coalesce(confirmed.erp_document_number, kept.erp_document_number, '')
+        and coalesce(kept.erp_payment_number, '')
+        = coalesce(confirmed.erp_payment_number, kept.erp_payment_number, '')
+        and coalesce(kept.erp_journal_number, '')
+        = coalesce(confirmed.erp_journal_number, kept.erp_journal_number, '')
 )
 
 select * from final

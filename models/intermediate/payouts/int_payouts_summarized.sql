@@ -25,9 +25,8 @@ composition_summed as (
         sum(fee_minor) as fees_minor,
         sum(
             case
-                when reporting_category in (
-                    'charge', 'refund', 'refund_failure', 'dispute', 'dispute_reversal'
-                ) then 0
+                when reporting_category in ('charge', 'refund', 'refund_failure', 'dispute', 'dispute_reversal')
+                    then 0
                 else amount_minor
             end
         ) as other_minor,

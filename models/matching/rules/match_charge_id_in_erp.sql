@@ -26,7 +26,7 @@ by_memo as (
         0.99 as confidence
     from charges
     inner join payments
-        on payments.memo_stripe_id = charges.charge_id
+        on charges.charge_id = payments.memo_stripe_id
     union all
     select
         charges.charge_id,
@@ -34,7 +34,7 @@ by_memo as (
         0.98 as confidence
     from charges
     inner join payments
-        on payments.memo_stripe_id = charges.payment_intent_id
+        on charges.payment_intent_id = payments.memo_stripe_id
 ),
 
 by_external_reference as (
@@ -44,7 +44,7 @@ by_external_reference as (
         0.97 as confidence
     from charges
     inner join payments
-        on payments.external_reference = charges.charge_id
+        on charges.charge_id = payments.external_reference
     where payments.document_currency = charges.currency
         and payments.document_amount_minor = charges.amount_minor
     union all
@@ -54,7 +54,7 @@ by_external_reference as (
         0.96 as confidence
     from charges
     inner join payments
-        on payments.external_reference = charges.payment_intent_id
+        on charges.payment_intent_id = payments.external_reference
     where payments.document_currency = charges.currency
         and payments.document_amount_minor = charges.amount_minor
 ),

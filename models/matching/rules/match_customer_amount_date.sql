@@ -2,7 +2,9 @@
     Rule: same customer, same amount, close dates (fuzzy).
 
     What it matches: a charge and an ERP invoice of the same currency and amount (blocked by
-    currency and an amount band of var fuzzy_amount_band_minor, so never a cross join), dated
+    currency and an amount band of var fuzzy_amount_band_minor, so never a cross join; with a
+    band wider than 1 the amounts may differ by less than the band: each charge is compared
+    with its own band and the two neighbouring ones, so no pair is lost at a band edge), dated
     between var fuzzy_document_days_before days before and fuzzy_document_days_after days
     after the charge, whose customer is the charge's: the same e-mail (case-insensitive), or a
     name at least var fuzzy_name_min_similarity alike; with the ERP Stripe payments applied to
@@ -11,6 +13,7 @@
     check. It is weaker evidence, so its confidence is lower (below auto_match_min_confidence
     for a name-only match: a suggestion for a human).
 -#}
+{%- set amount_band_minor = var('fuzzy_amount_band_minor') | int %}
 with
 
 charges as (
@@ -24,19 +27,32 @@ payments as (
         and document_type = 'invoice'
 ),
 
+{%- if amount_band_minor > 1 %}
+
+band_offsets as (
+    select -1 as band_offset
+    union all
+    select 0 as band_offset
+    union all
+    select 1 as band_offset
+),
+{%- endif %}
+
 charges_blocked as (
     select
         charges.*,
-        cast(charges.amount_minor / {{ var('fuzzy_amount_band_minor') }} as {{ dbt.type_bigint() }})
-            as amount_band
+        cast(charges.amount_minor / {{ amount_band_minor }} as {{ dbt.type_bigint() }})
+        {%- if amount_band_minor > 1 %} + band_offsets.band_offset{% endif %} as amount_band
     from charges
+    {%- if amount_band_minor > 1 %}
+    cross join band_offsets
+    {%- endif %}
 ),
 
 payments_blocked as (
     select
         payments.*,
-        cast(payments.document_amount_minor / {{ var('fuzzy_amount_band_minor') }} as {{ dbt.type_bigint() }})
-            as amount_band
+        cast(payments.document_amount_minor / {{ amount_band_minor }} as {{ dbt.type_bigint() }}) as amount_band
     from payments
 ),
 
@@ -62,6 +78,9 @@ candidates as (
     where payments_blocked.document_date
         between {{ dbt.dateadd('day', -var('fuzzy_document_days_before'), 'charges_blocked.created_date') }}
         and {{ dbt.dateadd('day', var('fuzzy_document_days_after'), 'charges_blocked.created_date') }}
+    {%- if amount_band_minor > 1 %}
+        and abs(charges_blocked.amount_minor - payments_blocked.document_amount_minor) < {{ amount_band_minor }}
+        {%- endif %}
 ),
 
 final as (

@@ -23,7 +23,7 @@ pairs as (
         0.99 as confidence
     from disputes
     inner join chargebacks
-        on chargebacks.memo_dispute_id = disputes.dispute_id
+        on disputes.dispute_id = chargebacks.memo_dispute_id
     union all
     select
         disputes.dispute_id,
@@ -31,7 +31,7 @@ pairs as (
         0.95 as confidence
     from disputes
     inner join chargebacks
-        on chargebacks.memo_charge_id = disputes.charge_id
+        on disputes.charge_id = chargebacks.memo_charge_id
 ),
 
 final as (

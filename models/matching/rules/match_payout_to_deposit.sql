@@ -28,7 +28,7 @@ by_id as (
         0.99 as confidence
     from payouts
     inner join deposits
-        on deposits.memo_payout_id = payouts.payout_id
+        on payouts.payout_id = deposits.memo_payout_id
 ),
 
 by_amount_and_date as (

@@ -39,7 +39,7 @@ by_id as (
         0.99 as confidence
     from refunds
     inner join payments
-        on payments.memo_stripe_id = refunds.refund_id
+        on refunds.refund_id = payments.memo_stripe_id
     union all
     select
         refunds.refund_id,
@@ -47,7 +47,7 @@ by_id as (
         0.97 as confidence
     from refunds
     inner join payments
-        on payments.external_reference = refunds.refund_id
+        on refunds.refund_id = payments.external_reference
 ),
 
 by_invoice_in_memo as (
@@ -59,8 +59,8 @@ by_invoice_in_memo as (
     inner join document_references
         on refunds.charge_id = document_references.charge_id
     inner join payments
-        on payments.memo_document_number = document_references.document_number
-        and payments.currency = refunds.currency
+        on document_references.document_number = payments.memo_document_number
+        and refunds.currency = payments.currency
         and payments.amount_minor = -refunds.amount_minor
 ),
 
@@ -73,9 +73,9 @@ by_customer_amount as (
     inner join charges
         on refunds.charge_id = charges.charge_id
     inner join payments
-        on payments.currency = refunds.currency
+        on refunds.currency = payments.currency
         and payments.amount_minor = -refunds.amount_minor
-        and payments.customer_email = charges.customer_email
+        and charges.customer_email = payments.customer_email
     where payments.payment_date
         between {{ dbt.dateadd('day', -var('refund_memo_days'), 'refunds.created_date') }}
         and {{ dbt.dateadd('day', var('refund_memo_days'), 'refunds.created_date') }}

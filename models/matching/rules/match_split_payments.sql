@@ -69,12 +69,12 @@ several_charges_one_invoice as (
         and charge_days.currency = documents.document_currency
         and charge_days.total_minor = documents.document_amount_minor
     inner join charges
-        on charges.customer_email = charge_days.customer_email
-        and charges.currency = charge_days.currency
-        and charges.created_date = charge_days.created_date
+        on charge_days.customer_email = charges.customer_email
+        and charge_days.currency = charges.currency
+        and charge_days.created_date = charges.created_date
     inner join payments
-        on payments.document_number = documents.document_number
-        and payments.amount_minor = charges.amount_minor
+        on documents.document_number = payments.document_number
+        and charges.amount_minor = payments.amount_minor
     where documents.document_date
         between {{ dbt.dateadd('day', -var('fuzzy_document_days_before'), 'charge_days.created_date') }}
         and {{ dbt.dateadd('day', var('fuzzy_document_days_after'), 'charge_days.created_date') }}
@@ -86,24 +86,30 @@ one_charge_several_invoices as (
         payments.payment_number
     from document_days
     inner join charges
-        on charges.customer_email = document_days.customer_email
-        and charges.currency = document_days.document_currency
-        and charges.amount_minor = document_days.total_minor
+        on document_days.customer_email = charges.customer_email
+        and document_days.document_currency = charges.currency
+        and document_days.total_minor = charges.amount_minor
     inner join documents
-        on documents.customer_email = document_days.customer_email
-        and documents.document_currency = document_days.document_currency
-        and documents.document_date = document_days.document_date
+        on document_days.customer_email = documents.customer_email
+        and document_days.document_currency = documents.document_currency
+        and document_days.document_date = documents.document_date
     inner join payments
-        on payments.document_number = documents.document_number
+        on documents.document_number = payments.document_number
     where document_days.document_date
         between {{ dbt.dateadd('day', -var('fuzzy_document_days_before'), 'charges.created_date') }}
         and {{ dbt.dateadd('day', var('fuzzy_document_days_after'), 'charges.created_date') }}
 ),
 
 pairs as (
-    select charge_id, payment_number from several_charges_one_invoice
+    select
+        charge_id,
+        payment_number
+    from several_charges_one_invoice
     union
-    select charge_id, payment_number from one_charge_several_invoices
+    select
+        charge_id,
+        payment_number
+    from one_charge_several_invoices
 ),
 
 final as (

@@ -8,7 +8,7 @@ source as (
         'resolved_at': dbt.type_timestamp(),
         'resolved_by': dbt.type_string(),
         'note': dbt.type_string(),
-    }) }} as exception_resolutions
+    }) }} as exception_resolutions  -- noqa: AL05
 ),
 
 renamed as (

@@ -10,7 +10,7 @@ source as (
         'decision': dbt.type_string(),
         'decided_at': dbt.type_timestamp(),
         'decided_by': dbt.type_string(),
-    }) }} as match_decisions
+    }) }} as match_decisions  -- noqa: AL05
 ),
 
 renamed as (

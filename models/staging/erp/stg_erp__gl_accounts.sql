@@ -9,7 +9,7 @@ source as (
         'account_number': dbt.type_string(),
         'account_name': dbt.type_string(),
         'role': dbt.type_string(),
-    }) }} as gl_accounts
+    }) }} as gl_accounts  -- noqa: AL05
 ),
 
 renamed as (
