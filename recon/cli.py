@@ -134,6 +134,30 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings_options(check)
     check.set_defaults(handler=_cmd_check)
 
+    classify = commands.add_parser(
+        "classify",
+        help="train (or reuse) the exception classifier, write its table and rebuild the exceptions mart",
+        description=(
+            "Learns from the past resolutions (raw_decisions.exception_resolutions) to type the exceptions, "
+            "writes ml.ml_exception_classifications and rebuilds the models downstream of it, so the "
+            "exceptions mart takes the classifier's values. Retrains when the history changed or with "
+            "--retrain. With --evaluate: a time-split evaluation against the rule-based values instead."
+        ),
+    )
+    classify.add_argument("--retrain", action="store_true", help="train even when the history did not change")
+    classify.add_argument(
+        "--evaluate", action="store_true", help="time-split evaluation and HTML report (writes nothing to the warehouse)"
+    )
+    classify.add_argument("--world", metavar="DIR", help="with --evaluate: label the test periods by a demo world's truth/")
+    classify.add_argument(
+        "--test-periods", type=int, default=3, metavar="N", help="with --evaluate: test on the last N periods (default 3)"
+    )
+    classify.add_argument(
+        "--report", metavar="PATH", help="with --evaluate: the HTML report (default reports/classifier_evaluation.html)"
+    )
+    _add_settings_options(classify)
+    classify.set_defaults(handler=_cmd_classify)
+
     evaluate = commands.add_parser(
         "evaluate",
         help="score the marts against a demo world's ground truth (precision, recall, anomalies)",
@@ -142,6 +166,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings_options(evaluate)
     evaluate.set_defaults(handler=_cmd_evaluate)
     return parser
+
+
+def _cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    if args.evaluate:
+        from ml.evaluation import DEFAULT_REPORT, evaluate_classifier
+
+        evaluation = evaluate_classifier(
+            settings,
+            truth_dir=Path(args.world) if args.world else None,
+            test_periods=args.test_periods,
+            report_path=Path(args.report) if args.report else DEFAULT_REPORT,
+        )
+        print(evaluation.render())
+        return 0
+    from ml.classification import build_downstream, classify
+
+    print(classify(settings, retrain=args.retrain).render())
+    print(build_downstream(settings))
+    return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:

@@ -71,8 +71,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert "Stripe-compatible API: http://127.0.0.1:" in out
     assert "charges" in out and "== ingest stripe: done" in out and "== ingest erp: done" in out
     assert "== dbt build: done" in out and "Match rate:" in out and "Exceptions:" in out
-    assert "== balance checks: done" in out
-    assert "Not built yet (not run):" in out
+    assert "== classify: done" in out and "== balance checks: done" in out
     with duckdb.connect(str(warehouse), read_only=True) as con:
         charges = con.execute("select count(*) from raw_stripe.charges").fetchone()
         payments = con.execute("select count(*) from raw_erp.payments").fetchone()
@@ -143,7 +142,7 @@ def test_run_chains_the_steps_against_a_stripe_api(small_world: Path, tmp_path: 
             },
         )
     assert result.returncode == 0, result.stdout + result.stderr
-    for step in ("== ingest stripe: done", "== ingest erp: done", "== dbt build: done", "== balance checks: done", "Match rate:"):
+    for step in ("== ingest stripe: done", "== ingest erp: done", "== dbt build: done", "== classify: done", "== balance checks: done", "Match rate:"):
         assert step in result.stdout
     assert key not in result.stdout + result.stderr
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:

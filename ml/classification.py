@@ -1,0 +1,196 @@
+"""`recon classify`: train (or reuse) the exception classifier and write its classifications.
+
+`classify(settings)` writes `ml.ml_exception_classifications` (exception_id, exception_type,
+disposition, confidence, model_version, classified_at) into the DuckDB warehouse; the models
+downstream of it (`DOWNSTREAM_SELECTOR`, the exceptions mart) then take the classifier's values
+over the rule-based ones: `build_downstream(settings)` rebuilds them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ml.features import connect, label_examples, load_features, load_resolutions
+from ml.training import (
+    DEFAULT_MODEL_DIR,
+    DEFAULT_SEED,
+    ColdStartError,
+    TrainedModel,
+    fit,
+    history_digest,
+    load_registered,
+    save,
+)
+from recon.settings import Settings
+from recon.warehouse import schema
+
+if TYPE_CHECKING:
+    import duckdb
+
+log = logging.getLogger(__name__)
+
+# dbt selector of the models that read the classifications: rebuild them after classify.
+DOWNSTREAM_SELECTOR = "stg_ml__exception_classifications+"
+
+_TABLE_DDL = (
+    "create or replace table {table} (exception_id varchar primary key, exception_type varchar not null, "
+    "disposition varchar not null, confidence double not null, model_version varchar not null, "
+    "classified_at timestamp not null)"
+)
+
+
+def classifications_table() -> str:
+    return f"{schema('ml')}.ml_exception_classifications"
+
+
+@dataclass(frozen=True)
+class ClassifyReport:
+    """What `classify` did, for the command's output."""
+
+    status: str  # "classified" or "cold_start"
+    exceptions: int
+    training_examples: int
+    model_version: str | None = None
+    trained: bool = False
+    training_window: tuple[str | None, str | None] = (None, None)
+    changed_type: int = 0
+    changed_disposition: int = 0
+    expected_variance: int = 0
+    seconds: float = 0.0
+    reason: str = ""
+
+    @property
+    def cold_start(self) -> bool:
+        return self.status == "cold_start"
+
+    def render(self) -> str:
+        if self.cold_start:
+            return (
+                f"Classifier: nothing to learn from ({self.reason}); the rule-based types and dispositions "
+                f"stand for all {self.exceptions:,} exceptions."
+            )
+        how = "trained" if self.trained else "reused"
+        start, end = self.training_window
+        return (
+            f"Classifier {self.model_version} ({how}; {self.training_examples:,} past resolutions, periods "
+            f"{start} to {end}) classified {self.exceptions:,} exceptions in {self.seconds:.1f} s: "
+            f"{self.expected_variance:,} expected variance; type differs from the rules' on {self.changed_type:,}, "
+            f"disposition on {self.changed_disposition:,}."
+        )
+
+
+def _write(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> None:
+    con.execute(f"create schema if not exists {schema('ml')}")
+    con.execute("begin transaction")
+    try:
+        con.execute(_TABLE_DDL.format(table=classifications_table()))
+        if len(frame):
+            con.register("ml_classifications_frame", frame)
+            con.execute(
+                f"insert into {classifications_table()} select exception_id, exception_type, disposition, "
+                "confidence, model_version, classified_at from ml_classifications_frame"
+            )
+            con.unregister("ml_classifications_frame")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def obtain_model(
+    con: duckdb.DuckDBPyConnection,
+    examples: pd.DataFrame,
+    *,
+    retrain: bool,
+    model_dir: Path,
+    seed: int = DEFAULT_SEED,
+) -> tuple[TrainedModel, bool]:
+    """The registered model for this history, else a newly trained and registered one."""
+    if not retrain:
+        model = load_registered(con, history_digest(examples, seed), model_dir)
+        if model is not None:
+            log.info("reusing model %s (history unchanged)", model.version)
+            return model, False
+    model = fit(examples, seed=seed)
+    save(model, con, model_dir)
+    return model, True
+
+
+def classify(
+    settings: Settings,
+    *,
+    retrain: bool = False,
+    model_dir: Path | None = None,
+    seed: int = DEFAULT_SEED,
+) -> ClassifyReport:
+    """Classifies every exception of the warehouse and writes ml.ml_exception_classifications.
+
+    Retrains when `retrain` or when the history (past resolutions and their features) changed
+    since the registered model, else reuses it. With no history (cold start) it writes an empty
+    table, so the rule-based values stand. Open after dbt finished (DuckDB: one writer).
+    """
+    started = time.monotonic()
+    model_dir = model_dir or DEFAULT_MODEL_DIR
+    con = connect(settings)
+    try:
+        features = load_features(con)
+        examples = label_examples(features, load_resolutions(con))
+        try:
+            model, trained = obtain_model(con, examples, retrain=retrain, model_dir=model_dir, seed=seed)
+        except ColdStartError as error:
+            _write(con, pd.DataFrame())
+            log.info("cold start: %s", error)
+            return ClassifyReport(
+                status="cold_start",
+                exceptions=len(features),
+                training_examples=len(examples),
+                seconds=time.monotonic() - started,
+                reason=str(error),
+            )
+        predictions = model.predict(features)
+        frame = pd.DataFrame(
+            {
+                "exception_id": features["exception_id"].astype(str),
+                "exception_type": predictions.exception_type.astype(str),
+                "disposition": predictions.disposition.astype(str),
+                "confidence": predictions.confidence.round(4),
+                "model_version": model.version,
+                "classified_at": datetime.now(UTC).replace(microsecond=0, tzinfo=None),
+            }
+        )
+        _write(con, frame)
+    finally:
+        con.close()
+    return ClassifyReport(
+        status="classified",
+        exceptions=len(features),
+        training_examples=len(examples),
+        model_version=model.version,
+        trained=trained,
+        training_window=(model.window_start, model.window_end),
+        changed_type=int((frame["exception_type"] != features["rule_exception_type"].astype(str)).sum()),
+        changed_disposition=int((frame["disposition"] != features["rule_disposition"].astype(str)).sum()),
+        expected_variance=int((frame["disposition"] == "expected_variance").sum()),
+        seconds=time.monotonic() - started,
+    )
+
+
+def build_downstream(settings: Settings, dbt_vars: Mapping[str, Any] | None = None) -> str:
+    """`dbt build` of the models downstream of the classifications (the exceptions mart and
+    what reads it), so they take the classifier's values. Call after `classify`. `dbt_vars`
+    overrides dbt vars for this build (e.g. the review policy)."""
+    from recon.dbt import describe, run_dbt, settings_env
+
+    args = ["build", "--select", DOWNSTREAM_SELECTOR]
+    if dbt_vars:
+        args += ["--vars", json.dumps(dict(dbt_vars))]
+    return describe(run_dbt(args, settings_env(settings)))

@@ -1,0 +1,338 @@
+"""The exception classifier: a seeded scikit-learn pipeline with calibrated probabilities.
+
+One model predicts `exception_type`; the disposition is the sum of the probabilities of the
+types of each disposition (the contract's vocabulary gives every type one disposition), so
+the two never contradict each other. Models are persisted as files (joblib) named by their
+version and registered in `ml.model_registry`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OrdinalEncoder
+
+from ml.features import (
+    CATEGORICAL_FEATURES,
+    DISPOSITION_OF_TYPE,
+    EXPECTED_VARIANCE,
+    NUMERIC_FEATURES,
+    TRUE_EXCEPTION,
+    fingerprint,
+    model_inputs,
+)
+from recon.errors import UserError
+from recon.settings import PROJECT_DIR
+from recon.warehouse import schema
+
+if TYPE_CHECKING:
+    import duckdb
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_DIR = PROJECT_DIR / "ml" / "models"
+DEFAULT_SEED = 20250101
+# Bumped when the features or the estimator change: part of every model's fingerprint.
+MODEL_SPEC = "exception-classifier/3 (rules stand on unseen cases): ordinal+random forest(60, depth 16) calibrated temperature cv3"
+MIN_EXAMPLES = 10
+
+
+class ColdStartError(UserError):
+    """No usable history: too few past resolutions to learn from."""
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Per exception: the type, its disposition and the probability of each."""
+
+    exception_type: np.ndarray[Any, Any]
+    disposition: np.ndarray[Any, Any]
+    confidence: np.ndarray[Any, Any]
+    disposition_confidence: np.ndarray[Any, Any]
+
+
+@dataclass
+class TrainedModel:
+    """A fitted pipeline with what the registry records about it."""
+
+    version: str
+    pipeline: Pipeline
+    classes: list[str]
+    history_fingerprint: str
+    trained_at: datetime
+    window_start: str | None
+    window_end: str | None
+    examples: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    # (object_type, rule_exception_type) pairs of the history: on any other the rules stand.
+    known_cases: frozenset[tuple[str, str]] = frozenset()
+
+    def predict(self, frame: pd.DataFrame) -> Predictions:
+        return predict(self.pipeline, self.classes, frame, self.known_cases)
+
+
+def _one_openmp_thread() -> Any:
+    """OpenMP and BLAS pools of one thread: on a shared 2-core machine their busy-waiting threads
+    made fits 5-10 times slower; the forest's own parallelism (joblib, n_jobs) is kept."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
+def build_pipeline(seed: int = DEFAULT_SEED, *, folds: int = 3) -> Pipeline:
+    """Categoricals as ordinal codes (unknown ones as missing), numeric features as they are
+    (random forests handle missing values); a seeded random forest whose probabilities are
+    temperature-scaled in stratified, seeded cross-validation (one forest per fold, averaged)."""
+    encode = ColumnTransformer(
+        [
+            (
+                "categorical",
+                OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan),
+                list(CATEGORICAL_FEATURES),
+            ),
+            ("numeric", "passthrough", list(NUMERIC_FEATURES)),
+        ],
+        verbose_feature_names_out=False,
+    )
+    forest = RandomForestClassifier(
+        n_estimators=60,
+        max_depth=16,
+        min_samples_leaf=2,
+        max_features=0.5,
+        n_jobs=2,
+        random_state=seed,
+    )
+    calibrated = CalibratedClassifierCV(
+        forest,
+        method="temperature",
+        cv=StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed),
+    )
+    return Pipeline([("encode", encode), ("classify", calibrated)])
+
+
+def _duplicate_rare(inputs: pd.DataFrame, labels: pd.Series, folds: int) -> tuple[pd.DataFrame, pd.Series]:
+    """A class with fewer examples than folds is repeated so every fold sees it (deterministic)."""
+    counts = labels.value_counts()
+    rare = counts[counts < folds].index
+    if len(rare) == 0:
+        return inputs, labels
+    extra = labels[labels.isin(rare)]
+    repeats = [inputs.loc[extra.index]] * (folds - 1)
+    return (
+        pd.concat([inputs, *repeats], ignore_index=True),
+        pd.concat([labels, *[extra] * (folds - 1)], ignore_index=True),
+    )
+
+
+def fit(examples: pd.DataFrame, *, seed: int = DEFAULT_SEED) -> TrainedModel:
+    """Trains on labelled examples (features plus `label_type`); raises ColdStartError when
+    there is too little to learn from."""
+    # The same examples in any order give the same model.
+    examples = examples.sort_values(["exception_id", "object_id"], kind="stable").reset_index(drop=True)
+    labels = examples["label_type"].astype(str)
+    if len(examples) < MIN_EXAMPLES or labels.nunique() < 2:
+        raise ColdStartError(
+            f"{len(examples)} past resolution(s) of {labels.nunique()} type(s): the classifier needs at least "
+            f"{MIN_EXAMPLES} of 2 types to learn from."
+        )
+    started = time.monotonic()
+    inputs = model_inputs(examples).reset_index(drop=True)
+    labels = labels.reset_index(drop=True)
+    folds = 3
+    inputs, labels = _duplicate_rare(inputs, labels, folds)
+    pipeline = build_pipeline(seed, folds=folds)
+    with _one_openmp_thread():
+        pipeline.fit(inputs, labels)
+    classes = [str(c) for c in pipeline.classes_]
+    digest = fingerprint(examples, MODEL_SPEC + f"|seed={seed}|sklearn={sklearn.__version__}")
+    periods = sorted(str(p) for p in examples["period"].dropna().unique())
+    model = TrainedModel(
+        version=f"exc-{digest[:12]}",
+        pipeline=pipeline,
+        classes=classes,
+        history_fingerprint=digest,
+        trained_at=datetime.now(UTC).replace(microsecond=0),
+        window_start=periods[0] if periods else None,
+        window_end=periods[-1] if periods else None,
+        examples=len(examples),
+        known_cases=known_cases(examples),
+    )
+    model.seconds = time.monotonic() - started
+    train_predictions = model.predict(examples)
+    model.metrics = {
+        "note": "in-sample, on the training examples; `recon classify --evaluate` gives the time-split figures",
+        "examples_by_type": {str(k): int(v) for k, v in examples["label_type"].value_counts().sort_index().items()},
+        "train_type_accuracy": float(np.mean(train_predictions.exception_type == examples["label_type"].to_numpy())),
+        "train_disposition_accuracy": float(
+            np.mean(train_predictions.disposition == examples["label_disposition"].to_numpy())
+        ),
+        "train_seconds": round(model.seconds, 3),
+    }
+    log.info("trained %s on %d examples in %.1f s", model.version, len(examples), model.seconds)
+    return model
+
+
+def known_cases(frame: pd.DataFrame) -> frozenset[tuple[str, str]]:
+    """The (object_type, rule_exception_type) pairs of a frame."""
+    return frozenset(known_cases_of(frame))
+
+
+def predict(
+    pipeline: Pipeline, classes: list[str], frame: pd.DataFrame, known: frozenset[tuple[str, str]] | None = None
+) -> Predictions:
+    """Type = the most probable type of the more probable disposition; confidence = its probability.
+
+    An exception unlike every one of the history (its object type and rule-based type never
+    seen together, e.g. in-transit payouts at the data's end) keeps the rule-based type,
+    disposition and confidence: a model is not trusted where it has nothing to go on."""
+    if len(frame) == 0:
+        empty = np.array([], dtype=object)
+        return Predictions(empty, empty, np.array([], dtype=float), np.array([], dtype=float))
+    with _one_openmp_thread():
+        probabilities = np.asarray(pipeline.predict_proba(model_inputs(frame)), dtype=float)
+    is_expected = np.array([DISPOSITION_OF_TYPE.get(c) == EXPECTED_VARIANCE for c in classes])
+    expected_share = probabilities[:, is_expected].sum(axis=1)
+    disposition_is_expected = expected_share > 0.5
+    masked = np.where(disposition_is_expected[:, None] == is_expected[None, :], probabilities, -1.0)
+    best = masked.argmax(axis=1)
+    class_array = np.array(classes, dtype=object)
+    exception_type = class_array[best]
+    disposition = np.where(disposition_is_expected, EXPECTED_VARIANCE, TRUE_EXCEPTION).astype(object)
+    confidence = np.clip(probabilities[np.arange(len(frame)), best], 0.0, 1.0)
+    disposition_confidence = np.where(disposition_is_expected, expected_share, 1.0 - expected_share)
+    if known is not None:
+        unknown = ~np.array([case in known for case in known_cases_of(frame)])
+        if unknown.any():
+            log.info("%d exception(s) unlike any in the history keep the rule-based values", int(unknown.sum()))
+            rule_confidence = pd.to_numeric(frame["rule_confidence"]).astype(float).to_numpy()
+            exception_type = np.where(unknown, frame["rule_exception_type"].astype(str).to_numpy(), exception_type)
+            disposition = np.where(unknown, frame["rule_disposition"].astype(str).to_numpy(), disposition)
+            confidence = np.where(unknown, rule_confidence, confidence)
+            disposition_confidence = np.where(unknown, rule_confidence, disposition_confidence)
+    return Predictions(exception_type, disposition, confidence, disposition_confidence)
+
+
+def known_cases_of(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    return list(zip(frame["object_type"].astype(str), frame["rule_exception_type"].astype(str), strict=True))
+
+
+# -- persistence: a file per version and a row in ml.model_registry --------------------------
+
+REGISTRY_DDL = (
+    "create table if not exists {table} ("
+    "model_version varchar primary key, trained_at timestamp, history_fingerprint varchar, "
+    "training_window_start varchar, training_window_end varchar, training_examples bigint, "
+    "metrics json, model_path varchar, sklearn_version varchar, model_spec varchar)"
+)
+
+
+def registry_table() -> str:
+    return f"{schema('ml')}.model_registry"
+
+
+def save(model: TrainedModel, con: duckdb.DuckDBPyConnection, model_dir: Path) -> Path:
+    """Writes the model file and its registry row (replacing a row of the same version)."""
+    import joblib
+
+    model_dir.mkdir(parents=True, exist_ok=True)
+    path = model_dir / f"{model.version}.joblib"
+    joblib.dump(
+        {"pipeline": model.pipeline, "classes": model.classes, "spec": MODEL_SPEC, "known_cases": model.known_cases},
+        path,
+    )
+    con.execute(f"create schema if not exists {schema('ml')}")
+    con.execute(REGISTRY_DDL.format(table=registry_table()))
+    con.execute(f"delete from {registry_table()} where model_version = ?", [model.version])
+    con.execute(
+        f"insert into {registry_table()} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            model.version,
+            model.trained_at.replace(tzinfo=None),
+            model.history_fingerprint,
+            model.window_start,
+            model.window_end,
+            model.examples,
+            json.dumps(model.metrics, sort_keys=True),
+            str(path),
+            sklearn.__version__,
+            MODEL_SPEC,
+        ],
+    )
+    return path
+
+
+def load_registered(con: duckdb.DuckDBPyConnection, digest: str, model_dir: Path) -> TrainedModel | None:
+    """The registered model trained on exactly this history, when its file is still there."""
+    import duckdb
+    import joblib
+
+    try:
+        rows = con.execute(
+            f"select model_version, trained_at, training_window_start, training_window_end, training_examples, "
+            f"metrics from {registry_table()} where history_fingerprint = ? order by trained_at desc limit 1",
+            [digest],
+        ).fetchall()
+    except duckdb.CatalogException:
+        return None
+    if not rows:
+        return None
+    version, trained_at, start, end, examples, metrics = rows[0]
+    path = model_dir / f"{version}.joblib"
+    if not path.exists():
+        log.info("model %s is registered but its file %s is gone: retraining", version, path)
+        return None
+    try:
+        stored = joblib.load(path)
+    except Exception as error:  # a corrupt or incompatible file is retrained, not fatal
+        log.warning("model file %s cannot be read (%s): retraining", path, error)
+        return None
+    if stored.get("spec") != MODEL_SPEC:
+        return None
+    return TrainedModel(
+        version=str(version),
+        pipeline=stored["pipeline"],
+        classes=list(stored["classes"]),
+        history_fingerprint=digest,
+        trained_at=trained_at,
+        window_start=start,
+        window_end=end,
+        examples=int(examples),
+        metrics=json.loads(metrics) if isinstance(metrics, str) else dict(metrics or {}),
+        known_cases=frozenset(stored.get("known_cases", ())),
+    )
+
+
+def history_digest(examples: pd.DataFrame, seed: int = DEFAULT_SEED) -> str:
+    """The fingerprint a model trained on these examples would have."""
+    examples = examples.sort_values(["exception_id", "object_id"], kind="stable").reset_index(drop=True)
+    return fingerprint(examples, MODEL_SPEC + f"|seed={seed}|sklearn={sklearn.__version__}")
+
+
+__all__ = [
+    "DEFAULT_MODEL_DIR",
+    "DEFAULT_SEED",
+    "ColdStartError",
+    "Predictions",
+    "TrainedModel",
+    "build_pipeline",
+    "fit",
+    "history_digest",
+    "load_registered",
+    "predict",
+    "save",
+]
