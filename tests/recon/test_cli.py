@@ -148,3 +148,45 @@ def test_run_chains_the_steps_against_a_stripe_api(small_world: Path, tmp_path: 
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
         matched = con.execute("select count(*) from marts.fct_reconciliation_matches").fetchone()
     assert matched and matched[0] > 1_000
+
+
+def test_run_exits_1_naming_the_broken_invariant(small_world: Path, tmp_path: Path) -> None:
+    """ERP books with one journal that does not balance: the run completes and exits 1."""
+    import csv
+    import shutil
+
+    from ingest.demo.stripe_api import StripeAPIServer
+
+    erp = tmp_path / "erp"
+    shutil.copytree(small_world / "erp", erp)
+    path = erp / "gl_entries.csv"
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+        fields = list(rows[0])
+    target = next(row for row in rows if row["debit"] not in ("", "0", "0.00") and row["currency"].lower() == "usd")
+    target["debit"] = f"{float(target['debit']) + 1:.2f}"  # one dollar more on one line
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+    key = "sk_test_broken_run_key_42"
+    with StripeAPIServer(small_world, api_keys=(key,), index_path=tmp_path / "index.sqlite3") as server:
+        result = subprocess.run(
+            [RECON, "run", "--warehouse", str(tmp_path / "w.duckdb"), "--erp-dir", str(erp)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+            cwd=tmp_path,
+            env={
+                "PATH": "/usr/bin:/bin",
+                "HOME": str(tmp_path),
+                "STRIPE_API_KEY": key,
+                "STRIPE_API_BASE": server.url,
+                "RECON_STRIPE_MAX_RPS": "1000",
+            },
+        )
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr
+    assert "journal" in result.stderr.lower()
+    assert target["journal_number"] in result.stdout
