@@ -51,5 +51,14 @@ def postgres_schema(postgres_url: str) -> Iterator[tuple[str, str]]:
     connection = psycopg2.connect(postgres_url)
     connection.autocommit = True
     with connection.cursor() as cursor:
+        # A reader whose rows were never consumed (a file refused early) can leave its
+        # connection idle in a transaction until it is garbage-collected: end those, and never
+        # wait on a lock for ever.
+        cursor.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity "
+            "where datname = current_database() and pid <> pg_backend_pid() "
+            "and state like 'idle in transaction%%'"
+        )
+        cursor.execute("set lock_timeout = '30s'")
         cursor.execute(f"drop schema if exists {name} cascade")
     connection.close()
