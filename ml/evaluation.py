@@ -21,8 +21,6 @@ import yaml  # type: ignore[import-untyped,unused-ignore]
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from ml.features import (
-    EXPECTED_VARIANCE,
-    TRUE_EXCEPTION,
     connect,
     label_examples,
     load_features,
@@ -31,6 +29,7 @@ from ml.features import (
 from ml.training import DEFAULT_SEED, fit
 from recon.errors import UserError
 from recon.settings import PROJECT_DIR, Settings
+from recon.vocabulary import EXPECTED_VARIANCE, TRUE_EXCEPTION
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ import pandas as pd
 
 from recon.errors import UserError
 from recon.settings import Settings
+from recon.vocabulary import DISPOSITION_OF_TYPE
 from recon.warehouse import schema
 
 if TYPE_CHECKING:
@@ -20,23 +21,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The contract's vocabulary (CONTRACT.md section 5): each exception_type has one disposition.
-DISPOSITION_OF_TYPE: dict[str, str] = {
-    "timing_difference": "expected_variance",
-    "fee_variance": "expected_variance",
-    "fx_variance": "expected_variance",
-    "rounding": "expected_variance",
-    "duplicate_charge": "true_exception",
-    "missing_in_erp": "true_exception",
-    "missing_in_stripe": "true_exception",
-    "amount_mismatch": "true_exception",
-    "unrecorded_dispute": "true_exception",
-    "missing_deposit": "true_exception",
-    "failed_payout": "true_exception",
-    "duplicate_erp_entry": "true_exception",
-}
-EXPECTED_VARIANCE = "expected_variance"
-TRUE_EXCEPTION = "true_exception"
 
 CATEGORICAL_FEATURES = (
     "side",

@@ -28,15 +28,13 @@ from sklearn.preprocessing import OrdinalEncoder
 
 from ml.features import (
     CATEGORICAL_FEATURES,
-    DISPOSITION_OF_TYPE,
-    EXPECTED_VARIANCE,
     NUMERIC_FEATURES,
-    TRUE_EXCEPTION,
     fingerprint,
     model_inputs,
 )
 from recon.errors import UserError
 from recon.settings import PROJECT_DIR
+from recon.vocabulary import DISPOSITION_OF_TYPE, EXPECTED_VARIANCE, TRUE_EXCEPTION
 from recon.warehouse import schema
 
 if TYPE_CHECKING:

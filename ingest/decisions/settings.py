@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 from ingest.erp.helpers import ColumnSpec, TableSpec
+from recon.vocabulary import DISPOSITIONS, EXCEPTION_TYPES
 
 PIPELINE_NAME = "recon_decisions"
 DATASET_NAME = "raw_decisions"
 SOURCE_NAME = "decisions"
 
 DECISIONS = ("confirmed", "rejected")
-DISPOSITIONS = ("expected_variance", "true_exception")
-EXCEPTION_TYPES = (
-    "timing_difference",
-    "fee_variance",
-    "fx_variance",
-    "rounding",
-    "duplicate_charge",
-    "missing_in_erp",
-    "missing_in_stripe",
-    "amount_mismatch",
-    "unrecorded_dispute",
-    "missing_deposit",
-    "failed_payout",
-    "duplicate_erp_entry",
-)
 
 ERP_SIDE = ("erp_document_number", "erp_payment_number", "erp_journal_number")
 

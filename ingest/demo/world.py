@@ -61,6 +61,7 @@ from ingest.demo._stripe_objects import (
     payout_obj,
     refund_obj,
 )
+from recon.vocabulary import DISPOSITION_OF_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -68,20 +69,7 @@ DAY = 86_400
 FORMAT_VERSION = 1
 
 # exception_type -> disposition (CONTRACT.md section 5)
-DISPOSITIONS: dict[str, str] = {
-    "timing_difference": "expected_variance",
-    "fee_variance": "expected_variance",
-    "fx_variance": "expected_variance",
-    "rounding": "expected_variance",
-    "duplicate_charge": "true_exception",
-    "missing_in_erp": "true_exception",
-    "missing_in_stripe": "true_exception",
-    "amount_mismatch": "true_exception",
-    "unrecorded_dispute": "true_exception",
-    "missing_deposit": "true_exception",
-    "failed_payout": "true_exception",
-    "duplicate_erp_entry": "true_exception",
-}
+DISPOSITIONS = DISPOSITION_OF_TYPE
 
 # Share of a month's sales that get each charge-level anomaly (at least one a month).
 _SALE_ANOMALY_RATES: dict[str, float] = {

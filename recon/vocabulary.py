@@ -1,0 +1,30 @@
+"""The contract's vocabulary of exceptions (CONTRACT.md section 5), in one place.
+
+The demo world, the decisions loader and the classifier all read it from here; the dbt models
+state the same vocabulary in their accepted_values tests.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+EXPECTED_VARIANCE: Final = "expected_variance"
+TRUE_EXCEPTION: Final = "true_exception"
+DISPOSITIONS: Final = (EXPECTED_VARIANCE, TRUE_EXCEPTION)
+
+# exception_type -> its disposition
+DISPOSITION_OF_TYPE: Final[dict[str, str]] = {
+    "timing_difference": EXPECTED_VARIANCE,
+    "fee_variance": EXPECTED_VARIANCE,
+    "fx_variance": EXPECTED_VARIANCE,
+    "rounding": EXPECTED_VARIANCE,
+    "duplicate_charge": TRUE_EXCEPTION,
+    "missing_in_erp": TRUE_EXCEPTION,
+    "missing_in_stripe": TRUE_EXCEPTION,
+    "amount_mismatch": TRUE_EXCEPTION,
+    "unrecorded_dispute": TRUE_EXCEPTION,
+    "missing_deposit": TRUE_EXCEPTION,
+    "failed_payout": TRUE_EXCEPTION,
+    "duplicate_erp_entry": TRUE_EXCEPTION,
+}
+EXCEPTION_TYPES: Final = tuple(DISPOSITION_OF_TYPE)
