@@ -7,14 +7,13 @@ Great Expectations where the data lives (the DuckDB file or the PostgreSQL targe
     report.raise_for_status()              # ChecksFailedError (exit 1) / UserError (exit 2)
 """
 
-from checks.invariants import INVARIANTS, SPLIT_RULES, SUITES, Invariant
+from checks.invariants import INVARIANTS, SUITES, Invariant
 from checks.report import CheckReport, Failure, Note, NotRun, Violation
 from checks.validate import DEFAULT_REPORT_DIR, run_checks
 
 __all__ = [
     "DEFAULT_REPORT_DIR",
     "INVARIANTS",
-    "SPLIT_RULES",
     "SUITES",
     "CheckReport",
     "Failure",

@@ -26,16 +26,6 @@ from typing import Final, Literal
 Suite = Literal["raw", "marts"]
 SUITES: Final[tuple[Suite, ...]] = ("raw", "marts")
 
-# Matching rules whose matches may split one Stripe object over several ERP records (one
-# charge paying two invoices is two rows). A Stripe object may appear more than once for one
-# match type only when every row of it comes from one of these rules or was confirmed by a
-# person (status `confirmed`). Keep in step with the rules' `allows_split` column
-# (models/matching/rules/); a new splitting rule is added here too.
-SPLIT_RULES: Final[tuple[str, ...]] = (
-    "match_charge_id_in_erp",
-    "match_invoice_number_in_charge",
-    "match_split_payments",
-)
 
 
 @dataclass(frozen=True)
@@ -578,7 +568,6 @@ where accounted_minor is null
 
 
 def _mart_invariants() -> list[Invariant]:
-    split_rules = ", ".join(f"'{rule}'" for rule in SPLIT_RULES)
     checks = [_conservation(item) for item in _ITEM_CLASSES]
     checks.append(
         Invariant(
@@ -588,15 +577,15 @@ def _mart_invariants() -> list[Invariant]:
             table="fct_reconciliation_matches",
             description=(
                 "A Stripe object has one match row per match type, unless every one of its rows "
-                f"comes from a split rule ({', '.join(SPLIT_RULES)}) or was confirmed by a person; "
+                "comes from a rule that allows a split (`allows_split`) or was confirmed by a person; "
                 "the same pair never repeats (CONTRACT.md section 6)."
             ),
             needs_marts=True,
-            body=f"""
+            body="""
 with
 
 live as (
-    select * from {{batch}} as batch_rows
+    select * from {batch} as batch_rows
     where status <> 'rejected'
 ),
 
@@ -607,7 +596,7 @@ objects as (
         min(currency) as currency,
         count(*) as match_rows,
         sum(stripe_amount_minor) as amount_minor,
-        sum(case when rule_name in ({split_rules}) or status = 'confirmed' then 0 else 1 end)
+        sum(case when allows_split or status = 'confirmed' then 0 else 1 end)
             as rows_not_split
     from live
     group by match_type, stripe_object_id

@@ -64,7 +64,8 @@ final as (
             else allocated.erp_currency
         end as difference_currency,
         allocated.priority,
-        cast(allocated.days_apart as {{ dbt.type_bigint() }}) as days_apart
+        cast(allocated.days_apart as {{ dbt.type_bigint() }}) as days_apart,
+        allocated.allows_split
     from allocated
     left join charges
         on allocated.stripe_object_id = charges.charge_id

@@ -9,6 +9,12 @@
     the folder against the list), so a forgotten registration never goes unnoticed.
 -#}
 {%- set rules = var('matching_rules') -%}
+{#- The output shape every rule shares (README: how an analyst adds a matching rule). -#}
+{%- set rule_columns = [
+    'stripe_object_id', 'erp_document_number', 'erp_payment_number', 'erp_journal_number',
+    'match_type', 'rule_name', 'priority', 'confidence', 'currency', 'stripe_amount_minor',
+    'erp_currency', 'erp_amount_minor', 'days_apart', 'allows_split',
+] -%}
 {%- if execute -%}
     {%- set tagged = [] -%}
     {%- for node in graph.nodes.values() -%}
@@ -38,39 +44,11 @@ confirmed as (
 
 unioned as (
     {%- for rule in rules %}
-        select
-            stripe_object_id,
-            erp_document_number,
-            erp_payment_number,
-            erp_journal_number,
-            match_type,
-            rule_name,
-            priority,
-            confidence,
-            currency,
-            stripe_amount_minor,
-            erp_currency,
-            erp_amount_minor,
-            days_apart,
-            allows_split
+        select {{ rule_columns | join(', ') }}
         from {{ rule }}
         union all
     {%- endfor %}
-    select
-        stripe_object_id,
-        erp_document_number,
-        erp_payment_number,
-        erp_journal_number,
-        match_type,
-        rule_name,
-        priority,
-        confidence,
-        currency,
-        stripe_amount_minor,
-        erp_currency,
-        erp_amount_minor,
-        days_apart,
-        allows_split
+    select {{ rule_columns | join(', ') }}
     from confirmed
 )
 

@@ -165,7 +165,8 @@ final as (
         kept.stripe_amount_minor,
         kept.erp_currency,
         kept.erp_amount_minor,
-        kept.days_apart
+        kept.days_apart,
+        kept.allows_split
     from kept
     left join confirmed
         on kept.stripe_object_id = confirmed.stripe_object_id

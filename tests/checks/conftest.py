@@ -79,12 +79,12 @@ WORLD_SQL = [
         match_id varchar, match_type varchar, stripe_object_id varchar, erp_document_number varchar,
         erp_payment_number varchar, erp_journal_number varchar, rule_name varchar,
         confidence decimal(5, 4), status varchar, currency varchar, stripe_amount_minor bigint,
-        erp_amount_minor bigint, difference_minor bigint)""",
+        erp_amount_minor bigint, difference_minor bigint, allows_split boolean)""",
     """insert into marts.fct_reconciliation_matches values
-        ('m1', 'charge_payment', 'ch_1', 'INV-1', 'PMT-1', null, 'human_decision', 1, 'confirmed', 'usd', 1000, 1000, 0),
-        ('m2', 'charge_payment', 'ch_2', 'INV-2', 'PMT-2', null, 'match_charge_id_in_erp', 0.99, 'auto_matched', 'usd', 2000, 2000, 0),
-        ('m3', 'refund_payment', 're_1', 'CM-1', 'PMT-3', null, 'match_refund_to_credit_memo', 0.95, 'auto_matched', 'usd', 500, 500, 0),
-        ('m4', 'payout_deposit', 'po_1', null, null, 'JE-1', 'match_payout_to_deposit', 0.95, 'auto_matched', 'usd', 2353, 2353, 0)""",
+        ('m1', 'charge_payment', 'ch_1', 'INV-1', 'PMT-1', null, 'human_decision', 1, 'confirmed', 'usd', 1000, 1000, 0, false),
+        ('m2', 'charge_payment', 'ch_2', 'INV-2', 'PMT-2', null, 'match_charge_id_in_erp', 0.99, 'auto_matched', 'usd', 2000, 2000, 0, true),
+        ('m3', 'refund_payment', 're_1', 'CM-1', 'PMT-3', null, 'match_refund_to_credit_memo', 0.95, 'auto_matched', 'usd', 500, 500, 0, false),
+        ('m4', 'payout_deposit', 'po_1', null, null, 'JE-1', 'match_payout_to_deposit', 0.95, 'auto_matched', 'usd', 2353, 2353, 0, false)""",
     """create table marts.fct_reconciliation_exceptions (
         exception_id varchar, object_id varchar, side varchar, exception_type varchar,
         disposition varchar, confidence decimal(5, 4), requires_review boolean, currency varchar,

@@ -48,7 +48,7 @@ BREAKS = [
     pytest.param(
         ["update marts.fct_reconciliation_matches set stripe_amount_minor = 1000 where match_id = 'm2'",
          "insert into marts.fct_reconciliation_matches values ('m5', 'charge_payment', 'ch_2', 'INV-3', null,"
-         " null, 'match_customer_amount_date', 0.9, 'auto_matched', 'usd', 1000, 1000, 0)"],
+         " null, 'match_customer_amount_date', 0.9, 'auto_matched', 'usd', 1000, 1000, 0, false)"],
         "Stripe object matched at most once per match type", "ch_2", 2000, id="matched-twice",
     ),
     pytest.param(
@@ -57,7 +57,7 @@ BREAKS = [
     ),
     pytest.param(
         ["insert into marts.fct_reconciliation_matches values ('m1r', 'charge_payment', 'ch_1', 'INV-1',"
-         " 'PMT-1', null, 'human_decision', 1, 'rejected', 'usd', 1000, 1000, 0)"],
+         " 'PMT-1', null, 'human_decision', 1, 'rejected', 'usd', 1000, 1000, 0, false)"],
         "no match both confirmed and rejected", "ch_1", 1000, id="pair-confirmed-and-rejected",
     ),
     pytest.param(
@@ -130,7 +130,7 @@ def test_split_rule_may_match_one_charge_twice(make_warehouse: Callable[..., Pat
         "update marts.fct_reconciliation_matches set stripe_amount_minor = 1500, erp_amount_minor = 2000,"
         " rule_name = 'match_split_payments' where match_id = 'm2'",
         "insert into marts.fct_reconciliation_matches values ('m5', 'charge_payment', 'ch_2', 'INV-3', null,"
-        " null, 'match_split_payments', 0.9, 'suggested', 'usd', 500, 500, 0)",
+        " null, 'match_split_payments', 0.9, 'suggested', 'usd', 500, 500, 0, true)",
     )
     report = _run(warehouse, tmp_path)
     assert report.passed, report.render()

@@ -154,6 +154,7 @@ def test_run_exits_1_naming_the_broken_invariant(small_world: Path, tmp_path: Pa
     """ERP books with one journal that does not balance: the run completes and exits 1."""
     import csv
     import shutil
+    from decimal import Decimal
 
     from ingest.demo.stripe_api import StripeAPIServer
 
@@ -164,7 +165,7 @@ def test_run_exits_1_naming_the_broken_invariant(small_world: Path, tmp_path: Pa
         rows = list(csv.DictReader(handle))
         fields = list(rows[0])
     target = next(row for row in rows if row["debit"] not in ("", "0", "0.00") and row["currency"].lower() == "usd")
-    target["debit"] = f"{float(target['debit']) + 1:.2f}"  # one dollar more on one line
+    target["debit"] = str(Decimal(target["debit"]) + 1)  # one dollar more on one line
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
