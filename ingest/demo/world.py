@@ -290,6 +290,9 @@ class _WorldWriter:
         self.out = out_dir
         self.rng = _sub_rng(spec.seed, "world")
         self.ids = IdMaker(_sub_rng(spec.seed, "ids"))
+        # refund.created events draw their ids from their own stream, so adding them left
+        # every other id (and every other file) of a world exactly as it was
+        self.refund_event_ids = IdMaker(_sub_rng(spec.seed, "refund_events"))
         self.start = spec.start
         self.end = add_months(spec.start, spec.months)  # exclusive
         self.end_ts = epoch(self.end)
@@ -380,7 +383,8 @@ class _WorldWriter:
 
     def _event(
         self, ts: int, type_: str, obj: bytes, previous: Obj | None = None, api_request: bool = True
-    ) -> None:
+    ) -> tuple[str | None, str | None]:
+        """Write one event; returns its request id and idempotency key (None, None without)."""
         req = self.ids.make("req_", 14) if api_request else None
         key = self.ids.uuid() if api_request else None
         self._emit(
@@ -395,6 +399,7 @@ class _WorldWriter:
                 idempotency_key=key,
             ),
         )
+        return req, key
 
     def _schedule(self, ts: int, kind: str, payload: dict[str, Any]) -> None:
         if ts < self.end_ts:
@@ -1134,7 +1139,7 @@ class _WorldWriter:
             else (rec.usd * ramount * 2 + rec.amount) // (2 * rec.amount)
         )
         reason = rng.choice((None, "requested_by_customer", "duplicate"))
-        self._write_obj(
+        refund_bytes = self._write_obj(
             "refunds",
             refund_obj(
                 refund_id=re_id,
@@ -1163,8 +1168,21 @@ class _WorldWriter:
             end_ts=self.end_ts,
         )
         self._write_obj("balance_transactions", txn)
-        self._event(
+        request_id, idempotency_key = self._event(
             ts, "charge.refunded", p["final"], previous={"amount_refunded": 0, "refunded": False}
+        )
+        # Stripe sends refund.created with the Refund itself; one API request (the refund
+        # call) made both events, so they share its request id and idempotency key
+        self._emit(
+            "events",
+            event_line(
+                event_id=self.refund_event_ids.make("evt_"),
+                created=ts,
+                type_="refund.created",
+                obj=refund_bytes,
+                request_id=request_id,
+                idempotency_key=idempotency_key,
+            ),
         )
         self.n_refunds += 1
         day = day_of(ts)

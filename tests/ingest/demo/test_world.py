@@ -305,6 +305,7 @@ def test_events_have_the_event_shape_and_needed_types(world: World) -> None:
         "charge.failed",
         "payment_intent.succeeded",
         "charge.refunded",
+        "refund.created",
         "charge.dispute.created",
         "charge.dispute.closed",
         "invoice.paid",
@@ -333,6 +334,23 @@ def test_events_have_the_event_shape_and_needed_types(world: World) -> None:
     }
     refunded = [c for c in world.charges.values() if c["amount_refunded"]]
     assert refunded and all(snapshots[c["id"]]["amount_refunded"] == 0 for c in refunded)
+
+
+def test_each_refund_has_a_refund_created_event_carrying_it(world: World) -> None:
+    events = world.stripe("events")
+    created = [e for e in events if e["type"] == "refund.created"]
+    assert {e["data"]["object"]["id"] for e in created} == world.refunds.keys()
+    assert len(created) == len(world.refunds)
+    refunded_by_charge = {
+        e["data"]["object"]["id"]: e for e in events if e["type"] == "charge.refunded"
+    }
+    for e in created:
+        refund = world.refunds[e["data"]["object"]["id"]]
+        assert e["data"]["object"] == refund and e["created"] == refund["created"]
+        # one API request, the refund, made both events
+        assert e["request"] == refunded_by_charge[refund["charge"]]["request"]
+        assert e["request"]["id"] is not None
+    assert len({e["id"] for e in events}) == len(events)
 
 
 # ------------------------------------------------------------------ ERP books
