@@ -26,6 +26,11 @@ Endpoints besides Stripe's own (local only; the server binds 127.0.0.1 and nothi
 Mutations change the index only, not the world's jsonl files; `rebuild=True` (or deleting
 the index) restores the world as written.
 
+Webhooks: `send_events(url, secret)` (the command line's `--send-events-to URL`, the secret
+from `STRIPE_WEBHOOK_SECRET`) POSTs the world's events to a webhook endpoint signed as
+Stripe signs them, with duplicates and out-of-order deliveries on request
+(ingest/demo/webhooks.py).
+
 Faults for tests: `rate_limit` (requests per second over a sliding one-second window;
 more are answered 429 as Stripe does, with `Stripe-Should-Retry: true` and `Retry-After`
 when `should_retry_header` is set: stripe-python 16 retries a 429 only when that header
@@ -51,7 +56,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -59,6 +64,12 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ingest.demo.webhooks import (
+    WEBHOOK_EVENT_TYPES,
+    DeliveryReport,
+    deliver_events,
+    world_events,
+)
 from recon.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -795,6 +806,27 @@ class StripeAPIServer:
             raise UserError("txn_ids is a sequence of balance transaction ids")
         self._store.set_composition(payout_id, list(txn_ids))
 
+    # ---- webhooks
+
+    def send_events(
+        self,
+        url: str,
+        secret: str,
+        *,
+        types: Collection[str] | None = WEBHOOK_EVENT_TYPES,
+        created_gte: int | None = None,
+        created_lt: int | None = None,
+        **options: Any,
+    ) -> DeliveryReport:
+        """POST the world's events (as written in `stripe/events.jsonl`; upserts are not sent)
+        of `types` (None: all) created in [created_gte, created_lt) to the webhook endpoint
+        `url`, signed with `secret` as Stripe signs them. `options` are `deliver_events`'s
+        (duplicate_rate, reorder_window, seed, concurrency, max_rate, max_attempts, timeout)."""
+        events = world_events(
+            self.world_dir, types=types, created_gte=created_gte, created_lt=created_lt
+        )
+        return deliver_events(events, url, secret, **options)
+
     @staticmethod
     def _resource(resource: str) -> str:
         if resource not in RESOURCES:
@@ -947,11 +979,78 @@ class StripeAPIServer:
 # --------------------------------------------------------------------------- command line
 
 
+WEBHOOK_SECRET_ENV = "STRIPE_WEBHOOK_SECRET"
+# the delivery options, which only --send-events-to uses (dest -> flag)
+_SEND_OPTIONS = {
+    "duplicate_rate": "--duplicate-rate",
+    "reorder_window": "--reorder-window",
+    "since": "--since",
+    "until": "--until",
+    "max_rate": "--max-rate",
+    "concurrency": "--concurrency",
+    "event_types": "--event-type",
+    "delivery_seed": "--delivery-seed",
+}
+
+
+def _send_events(args: argparse.Namespace) -> int:
+    """--send-events-to: deliver the world's webhook events, print the report, exit."""
+    secret = os.environ.get(WEBHOOK_SECRET_ENV, "")
+    if not secret.strip():
+        print(
+            f"error: set {WEBHOOK_SECRET_ENV} to the webhook endpoint's signing secret "
+            "(whsec_...): it is read from the environment only.",
+            flush=True,
+        )
+        return 2
+    try:
+        report = deliver_events(
+            world_events(
+                args.world,
+                types=args.event_types or WEBHOOK_EVENT_TYPES,
+                created_gte=args.since,
+                created_lt=args.until,
+            ),
+            args.send_events_to,
+            secret,
+            duplicate_rate=args.duplicate_rate or 0.0,
+            reorder_window=args.reorder_window or 0,
+            seed=args.delivery_seed or 0,
+            concurrency=4 if args.concurrency is None else args.concurrency,
+            max_rate=args.max_rate,
+        )
+    except UserError as exc:
+        print(f"error: {exc}", flush=True)
+        return 2
+    print(f"sent {report.summary()}", flush=True)
+    if report.events == 0:
+        print("no event of the world matched the types and --since/--until given", flush=True)
+        return 0
+    if report.deliveries == 0:
+        print(
+            f"error: {report.url} never answered: is the webhook service running there?",
+            flush=True,
+        )
+        return 2
+    if report.unacknowledged:
+        first = report.rejected_samples[0] if report.rejected_samples else None
+        detail = (
+            f"first rejected: {first['event_id']} HTTP {first['status']}: {first['body']!r}"
+            if first
+            else f"first failed: {', '.join(report.failed[:3])}"
+        )
+        print(f"{len(report.unacknowledged):,} events never acknowledged; {detail}", flush=True)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m ingest.demo.stripe_api --world DIR [--port 12111] [--rate-limit N] [--fail-rate F]`."""
+    """`python -m ingest.demo.stripe_api --world DIR [--port 12111] [--rate-limit N] [--fail-rate F]`,
+    or with `--send-events-to URL [...]`: send the world's webhook events to URL and exit."""
     parser = argparse.ArgumentParser(
         prog="python -m ingest.demo.stripe_api",
-        description="Serve a demo world's stripe/ folder as a local Stripe-compatible API on 127.0.0.1.",
+        description="Serve a demo world's stripe/ folder as a local Stripe-compatible API on "
+        "127.0.0.1, or (--send-events-to) send its events to a webhook endpoint as Stripe does.",
     )
     parser.add_argument(
         "--world", type=Path, required=True, help="the world directory (holds stripe/)"
@@ -978,11 +1077,65 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the index even if current")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    send = parser.add_argument_group(
+        "webhooks",
+        f"--send-events-to sends the world's events instead of serving, signed with the secret "
+        f"in {WEBHOOK_SECRET_ENV}; it prints a report and exits 0 when every event was "
+        "acknowledged, 1 when some never were, 2 when it could not run",
+    )
+    send.add_argument(
+        "--send-events-to",
+        metavar="URL",
+        help="the webhook endpoint, e.g. http://127.0.0.1:8000/webhooks/stripe",
+    )
+    send.add_argument(
+        "--event-type",
+        action="append",
+        dest="event_types",
+        metavar="TYPE",
+        help=f"an event type to send (repeatable; default: {', '.join(WEBHOOK_EVENT_TYPES)})",
+    )
+    send.add_argument(
+        "--since", type=int, metavar="UNIX_S", help="only events created at or after this"
+    )
+    send.add_argument("--until", type=int, metavar="UNIX_S", help="only events created before this")
+    send.add_argument(
+        "--duplicate-rate",
+        type=float,
+        metavar="P",
+        help="share of events delivered a second time a little later (default 0)",
+    )
+    send.add_argument(
+        "--reorder-window",
+        type=int,
+        metavar="N",
+        help="shuffle the events within consecutive windows of N (default 0: file order)",
+    )
+    send.add_argument(
+        "--max-rate", type=float, metavar="PER_S", help="at most this many requests a second"
+    )
+    send.add_argument(
+        "--concurrency", type=int, metavar="N", help="parallel connections (default 4)"
+    )
+    send.add_argument(
+        "--delivery-seed",
+        type=int,
+        metavar="SEED",
+        help="seed of the duplicates and the shuffling (default 0)",
+    )
     args = parser.parse_args(argv)
+    if args.send_events_to is None:
+        given = [flag for dest, flag in _SEND_OPTIONS.items() if getattr(args, dest) is not None]
+        if given:
+            parser.error(f"{', '.join(given)} only apply with --send-events-to URL")
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG
+        if args.verbose
+        else (logging.WARNING if args.send_events_to else logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.send_events_to is not None:
+        return _send_events(args)
     try:
         server = StripeAPIServer(
             args.world,
