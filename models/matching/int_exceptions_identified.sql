@@ -15,7 +15,10 @@
     - a payout: failed or canceled `failed_payout`; not yet arrived `timing_difference`; paid
       with no deposit `missing_deposit`; deposit of another amount `amount_mismatch`;
     - an ERP Stripe payment nobody matched: `duplicate_erp_entry` when an earlier payment has
-      the same document, date, currency, amount and memo, else `missing_in_stripe`.
+      the same document, date, currency, amount and memo, else `missing_in_stripe`;
+    - an ERP bank deposit of a Stripe payout (memo names Stripe or a payout) that no payout
+      matched: `missing_in_stripe` (the payout is not in the Stripe data, for instance not
+      loaded yet).
 -#}
 with
 
@@ -38,6 +41,10 @@ payouts as (
 
 payments as (
     select * from {{ ref('int_erp_payments_enriched') }}
+),
+
+deposits as (
+    select * from {{ ref('int_gl_deposits_identified') }}
 ),
 
 matches as (
@@ -270,6 +277,24 @@ erp_items_typed as (
     from erp_unmatched
 ),
 
+deposits_unmatched as (
+    select
+        deposits.journal_number as object_id,
+        'erp' as side,
+        'deposit' as object_type,
+        'missing_in_stripe' as exception_type,
+        deposits.currency,
+        deposits.deposit_amount_minor as amount_minor,
+        deposits.posting_date as erp_date,
+        deposits.memo
+    from deposits
+    left join matches
+        on deposits.journal_number = matches.erp_journal_number
+        and matches.match_type = 'payout_deposit'
+    where (deposits.is_stripe_memo or deposits.memo_payout_id is not null)
+        and matches.erp_journal_number is null
+),
+
 unioned as (
     select
         object_id,
@@ -352,6 +377,26 @@ unioned as (
         memo,
         customer_email
     from erp_items_typed
+    union all
+    select
+        object_id,
+        side,
+        object_type,
+        exception_type,
+        currency,
+        amount_minor,
+        cast(null as {{ dbt.type_bigint() }}) as difference_minor,
+        cast(null as {{ dbt.type_string() }}) as difference_currency,
+        cast(null as {{ dbt.type_bigint() }}) as fee_minor,
+        cast(null as {{ dbt.type_bigint() }}) as settlement_amount_minor,
+        cast(null as {{ dbt.type_numeric() }}) as exchange_rate,
+        cast(null as integer) as days_apart,
+        cast(null as date) as stripe_date,
+        erp_date,
+        object_id as erp_reference,
+        memo,
+        cast(null as {{ dbt.type_string() }}) as customer_email
+    from deposits_unmatched
 ),
 
 final as (
