@@ -21,6 +21,10 @@ log = logging.getLogger("recon")
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
+# Commands that write to the warehouse (or must read it whole) hold its writer lock, so that they
+# take turns with `recon serve`'s micro-batches; `run` and `demo` take it inside the pipeline.
+WRITERS = frozenset({"ingest", "classify", "check"})
+
 
 def _add_settings_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("settings (each also an environment variable; the option wins)")
@@ -158,6 +162,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings_options(classify)
     classify.set_defaults(handler=_cmd_classify)
 
+    serve = commands.add_parser(
+        "serve",
+        help="the webhook service: Stripe events in, the marts kept current in micro-batches",
+        description=(
+            "Serves POST /webhooks/stripe (Stripe-signed events; the endpoint secret from "
+            "STRIPE_WEBHOOK_SECRET) and GET /healthz. Each event is stored in the inbox before the "
+            "answer, once however often it is delivered; micro-batches bring the events into the "
+            "raw tables and rebuild the models they affect. Ctrl-C finishes the batch under way."
+        ),
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument(
+        "--inbox", metavar="PATH", help="the inbox file (RECON_WEBHOOK_INBOX; default <warehouse>.webhooks.sqlite)"
+    )
+    serve.add_argument(
+        "--tolerance", type=int, default=300, metavar="SECONDS",
+        help="oldest signature timestamp accepted (default 300, Stripe's)",
+    )
+    _add_settings_options(serve)
+    serve.set_defaults(handler=_cmd_serve)
+
     evaluate = commands.add_parser(
         "evaluate",
         help="score the marts against a demo world's ground truth (precision, recall, anomalies)",
@@ -186,6 +212,29 @@ def _cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
 
     print(classify(settings, retrain=args.retrain).render())
     print(build_downstream(settings))
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from recon.serve import ServeConfig, default_inbox_path, run_server, secret_from
+
+    inbox = args.inbox or os.environ.get("RECON_WEBHOOK_INBOX")
+    if args.verbose == 0:
+        logging.getLogger("recon.serve").setLevel(logging.INFO)  # one line per micro-batch
+    config = ServeConfig(
+        settings=settings,
+        secret=secret_from(os.environ),
+        inbox_path=Path(inbox).expanduser().resolve() if inbox else default_inbox_path(settings),
+        tolerance=args.tolerance,
+    )
+    print(
+        f"recon serve: POST http://{args.host}:{args.port}/webhooks/stripe, GET /healthz; "
+        f"inbox {config.inbox_path}; warehouse {settings.warehouse}",
+        flush=True,
+    )
+    run_server(config, host=args.host, port=args.port)
     return 0
 
 
@@ -262,6 +311,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         settings = _settings(args)
+        if args.command in WRITERS:
+            from recon.locking import writer_lock
+
+            def waiting(holder: str) -> None:
+                print(f"Waiting for the warehouse: {holder} is writing to it.", file=sys.stderr, flush=True)
+
+            with writer_lock(settings, f"recon {args.command}", on_wait=waiting):
+                return handler(args, settings)
         return handler(args, settings)
     except ChecksFailedError as error:
         print(f"recon: {error}", file=sys.stderr)

@@ -37,11 +37,26 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return {"RECON_WAREHOUSE": str(settings.warehouse), "RECON_TARGET": settings.target, "DO_NOT_TRACK": "1"}
 
 
-def run_dbt(args: Sequence[str], env: Mapping[str, str] | None = None, *, quiet: bool = True) -> Any:
+def parse_manifest(env: Mapping[str, str] | None = None) -> Any:
+    """The project's parsed manifest, for a process that runs dbt many times (`recon serve`):
+    passed back to `run_dbt`, it saves the parse (seconds) on every later invocation."""
+    from dbt.cli.main import dbtRunner
+
+    with _environment({"DO_NOT_TRACK": "1", **(env or {})}):
+        result = dbtRunner().invoke(["parse", "--quiet", "--project-dir", str(PROJECT_DIR)])
+    if not result.success:
+        raise ReconError(f"dbt could not parse the project: {result.exception}")
+    return result.result
+
+
+def run_dbt(
+    args: Sequence[str], env: Mapping[str, str] | None = None, *, quiet: bool = True, manifest: Any = None
+) -> Any:
     """Runs one dbt command (`["build"]`, `["build", "--select", "marts"]`, ...) in the project.
 
     Returns dbt's result object (`.success`, `.result`); raises ChecksFailedError naming the
-    failed nodes when dbt ran but something failed or errored.
+    failed nodes when dbt ran but something failed or errored. `manifest` (from
+    `parse_manifest`) skips parsing.
     """
     from dbt.cli.main import dbtRunner
 
@@ -49,7 +64,7 @@ def run_dbt(args: Sequence[str], env: Mapping[str, str] | None = None, *, quiet:
     if quiet:
         argv.append("--quiet")
     with _environment({"DO_NOT_TRACK": "1", **(env or {})}):
-        result = dbtRunner().invoke(argv)
+        result = dbtRunner(manifest=manifest).invoke(argv)
     if not result.success:
         failed: list[str] = []
         errored: list[str] = []

@@ -14,11 +14,11 @@ from recon.settings import Settings
 NOT_BUILT_YET: tuple[str, ...] = ()
 
 
-def ingest_stripe(settings: Settings) -> list[LoadReport]:
-    """Stripe through its API into raw_stripe."""
+def ingest_stripe(settings: Settings, until: int | None = None) -> list[LoadReport]:
+    """Stripe through its API into raw_stripe (objects created before `until`, unix seconds, if given)."""
     from ingest.stripe.load import load_stripe
 
-    return [load_stripe(settings)]
+    return [load_stripe(settings, now=until)]
 
 
 def ingest_erp(settings: Settings) -> list[LoadReport]:
@@ -40,11 +40,26 @@ def build_models(settings: Settings) -> str:
     return describe(run_dbt(["build"], settings_env(settings)))
 
 
-def run_steps(settings: Settings, out: TextIO) -> None:
-    """The pipeline in order, printing what each step did; the first failure stops it."""
-    for step, run_step in (("ingest stripe", ingest_stripe), ("ingest erp", ingest_erp)):
+def run_steps(settings: Settings, out: TextIO, *, stripe_until: int | None = None) -> None:
+    """The pipeline in order, printing what each step did; the first failure stops it.
+
+    Holds the warehouse's writer lock throughout (recon.locking): a webhook service's
+    micro-batches wait for the run, and the run waits for a micro-batch under way.
+    """
+    from recon.locking import writer_lock
+
+    def waiting(holder: str) -> None:
+        out.write(f"Waiting for the warehouse: {holder} is writing to it.\n")
+        out.flush()
+
+    with writer_lock(settings, "recon run", on_wait=waiting):
+        _run_steps(settings, out, stripe_until)
+
+
+def _run_steps(settings: Settings, out: TextIO, stripe_until: int | None) -> None:
+    for step in ("ingest stripe", "ingest erp"):
         started = time.monotonic()
-        reports = run_step(settings)
+        reports = ingest_stripe(settings, stripe_until) if step == "ingest stripe" else ingest_erp(settings)
         out.write(f"\n== {step}: done in {time.monotonic() - started:.1f} s\n")
         for report in reports:
             out.write(report.render() + "\n")

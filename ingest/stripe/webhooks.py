@@ -1,0 +1,233 @@
+"""Stripe webhook events into `raw_stripe`: the objects they carry, never an older state over a newer.
+
+Webhooks arrive at least once and in any order. Each event carries a snapshot of one object
+(`data.object`) as it was at the event's `created`; the snapshot lands in that object's raw
+table with `_observed_at` = the event's time, and only when it is newer than the row already
+there, whether that row came from an earlier event or from a list read of `recon ingest stripe`.
+Stripe's `created` is in seconds and several events about one object may share a second (a
+charge succeeding and being refunded at once): within a second the object's own lifecycle
+decides (`state_rank`: a refunded charge is later than a succeeded one, a paid payout later than
+an in-transit one), added as milliseconds. The event itself lands in `events`, a balance in
+`balance_snapshots`, a dispute's balance transactions in `balance_transactions`.
+
+Everything goes through the same table hints as the batch ingestion, so the two paths write the
+same columns and types; one dlt pipeline of its own keeps the webhook loads' packages apart.
+See DECISIONLOG.md ("Webhooks: one writer, micro-batches").
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from ingest import destinations
+from ingest.stripe import OBSERVED_AT, _Batcher
+from ingest.stripe.settings import EVENT_OBJECT_TABLES, RESOURCES, ColumnType
+from recon.errors import SourceUnavailableError
+from recon.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PIPELINE_NAME = "recon_stripe_webhooks"
+DATASET = "raw_stripe"
+BALANCE_TABLE = "balance_snapshots"
+BALANCE_SNAPSHOT_COLUMNS: dict[str, ColumnType] = {
+    "event_id": "text", "created": "bigint", "livemode": "bool", "available": "json", "pending": "json",
+}
+
+# Within one second, the later states of an object's lifecycle (higher is later).
+_STATUS_RANK: Mapping[str, Mapping[str, int]] = {
+    "charges": {"pending": 0, "failed": 1, "succeeded": 1},
+    "payouts": {"pending": 0, "in_transit": 1, "paid": 2, "failed": 3, "canceled": 3},
+    "disputes": {
+        "warning_needs_response": 0, "needs_response": 0, "warning_under_review": 1, "under_review": 1,
+        "warning_closed": 2, "won": 2, "lost": 2,
+    },
+    "invoices": {"draft": 0, "open": 1, "paid": 2, "uncollectible": 2, "void": 2},
+    "refunds": {"pending": 0, "requires_action": 0, "succeeded": 1, "failed": 2, "canceled": 2},
+    "payment_intents": {
+        "requires_payment_method": 0, "requires_confirmation": 0, "requires_action": 0,
+        "processing": 1, "requires_capture": 1, "succeeded": 2, "canceled": 2,
+    },
+}
+
+
+def state_rank(table: str, obj: Mapping[str, Any]) -> int:
+    """How far along its lifecycle an object is, 0 to 99: breaks ties between events of one second."""
+    rank = 10 * _STATUS_RANK.get(table, {}).get(str(obj.get("status")), 0)
+    if table == "charges":
+        refunded = int(obj.get("amount_refunded") or 0)
+        rank += (1 if refunded else 0) + (1 if obj.get("refunded") else 0) + (2 if obj.get("disputed") else 0)
+    return min(rank, 99)
+
+
+def observed_at_ms(event: Mapping[str, Any], table: str, obj: Mapping[str, Any]) -> int:
+    """When the event's snapshot of `obj` was true: the event's second, plus its lifecycle rank."""
+    return int(event["created"]) * 1000 + state_rank(table, obj)
+
+
+@dataclass
+class ApplyReport:
+    """What one micro-batch did to the raw tables."""
+
+    events: int = 0
+    applied: dict[str, int] = field(default_factory=dict)  # table -> rows written
+    stale: int = 0  # snapshots older than (or the same as) the state already stored
+    unknown: int = 0  # events carrying an object no table holds (counted, kept in `events`)
+    seconds: float = 0.0
+
+    @property
+    def tables(self) -> set[str]:
+        """The object tables a rebuild must start from (not `events`, which no model reads)."""
+        return {table for table, rows in self.applied.items() if rows and table != "events"}
+
+    def render(self) -> str:
+        parts = ", ".join(f"{table} {rows}" for table, rows in sorted(self.applied.items()) if rows)
+        return (
+            f"{self.events} events: {parts or 'nothing new'}; {self.stale} older snapshots skipped"
+            + (f"; {self.unknown} of no table" if self.unknown else "")
+        )
+
+
+@dataclass
+class _Candidate:
+    obj: dict[str, Any]
+    observed_at: int
+
+
+def _candidates(events: Sequence[Mapping[str, Any]], report: ApplyReport) -> dict[str, dict[str, _Candidate]]:
+    """The newest snapshot of every object the events carry, per table."""
+    newest: dict[str, dict[str, _Candidate]] = {}
+
+    def offer(table: str, obj: dict[str, Any], observed: int) -> None:
+        known = newest.setdefault(table, {}).get(str(obj["id"]))
+        if known is None or observed > known.observed_at:
+            newest[table][str(obj["id"])] = _Candidate(obj, observed)
+        else:
+            report.stale += 1
+
+    for event in events:
+        data_object = (event.get("data") or {}).get("object") or {}
+        kind = str(data_object.get("object"))
+        if kind == "balance":
+            continue
+        table = EVENT_OBJECT_TABLES.get(kind)
+        if table is None or not data_object.get("id") or data_object.get("deleted"):
+            report.unknown += 1
+            continue
+        offer(table, data_object, observed_at_ms(event, table, data_object))
+        if table == "disputes":
+            # A dispute carries its balance transactions (the withdrawal and any reinstatement).
+            for txn in data_object.get("balance_transactions") or []:
+                if isinstance(txn, dict) and txn.get("id"):
+                    offer("balance_transactions", txn, int(event["created"]) * 1000)
+    return newest
+
+
+def _stored_observed_at(pipeline: Any, candidates: Mapping[str, Mapping[str, _Candidate]]) -> dict[str, dict[str, int]]:
+    """`_observed_at` of the rows already stored for the candidates' ids, per table."""
+    stored: dict[str, dict[str, int]] = {}
+    try:
+        with pipeline.sql_client() as client:
+            with client.execute_query(
+                "select table_name from information_schema.tables where table_schema = %s", client.dataset_name
+            ) as cursor:
+                tables = {str(row[0]) for row in cursor.fetchall()}
+            for table, by_id in candidates.items():
+                if table not in tables or not by_id:
+                    continue
+                found: dict[str, int] = {}
+                ids = sorted(by_id)
+                for start in range(0, len(ids), 1000):
+                    chunk = ids[start : start + 1000]
+                    query = (
+                        f"select id, {OBSERVED_AT} from {client.make_qualified_table_name(table)} "
+                        f"where id in ({', '.join(['%s'] * len(chunk))})"
+                    )
+                    with client.execute_query(query, *chunk) as cursor:
+                        found.update({str(row[0]): int(row[1]) for row in cursor.fetchall()})
+                stored[table] = found
+    except Exception as error:  # no dataset yet: nothing stored
+        if "does not exist" not in str(error).lower() and "catalog" not in str(error).lower():
+            raise
+    return stored
+
+
+def _rows(
+    events: Sequence[Mapping[str, Any]], winners: Mapping[str, Mapping[str, _Candidate]], report: ApplyReport
+) -> Iterator[Any]:
+    for table, by_id in winners.items():
+        batch = _Batcher(table, RESOURCES[table][1], "id")
+        for candidate in by_id.values():
+            yield from batch.add(candidate.obj, candidate.observed_at)
+        yield from batch.flush()
+        report.applied[table] = batch.count
+    event_rows = _Batcher("events", RESOURCES["events"][1], "id")
+    balances = _Batcher(BALANCE_TABLE, BALANCE_SNAPSHOT_COLUMNS, "event_id")
+    for event in events:
+        yield from event_rows.add(dict(event), int(event["created"]) * 1000)
+        data_object = (event.get("data") or {}).get("object") or {}
+        if data_object.get("object") == "balance":
+            snapshot = {
+                "event_id": event["id"],
+                "created": event["created"],
+                "livemode": data_object.get("livemode"),
+                "available": data_object.get("available"),
+                "pending": data_object.get("pending"),
+            }
+            yield from balances.add(snapshot, int(event["created"]) * 1000)
+    yield from event_rows.flush()
+    yield from balances.flush()
+    report.applied["events"] = event_rows.count
+    report.applied[BALANCE_TABLE] = balances.count
+
+
+def apply_events(
+    settings: Settings, events: Sequence[Mapping[str, Any]], *, pipelines_dir: Path | None = None
+) -> ApplyReport:
+    """Write what `events` carry into `raw_stripe`, newest state of each object only.
+
+    The caller holds the warehouse's writer lock (recon.serve.lock): reading the stored states
+    and writing the newer ones is one step no other writer interleaves with.
+    """
+    started = time.monotonic()
+    report = ApplyReport(events=len(events))
+    if not events:
+        return report
+    pipeline = destinations.pipeline(PIPELINE_NAME, DATASET, settings, pipelines_dir=pipelines_dir)
+    candidates = _candidates(events, report)
+    stored = _stored_observed_at(pipeline, candidates)
+    winners: dict[str, dict[str, _Candidate]] = {}
+    for table, by_id in candidates.items():
+        known = stored.get(table, {})
+        for object_id, candidate in by_id.items():
+            if object_id in known and known[object_id] >= candidate.observed_at:
+                report.stale += 1
+            else:
+                winners.setdefault(table, {})[object_id] = candidate
+
+    @dlt.source(name="stripe_webhooks", max_table_nesting=0, root_key=False)
+    def source() -> Any:
+        @dlt.resource(name="stripe_webhook_objects", write_disposition="merge")
+        def objects() -> Iterator[Any]:
+            yield from _rows(events, winners, report)
+
+        return objects
+
+    try:
+        pipeline.run(source(), loader_file_format="parquet")
+    except PipelineStepFailed as failure:
+        try:
+            pipeline.abort_packages()
+        except Exception as error:  # nothing pending
+            log.debug("abort_packages: %s", type(error).__name__)
+        raise SourceUnavailableError(f"Could not write the webhook events to the warehouse: {failure.exception}") from None
+    report.seconds = time.monotonic() - started
+    return report

@@ -1,0 +1,213 @@
+"""Micro-batches: the inbox's pending events into the raw tables, then the models they affect.
+
+One thread of the service, the only one that touches the warehouse. Each batch takes the
+warehouse's writer lock (recon.locking), applies every pending event (up to `max_events`) with
+`ingest.stripe.webhooks.apply_events`, marks them applied, runs `dbt run` on the models
+downstream of the raw tables that changed (dbt's `source:stripe.<table>+`, with the manifest
+parsed once), marks them built, closes its DuckDB handles and lets the lock go. Events that
+arrive during a batch wait for the next one, so a burst costs one rebuild, not one per event.
+
+Data tests, the classifier and the balance checks are not part of a micro-batch: they run with
+`recon run` (DECISIONLOG.md, "Webhooks: one writer, micro-batches").
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from recon.errors import ReconError
+from recon.locking import writer_lock
+from recon.serve.inbox import Inbox
+from recon.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_EVENTS = 20_000  # events per batch at most
+RETRY_MAX_S = 30.0
+
+
+@dataclass
+class BatchOutcome:
+    batch_id: int | None
+    events: int
+    applied: str
+    models: int
+    apply_seconds: float
+    build_seconds: float
+
+    def render(self) -> str:
+        return (
+            f"batch {self.batch_id}: {self.applied}; {self.models} models rebuilt "
+            f"(apply {self.apply_seconds:.2f} s, build {self.build_seconds:.2f} s)"
+        )
+
+
+def affected_selector(tables: Iterable[str], sources: Iterable[str]) -> list[str]:
+    """dbt selectors for the models downstream of the raw Stripe tables that changed."""
+    declared = set(sources)
+    return [f"source:stripe.{table}+" for table in sorted(set(tables)) if table in declared]
+
+
+class MicroBatcher:
+    """Applies the inbox to the warehouse in micro-batches, on its own thread."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        inbox: Inbox,
+        *,
+        max_events: int = MAX_EVENTS,
+        linger: float = 0.05,
+        pipelines_dir: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.inbox = inbox
+        self.max_events = max_events
+        self.linger = linger
+        self.pipelines_dir = pipelines_dir
+        self.last_outcome: BatchOutcome | None = None
+        self.last_error: str | None = None
+        self.batches = 0
+        self._manifest: Any = None
+        self._stripe_sources: set[str] = set()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ thread
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="micro-batcher", daemon=True)
+        self._thread.start()
+        self._wake.set()  # whatever a previous run left pending goes first
+
+    def notify(self) -> None:
+        """New events are in the inbox (called by the committer after a commit)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Finish the batch under way, then stop."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout)
+
+    def _run(self) -> None:
+        failures = 0
+        try:
+            self._ensure_manifest()  # parsed once, before the first event waits on it
+        except Exception as error:
+            self.last_error = str(error)
+            log.error("dbt could not parse the project: %s", error)
+        while not self._stop.is_set():
+            self._wake.wait(timeout=1.0)
+            if self._stop.is_set():
+                return
+            self._wake.clear()
+            time.sleep(self.linger)  # let a burst gather into one batch
+            try:
+                while not self._stop.is_set():
+                    outcome = self.run_once()
+                    if outcome is None:
+                        break
+                failures = 0
+                self.last_error = None
+            except Exception as error:  # a batch that failed is retried; the events stay in the inbox
+                failures += 1
+                self.last_error = str(error)
+                delay = min(RETRY_MAX_S, 0.5 * 2**failures)
+                log.error("micro-batch failed (retrying in %.1f s): %s", delay, error)
+                self._stop.wait(delay)
+                self._wake.set()
+
+    # ------------------------------------------------------------------ one batch
+    def run_once(self) -> BatchOutcome | None:
+        """One micro-batch: None when there was nothing to do."""
+        unbuilt = self.inbox.unbuilt_batches()
+        pending = self.inbox.pending(self.max_events)
+        if not pending and not unbuilt:
+            return None
+        with writer_lock(self.settings, "recon serve (micro-batch)", on_wait=_tell_waiting):
+            return self._batch(pending, unbuilt)
+
+    def _batch(self, pending: list[Any], unbuilt: list[int]) -> BatchOutcome:
+        from ingest.stripe.settings import RESOURCES
+        from ingest.stripe.webhooks import apply_events
+
+        started = time.monotonic()
+        batch_id: int | None = None
+        applied = "nothing pending"
+        tables: set[str] = set()
+        if unbuilt:
+            # A build cut short last time (failure or restart): rebuild from every Stripe table.
+            tables.update(RESOURCES)
+        if pending:
+            ids = [event.event_id for event in pending]
+            events = [orjson.loads(event.payload) for event in pending]
+            batch_id = self.inbox.start_batch(ids)
+            report = apply_events(self.settings, events, pipelines_dir=self.pipelines_dir)
+            applied = report.render()
+            self.inbox.mark_applied(batch_id, ids, applied)
+            tables.update(report.tables)
+            unbuilt = [*unbuilt, batch_id]
+        apply_seconds = time.monotonic() - started
+        started = time.monotonic()
+        models = 0
+        try:
+            models = self._build(tables)
+        except ReconError as error:
+            for failed in unbuilt:
+                self.inbox.record_error(failed, str(error))
+            raise
+        finally:
+            _release_duckdb()
+        self.inbox.mark_built(unbuilt)
+        outcome = BatchOutcome(batch_id, len(pending), applied, models, apply_seconds, time.monotonic() - started)
+        self.last_outcome = outcome
+        self.batches += 1
+        log.info("%s", outcome.render())
+        return outcome
+
+    def _ensure_manifest(self) -> None:
+        from recon.dbt import parse_manifest, settings_env
+
+        if self._manifest is None:
+            self._manifest = parse_manifest(settings_env(self.settings))
+            self._stripe_sources = {
+                source.name for source in self._manifest.sources.values() if source.source_name == "stripe"
+            }
+
+    def _build(self, tables: set[str]) -> int:
+        from recon.dbt import run_dbt, settings_env
+
+        self._ensure_manifest()
+        selectors = affected_selector(tables, self._stripe_sources)
+        if not selectors:
+            return 0
+        result = run_dbt(["run", "--select", *selectors], settings_env(self.settings), manifest=self._manifest)
+        return len(getattr(result.result, "results", None) or [])
+
+
+def _tell_waiting(holder: str) -> None:
+    log.info("micro-batch waits for the warehouse: %s is writing to it", holder)
+
+
+def _release_duckdb() -> None:
+    """Let go of dbt-duckdb's database handle, so that other processes can open the file."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # dbt-duckdb not installed: nothing held
+        return
+    environment = DuckDBConnectionManager._ENV
+    if environment is not None:
+        try:
+            environment.close()
+        finally:
+            DuckDBConnectionManager._ENV = None

@@ -1,0 +1,206 @@
+"""A warehouse loaded up to a cut-off, and a real `recon serve` process in front of a copy of it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SECRET = "whsec_test_serve_0123456789abcdef"
+LIVE_DAYS = 10  # the world's last days arrive by webhook, the rest by the batch run
+
+
+@dataclass(frozen=True)
+class LiveWorld:
+    world: Path
+    warehouse: Path  # the batch-loaded warehouse, never written by a test (copy it)
+    cutoff: int  # unix seconds: objects created before it came by the batch run
+
+    def events(self, *, since_cutoff: bool = True) -> list[dict[str, Any]]:
+        with (self.world / "stripe" / "events.jsonl").open("rb") as handle:
+            events = [json.loads(line) for line in handle if line.strip()]
+        return [event for event in events if not since_cutoff or event["created"] >= self.cutoff]
+
+
+@pytest.fixture(scope="session")
+def live_world(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> LiveWorld:
+    """`small_world` loaded by the batch run up to LIVE_DAYS before its end, models built."""
+    from ingest.demo.stripe_api import StripeAPIServer
+    from recon.demo import DEMO_API_KEY
+    from recon.pipeline import run_steps
+    from recon.settings import resolve
+
+    manifest = json.loads((small_world / "manifest.json").read_text())
+    end = dt.datetime.combine(dt.date.fromisoformat(manifest["end"]), dt.time(), tzinfo=dt.UTC)
+    cutoff = int(end.timestamp()) - LIVE_DAYS * 86_400
+    warehouse = tmp_path_factory.mktemp("live") / "live.duckdb"
+    settings = resolve(warehouse=str(warehouse), target="duckdb", env={})
+    with StripeAPIServer(small_world, port=0, api_keys=(DEMO_API_KEY,)) as server:
+        settings = replace(
+            settings,
+            stripe_api_base=server.url,
+            stripe_api_key=DEMO_API_KEY,
+            stripe_max_rps=1000,
+            erp_dir=small_world / "erp",
+            decisions_dir=small_world / "decisions",
+        )
+        run_steps(settings, io.StringIO(), stripe_until=cutoff)
+    return LiveWorld(small_world, warehouse, cutoff)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Service:
+    """A `recon serve` child process on 127.0.0.1."""
+
+    warehouse: Path
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, secret: str = SECRET) -> Service:
+        env = {**os.environ, "STRIPE_WEBHOOK_SECRET": secret, "DO_NOT_TRACK": "1"}
+        env.pop("RECON_WAREHOUSE", None)
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "recon.cli", "serve", "--port", str(self.port),
+                 "--warehouse", str(self.warehouse), "--target", "duckdb"],
+                stdout=log, stderr=subprocess.STDOUT, env=env,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"recon serve exited: {self.log.read_text()}")
+            try:
+                self.health()
+                return self
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)
+        raise AssertionError(f"recon serve did not answer: {self.log.read_text()}")
+
+    def health(self) -> dict[str, Any]:
+        with urllib.request.urlopen(self.url + "/healthz", timeout=5) as answer:
+            return dict(json.loads(answer.read()))
+
+    def post(self, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        request = urllib.request.Request(self.url + "/webhooks/stripe", data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, dict(json.loads(answer.read()))
+        except urllib.error.HTTPError as error:
+            return error.code, dict(json.loads(error.read()))
+
+    def send(self, event: dict[str, Any], *, secret: str = SECRET, at: int | None = None) -> tuple[int, dict[str, Any]]:
+        """Deliver one event signed as Stripe signs it (timestamp `at`, default now)."""
+        from ingest.demo.webhooks import signature_header
+
+        body = json.dumps(event).encode()
+        header = signature_header(body, secret, int(time.time()) if at is None else at)
+        return self.post(body, {"Stripe-Signature": header, "Content-Type": "application/json"})
+
+    def wait_built(self, events: int, timeout: float = 120) -> dict[str, Any]:
+        """Until the inbox holds `events` events and every one of them is in the marts."""
+        deadline = time.monotonic() + timeout
+        health: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            health = self.health()
+            inbox = health["inbox"]
+            if inbox["events"] >= events and inbox["unbuilt"] == 0:
+                return health
+            time.sleep(0.2)
+        raise AssertionError(f"not built in {timeout} s: {health}\n{self.log.read_text()}")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return int(self.process.returncode)
+
+
+@pytest.fixture
+def warehouse_copy(live_world: LiveWorld, tmp_path: Path) -> Path:
+    """A copy of the live world's warehouse, this test's own (the dlt state stays behind:
+    the service's pipeline keeps its own, beside the copy)."""
+    copy = tmp_path / "wh" / live_world.warehouse.name  # dbt's views name the database by the file's stem
+    copy.parent.mkdir()
+    for suffix in ("", ".wal"):  # DuckDB keeps recent writes in the .wal until a checkpoint
+        original = live_world.warehouse.with_name(live_world.warehouse.name + suffix)
+        if original.exists():
+            shutil.copyfile(original, copy.with_name(copy.name + suffix))
+    return copy
+
+
+@pytest.fixture
+def start_service(tmp_path: Path) -> Iterator[Callable[[Path], Service]]:
+    """`start_service(warehouse)`: a running `recon serve` on a free port, stopped after the test."""
+    started: list[Service] = []
+
+    def start(warehouse: Path) -> Service:
+        running = Service(warehouse, free_port(), tmp_path / "serve.log").start()
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        if running.process is not None and running.process.poll() is None:
+            running.stop()
+
+
+@pytest.fixture
+def service(warehouse_copy: Path, start_service: Callable[[Path], Service]) -> Service:
+    return start_service(warehouse_copy)
+
+
+@pytest.fixture
+def query() -> Any:
+    """`query(warehouse, sql, *params)`: read the warehouse as a reader should while the service
+    runs, under the writer lock (between micro-batches)."""
+    return _query
+
+
+def _query(warehouse: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    import duckdb
+
+    from recon.locking import writer_lock
+    from recon.settings import resolve
+
+    with writer_lock(resolve(warehouse=str(warehouse), target="duckdb", env={}), "test reader", timeout=120):
+        connection = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            return [tuple(row) for row in connection.execute(sql, list(params)).fetchall()]
+        finally:
+            connection.close()

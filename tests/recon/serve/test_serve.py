@@ -1,0 +1,263 @@
+"""`recon serve` over real HTTP: signatures, duplicates, order, durability, and the marts.
+
+Every test runs a real `recon serve` process (uvicorn, Starlette) in front of its own copy of a
+warehouse that the batch run loaded up to ten days before the demo world's end; the world's
+last ten days arrive as webhooks, signed as Stripe signs them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from recon.locking import writer_lock
+from recon.settings import resolve
+
+SECRET = "whsec_test_serve_0123456789abcdef"
+
+
+def _first(events: list[dict[str, Any]], event_type: str, **where: Any) -> dict[str, Any]:
+    for event in events:
+        obj = event["data"]["object"]
+        if event["type"] == event_type and all(obj.get(key) == value for key, value in where.items()):
+            return event
+    raise AssertionError(f"the world has no {event_type} event after the cut-off with {where}")
+
+
+def test_a_signed_event_is_acknowledged_stored_and_applied(service: Any, live_world: Any, query: Any) -> None:
+    event = _first(live_world.events(), "charge.succeeded")
+    charge_id = event["data"]["object"]["id"]
+    assert not query(service.warehouse, "select 1 from raw_stripe.charges where id = ?", charge_id)
+
+    status, body = service.send(event)
+
+    assert (status, body) == (200, {"received": True, "id": event["id"], "duplicate": False})
+    service.wait_built(1)
+    rows = query(service.warehouse, "select status, amount, _observed_at from raw_stripe.charges where id = ?", charge_id)
+    assert rows == [("succeeded", event["data"]["object"]["amount"], event["created"] * 1000 + 10)]
+    assert query(service.warehouse, "select type from raw_stripe.events where id = ?", event["id"]) == [
+        ("charge.succeeded",)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("secret", "age", "with_header", "reason"),
+    [
+        pytest.param("whsec_wrong", 0, True, "No signatures found", id="wrong-secret"),
+        pytest.param(SECRET, 301, True, "Timestamp outside the tolerance zone", id="stale-timestamp"),
+        pytest.param(SECRET, 0, False, "missing Stripe-Signature header", id="missing-header"),
+    ],
+)
+def test_a_bad_missing_or_stale_signature_is_refused_with_400(
+    service: Any, live_world: Any, secret: str, age: int, with_header: bool, reason: str
+) -> None:
+    from ingest.demo.webhooks import signature_header
+
+    event = _first(live_world.events(), "charge.succeeded")
+    body = json.dumps(event).encode()
+    headers = {"Content-Type": "application/json"}
+    if with_header:
+        headers["Stripe-Signature"] = signature_header(body, secret, int(time.time()) - age)
+
+    status, answer = service.post(body, headers)
+
+    assert status == 400
+    assert reason in answer["error"]
+    assert SECRET not in json.dumps(answer)
+    assert service.health()["inbox"]["events"] == 0
+
+
+def test_a_signed_body_that_is_not_an_event_is_refused(service: Any) -> None:
+    from ingest.demo.webhooks import signature_header
+
+    body = b'{"hello": "world"}'
+    status, answer = service.post(body, {"Stripe-Signature": signature_header(body, SECRET, int(time.time()))})
+    assert status == 400
+    assert "not a Stripe event" in answer["error"]
+
+
+def test_a_duplicate_delivery_is_acknowledged_and_stored_once(service: Any, live_world: Any, query: Any) -> None:
+    event = _first(live_world.events(), "invoice.paid")
+
+    answers = [service.send(event) for _ in range(3)]
+
+    assert [status for status, _ in answers] == [200, 200, 200]
+    assert [body["duplicate"] for _, body in answers] == [False, True, True]
+    health = service.wait_built(1)
+    assert health["inbox"]["events"] == 1
+    assert health["inbox"]["deliveries"] == 3
+    invoice_id = event["data"]["object"]["id"]
+    assert query(service.warehouse, "select count(*) from raw_stripe.invoices where id = ?", invoice_id) == [(1,)]
+    assert query(service.warehouse, "select count(*) from raw_stripe.events where id = ?", event["id"]) == [(1,)]
+
+
+def test_an_older_event_never_overwrites_a_newer_state(service: Any, live_world: Any, query: Any) -> None:
+    events = live_world.events()
+    created_ids = {event["data"]["object"]["id"] for event in events if event["type"] == "payout.created"}
+    paid = next(event for event in events if event["type"] == "payout.paid" and event["data"]["object"]["id"] in created_ids)
+    payout_id = paid["data"]["object"]["id"]
+    created = _first(events, "payout.created", id=payout_id)
+    assert created["created"] < paid["created"]
+    # The same second: a charge refunded and, delivered after it, its state before the refund.
+    refunded = next(
+        event for event in events
+        if event["type"] == "charge.refunded" and event["data"]["object"]["created"] >= live_world.cutoff
+    )
+    before = copy.deepcopy(refunded)
+    before["id"] = refunded["id"] + "_before"
+    before["type"] = "charge.succeeded"
+    before["data"]["object"].update(amount_refunded=0, refunded=False)
+    charge_id = refunded["data"]["object"]["id"]
+
+    for event in (paid, refunded):  # the newer states first, in one batch or two
+        assert service.send(event)[0] == 200
+    service.wait_built(2)
+    for event in (created, before):  # then the older ones
+        assert service.send(event)[0] == 200
+    service.wait_built(4)
+
+    assert query(service.warehouse, "select status from raw_stripe.payouts where id = ?", payout_id) == [("paid",)]
+    assert query(
+        service.warehouse, "select amount_refunded, refunded from raw_stripe.charges where id = ?", charge_id
+    ) == [(refunded["data"]["object"]["amount_refunded"], refunded["data"]["object"]["refunded"])]
+    assert "older snapshots skipped" in service.health()["last_batch"]["summary"]
+
+
+def test_an_acknowledged_event_survives_the_service_being_killed(
+    start_service: Any, live_world: Any, warehouse_copy: Path, query: Any
+) -> None:
+    event = _first(live_world.events(), "payout.paid")
+    settings = resolve(warehouse=str(warehouse_copy), target="duckdb", env={})
+    first = start_service(warehouse_copy)
+    # Holding the writer lock keeps the micro-batcher from applying the event before the kill:
+    # after the 200, the event exists only in the inbox.
+    with writer_lock(settings, "this test"):
+        assert first.send(event)[0] == 200
+        first.kill()
+    assert _inbox_rows(warehouse_copy.with_name(warehouse_copy.name + ".webhooks.sqlite")) == [(event["id"], None)]
+
+    second = start_service(warehouse_copy)
+    second.wait_built(1)
+
+    payout_id = event["data"]["object"]["id"]
+    assert query(warehouse_copy, "select status from raw_stripe.payouts where id = ?", payout_id) == [("paid",)]
+
+
+def test_a_refund_by_event_reaches_the_marts(service: Any, live_world: Any, query: Any) -> None:
+    events = live_world.events()
+    refund_event = next(
+        event
+        for event in events
+        if event["type"] == "refund.created"
+        and any(
+            other["type"] == "charge.succeeded" and other["data"]["object"]["id"] == event["data"]["object"]["charge"]
+            for other in events
+        )
+    )
+    refund = refund_event["data"]["object"]
+    charge_id = refund["charge"]
+    story = [
+        event
+        for event in events
+        if event["data"]["object"].get("id") in (charge_id, refund["id"])
+        and event["type"] in ("charge.succeeded", "charge.refunded", "refund.created")
+    ]
+    before = query(
+        service.warehouse,
+        "select count(*) from marts.fct_reconciliation_matches where stripe_object_id in (?, ?)",
+        charge_id, refund["id"],
+    )
+    assert before == [(0,)]
+
+    for event in reversed(story):  # newest first: the order must not matter
+        assert service.send(event)[0] == 200
+    service.wait_built(len(story))
+
+    assert query(
+        service.warehouse, "select amount_refunded >= ? from raw_stripe.charges where id = ?", refund["amount"], charge_id
+    ) == [(True,)]
+    matched = query(
+        service.warehouse,
+        "select stripe_object_id, match_type from marts.fct_reconciliation_matches "
+        "where stripe_object_id in (?, ?) order by match_type",
+        charge_id, refund["id"],
+    )
+    excepted = query(
+        service.warehouse,
+        "select object_id, exception_type from marts.fct_reconciliation_exceptions where object_id = ?",
+        refund["id"],
+    )
+    assert (charge_id, "charge_payment") in matched
+    assert (refund["id"], "refund_payment") in matched or excepted, (matched, excepted)
+
+
+def test_serve_without_a_secret_says_so_and_exits_2(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "STRIPE_WEBHOOK_SECRET"}
+    finished = subprocess.run(
+        [sys.executable, "-m", "recon.cli", "serve", "--warehouse", str(tmp_path / "w.duckdb")],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+    assert finished.returncode == 2
+    assert finished.stderr.strip().startswith("recon: STRIPE_WEBHOOK_SECRET is not set")
+    assert len(finished.stderr.strip().splitlines()) == 1
+
+
+def test_the_service_and_a_batch_writer_take_turns(service: Any, live_world: Any, query: Any) -> None:
+    """While another writer holds the warehouse, events are acknowledged and wait in the inbox."""
+    event = _first(live_world.events(), "charge.succeeded")
+    settings = resolve(warehouse=str(service.warehouse), target="duckdb", env={})
+    with writer_lock(settings, "a batch run in this test"):
+        assert service.send(event)[0] == 200
+        time.sleep(1.5)
+        health = service.health()
+        assert health["inbox"] == {"events": 1, "deliveries": 1, "pending": 1, "unbuilt": 1}
+    service.wait_built(1)
+    assert query(service.warehouse, "select count(*) from raw_stripe.charges where id = ?", event["data"]["object"]["id"]) == [(1,)]
+
+
+def _inbox_rows(path: Path) -> list[tuple[Any, ...]]:
+    connection = sqlite3.connect(path)
+    try:
+        return connection.execute("select event_id, batch_id from events").fetchall()
+    finally:
+        connection.close()
+
+
+def test_a_payout_by_event_meets_its_bank_deposit(service: Any, live_world: Any, query: Any) -> None:
+    """The ERP booked the deposit before the batch run saw the payout: an exception until the
+    payout.paid webhook arrives, then a payout_deposit match."""
+    events = live_world.events()
+    created_ids = {event["data"]["object"]["id"] for event in events if event["type"] == "payout.created"}
+    paid = [event for event in events if event["type"] == "payout.paid" and event["data"]["object"]["id"] in created_ids]
+    waiting = query(
+        service.warehouse,
+        "select count(*) from marts.fct_reconciliation_exceptions where object_type = 'deposit' and side = 'erp'",
+    )[0][0]
+    assert waiting > 0
+
+    for event in paid:
+        assert service.send(event)[0] == 200
+    service.wait_built(len(paid))
+
+    payout_ids = [event["data"]["object"]["id"] for event in paid]
+    matched = query(
+        service.warehouse,
+        "select count(distinct stripe_object_id) from marts.fct_reconciliation_matches "
+        f"where match_type = 'payout_deposit' and stripe_object_id in ({', '.join('?' for _ in payout_ids)})",
+        *payout_ids,
+    )[0][0]
+    still_waiting = query(
+        service.warehouse,
+        "select count(*) from marts.fct_reconciliation_exceptions where object_type = 'deposit' and side = 'erp'",
+    )[0][0]
+    assert matched == len(payout_ids)
+    assert still_waiting == waiting - matched
