@@ -72,6 +72,7 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port,
         serve=args.serve,
         out=sys.stdout,
+        live_days=args.live,
     ))
 
 
@@ -102,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--world-dir", metavar="DIR", help="where the world is written (default worlds/seed<S>-scale<N>)")
     demo.add_argument("--port", type=int, default=0, help="port of the local Stripe API (default: a free one)")
     demo.add_argument("--serve", action="store_true", help="keep the local Stripe API running until Ctrl-C")
+    demo.add_argument(
+        "--live", nargs="?", const=7, type=int, metavar="DAYS",
+        help="live mode: the batch run stops DAYS (default 7) before the world's end; those days then "
+        "arrive as signed webhooks (with duplicates, out of order) at a running `recon serve`",
+    )
     _add_settings_options(demo)
     demo.set_defaults(handler=_cmd_demo)
 
@@ -317,8 +323,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             def waiting(holder: str) -> None:
                 print(f"Waiting for the warehouse: {holder} is writing to it.", file=sys.stderr, flush=True)
 
+            from recon.dbt import release_duckdb
+
             with writer_lock(settings, f"recon {args.command}", on_wait=waiting):
-                return handler(args, settings)
+                try:
+                    return handler(args, settings)
+                finally:
+                    release_duckdb()
         return handler(args, settings)
     except ChecksFailedError as error:
         print(f"recon: {error}", file=sys.stderr)

@@ -83,6 +83,21 @@ def run_dbt(
     return result
 
 
+def release_duckdb() -> None:
+    """Let go of dbt-duckdb's database handle, which it keeps open in the process after a run,
+    so that another process (`recon serve`, a BI tool) can open the file."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # dbt-duckdb not installed: nothing held
+        return
+    environment = DuckDBConnectionManager._ENV
+    if environment is not None:
+        try:
+            environment.close()
+        finally:
+            DuckDBConnectionManager._ENV = None
+
+
 def describe(result: Any) -> str:
     """One line: how many nodes of each kind passed, from dbt's run results."""
     kinds: dict[str, int] = {}

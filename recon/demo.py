@@ -70,6 +70,7 @@ def run_demo(
     serve: bool,
     out: TextIO,
     fresh_warehouse: bool = True,
+    live_days: int | None = None,
 ) -> int:
     from ingest.demo.stripe_api import StripeAPIServer
     from recon import pipeline
@@ -94,8 +95,19 @@ def run_demo(
             # Stripe's 25 requests a second for test keys.
             stripe_max_rps=settings.stripe_max_rps or DEMO_MAX_RPS,
         )
+        cutoff = None
+        if live_days:
+            from recon.serve.live import world_cutoff
+
+            cutoff = world_cutoff(world, live_days)
+            out.write(
+                f"Live mode: the batch run reads Stripe up to {_day(cutoff)}; the last {live_days} days "
+                "then arrive as signed webhooks at `recon serve`\n"
+            )
         out.flush()
-        pipeline.run_steps(demo_settings, out)
+        pipeline.run_steps(demo_settings, out, stripe_until=cutoff)
+        if cutoff is not None:
+            _run_live(demo_settings, world, cutoff, out)
         if serve:
             out.write(f"\nServing the world's Stripe API on {server.url}: Ctrl-C to stop.\n")
             out.flush()
@@ -105,6 +117,31 @@ def run_demo(
             except KeyboardInterrupt:
                 out.write("stopped\n")
     return 0
+
+
+def _day(timestamp: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _run_live(settings: Settings, world: Path, cutoff: int, out: TextIO) -> None:
+    from recon.serve.live import deliver_live
+    from recon.summary import summarize
+
+    out.write("\n== live: recon serve, webhooks from the local Stripe API (5% duplicates, reordered)\n")
+    out.flush()
+    report = deliver_live(settings, world, cutoff, log_path=settings.warehouse.with_name("serve.log"))
+    out.write(report.render() + "\n")
+    out.write("\n== summary after the webhooks\n" + summarize(settings).render() + "\n")
+    out.flush()
+    if not report.delivery.complete or report.latency.missing:
+        from recon.errors import ReconError
+
+        raise ReconError(
+            f"live mode: {len(report.delivery.unacknowledged)} events never acknowledged, "
+            f"{report.latency.missing} not in the marts (log: {settings.warehouse.with_name('serve.log')})"
+        )
 
 
 def _reset_warehouse(path: Path) -> None:

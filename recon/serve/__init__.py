@@ -8,7 +8,7 @@ An ASGI application (Starlette, served by uvicorn) with two routes:
   duplicate delivery answers 200 too and stores nothing new.
 - `GET /healthz`: the inbox's counts and the last micro-batch, as JSON.
 
-A micro-batcher thread (recon.serve.microbatch) applies the stored events to the warehouse and
+A micro-batcher process (recon.serve.microbatch) applies the stored events to the warehouse and
 rebuilds the models they affect. See DECISIONLOG.md, "Webhooks: one writer, micro-batches".
 """
 
@@ -30,7 +30,7 @@ from starlette.routing import Route
 
 from recon.errors import UserError
 from recon.serve.inbox import Committer, Inbox, Received
-from recon.serve.microbatch import MicroBatcher
+from recon.serve.microbatch import BatcherProcess
 from recon.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,8 @@ def create_app(config: ServeConfig) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         inbox = Inbox(config.inbox_path)
         batcher = (
-            MicroBatcher(config.settings, inbox, pipelines_dir=config.pipelines_dir) if config.batching else None
+            BatcherProcess(config.settings, config.inbox_path, pipelines_dir=config.pipelines_dir)
+            if config.batching else None
         )
         committer = Committer(config.inbox_path, on_commit=batcher.notify if batcher else None)
         state.update(inbox=inbox, batcher=batcher, committer=committer)
@@ -152,11 +153,17 @@ def create_app(config: ServeConfig) -> Starlette:
 
     async def healthz(request: Request) -> Response:
         inbox: Inbox = state["inbox"]
-        batcher: MicroBatcher | None = state["batcher"]
-        body: dict[str, Any] = {"status": "ok", "inbox": inbox.counts(), "last_batch": inbox.last_batch()}
-        if batcher is not None and batcher.last_error:
+        batcher: BatcherProcess | None = state["batcher"]
+        status = inbox.status()
+        body: dict[str, Any] = {
+            "status": "ok", "inbox": inbox.counts(), "last_batch": inbox.last_batch(), "batcher": status,
+        }
+        if batcher is not None and not batcher.alive:
             body["status"] = "degraded"
-            body["last_error"] = batcher.last_error
+            body["last_error"] = "the micro-batcher process is not running"
+        elif status is not None and status["error"]:
+            body["status"] = "degraded"
+            body["last_error"] = status["error"]
         return JSONResponse(body)
 
     return Starlette(

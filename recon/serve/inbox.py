@@ -50,6 +50,12 @@ create table if not exists batches (
     summary text,
     error text
 );
+create table if not exists batcher_status (
+    id integer primary key check (id = 1),
+    state text not null,
+    error text,
+    updated_at_ms integer not null
+);
 """
 
 MAX_GROUP = 2_000  # events per commit at most
@@ -151,6 +157,21 @@ class Inbox:
     def record_error(self, batch_id: int, error: str) -> None:
         with self._transaction() as con:
             con.execute("update batches set error = ? where batch_id = ?", (error[:2000], batch_id))
+
+    def set_status(self, state: str, error: str | None = None) -> None:
+        """What the micro-batcher is doing, for /healthz (the batcher runs in its own process)."""
+        with self._transaction() as con:
+            con.execute(
+                "insert into batcher_status (id, state, error, updated_at_ms) values (1, ?, ?, ?) "
+                "on conflict (id) do update set state = excluded.state, error = excluded.error, "
+                "updated_at_ms = excluded.updated_at_ms",
+                (state, None if error is None else error[:2000], _now_ms()),
+            )
+
+    def status(self) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._con.execute("select state, error, updated_at_ms from batcher_status").fetchone()
+        return None if row is None else {"state": row[0], "error": row[1], "updated_at_ms": row[2]}
 
     def unbuilt_batches(self) -> list[int]:
         """Batches whose events reached the raw tables but not yet the marts (a failed or cut build)."""

@@ -1,6 +1,6 @@
 """Micro-batches: the inbox's pending events into the raw tables, then the models they affect.
 
-One thread of the service, the only one that touches the warehouse. Each batch takes the
+One process of the service (`BatcherProcess`), the only one that touches the warehouse. Each batch takes the
 warehouse's writer lock (recon.locking), applies every pending event (up to `max_events`) with
 `ingest.stripe.webhooks.apply_events`, marks them applied, runs `dbt run` on the models
 downstream of the raw tables that changed (dbt's `source:stripe.<table>+`, with the manifest
@@ -13,16 +13,20 @@ Data tests, the classifier and the balance checks are not part of a micro-batch:
 
 from __future__ import annotations
 
+import ctypes
 import logging
-import threading
+import multiprocessing
+import os
+import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from recon.dbt import release_duckdb
 from recon.errors import ReconError
 from recon.locking import writer_lock
 from recon.serve.inbox import Inbox
@@ -57,7 +61,7 @@ def affected_selector(tables: Iterable[str], sources: Iterable[str]) -> list[str
 
 
 class MicroBatcher:
-    """Applies the inbox to the warehouse in micro-batches, on its own thread."""
+    """Applies the inbox to the warehouse in micro-batches (`serve` loops; `run_once` is one)."""
 
     def __init__(
         self,
@@ -73,59 +77,42 @@ class MicroBatcher:
         self.max_events = max_events
         self.linger = linger
         self.pipelines_dir = pipelines_dir
-        self.last_outcome: BatchOutcome | None = None
-        self.last_error: str | None = None
         self.batches = 0
         self._manifest: Any = None
         self._stripe_sources: set[str] = set()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    # ------------------------------------------------------------------ thread
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="micro-batcher", daemon=True)
-        self._thread.start()
-        self._wake.set()  # whatever a previous run left pending goes first
-
-    def notify(self) -> None:
-        """New events are in the inbox (called by the committer after a commit)."""
-        self._wake.set()
-
-    def stop(self, timeout: float = 60.0) -> None:
-        """Finish the batch under way, then stop."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=timeout)
-
-    def _run(self) -> None:
+    def serve(self, wake: Any, stop: Any, still_wanted: Callable[[], bool] = lambda: True) -> None:
+        """Batch whenever `wake` is set (and at least every second) until `stop` is set or
+        `still_wanted()` turns false; failures are retried with back-off, the events wait."""
         failures = 0
+        self.inbox.set_status("parsing the dbt project")
         try:
             self._ensure_manifest()  # parsed once, before the first event waits on it
         except Exception as error:
-            self.last_error = str(error)
+            self.inbox.set_status("dbt could not parse the project", str(error))
             log.error("dbt could not parse the project: %s", error)
-        while not self._stop.is_set():
-            self._wake.wait(timeout=1.0)
-            if self._stop.is_set():
+        self.inbox.set_status("idle")
+        while not stop.is_set() and still_wanted():
+            wake.wait(1.0)
+            wake.clear()
+            if stop.is_set():
                 return
-            self._wake.clear()
             time.sleep(self.linger)  # let a burst gather into one batch
             try:
-                while not self._stop.is_set():
+                while not stop.is_set():
                     outcome = self.run_once()
                     if outcome is None:
                         break
+                if failures:
+                    self.inbox.set_status("idle")
                 failures = 0
-                self.last_error = None
             except Exception as error:  # a batch that failed is retried; the events stay in the inbox
                 failures += 1
-                self.last_error = str(error)
                 delay = min(RETRY_MAX_S, 0.5 * 2**failures)
+                self.inbox.set_status(f"retrying in {delay:.0f} s", str(error))
                 log.error("micro-batch failed (retrying in %.1f s): %s", delay, error)
-                self._stop.wait(delay)
-                self._wake.set()
+                stop.wait(delay)
+                wake.set()
 
     # ------------------------------------------------------------------ one batch
     def run_once(self) -> BatchOutcome | None:
@@ -152,7 +139,11 @@ class MicroBatcher:
             ids = [event.event_id for event in pending]
             events = [orjson.loads(event.payload) for event in pending]
             batch_id = self.inbox.start_batch(ids)
-            report = apply_events(self.settings, events, pipelines_dir=self.pipelines_dir)
+            try:
+                report = apply_events(self.settings, events, pipelines_dir=self.pipelines_dir)
+            except Exception as error:
+                self.inbox.record_error(batch_id, str(error))
+                raise
             applied = report.render()
             self.inbox.mark_applied(batch_id, ids, applied)
             tables.update(report.tables)
@@ -167,10 +158,9 @@ class MicroBatcher:
                 self.inbox.record_error(failed, str(error))
             raise
         finally:
-            _release_duckdb()
+            release_duckdb()
         self.inbox.mark_built(unbuilt)
         outcome = BatchOutcome(batch_id, len(pending), applied, models, apply_seconds, time.monotonic() - started)
-        self.last_outcome = outcome
         self.batches += 1
         log.info("%s", outcome.render())
         return outcome
@@ -195,19 +185,68 @@ class MicroBatcher:
         return len(getattr(result.result, "results", None) or [])
 
 
+class BatcherProcess:
+    """The micro-batcher in a process of its own, so that a rebuild never slows the requests
+    (one core each on a 2-core machine). It dies with the service: on Linux the kernel kills it
+    when its parent dies (PR_SET_PDEATHSIG), elsewhere it notices within a second."""
+
+    def __init__(self, settings: Settings, inbox_path: Path, pipelines_dir: Path | None = None) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._wake = context.Event()
+        self._stop = context.Event()
+        self._process = context.Process(
+            target=_batcher_main,
+            args=(settings, inbox_path, pipelines_dir, self._wake, self._stop, os.getpid(), logging.getLogger().level),
+            name="recon-serve-batcher",
+            daemon=True,
+        )
+
+    def start(self) -> None:
+        self._process.start()
+        self._wake.set()  # whatever a previous run left pending goes first
+
+    def notify(self) -> None:
+        """New events are in the inbox (called by the committer after a commit)."""
+        self._wake.set()
+
+    @property
+    def alive(self) -> bool:
+        return self._process.is_alive()
+
+    def stop(self, timeout: float = 120.0) -> None:
+        """Finish the batch under way, then stop."""
+        self._stop.set()
+        self._wake.set()
+        self._process.join(timeout)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(10)
+
+
+def _batcher_main(
+    settings: Settings, inbox_path: Path, pipelines_dir: Path | None, wake: Any, stop: Any, parent: int, level: int
+) -> None:
+    _die_with_parent()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("recon.serve").setLevel(logging.INFO)
+    for noisy in ("stripe", "urllib3", "dlt"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    inbox = Inbox(inbox_path)
+    try:
+        MicroBatcher(settings, inbox, pipelines_dir=pipelines_dir).serve(
+            wake, stop, still_wanted=lambda: os.getppid() == parent
+        )
+    finally:
+        inbox.close()
+
+
+def _die_with_parent() -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the getppid check in the loop does it
+        pass
+
+
 def _tell_waiting(holder: str) -> None:
     log.info("micro-batch waits for the warehouse: %s is writing to it", holder)
-
-
-def _release_duckdb() -> None:
-    """Let go of dbt-duckdb's database handle, so that other processes can open the file."""
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    except ImportError:  # dbt-duckdb not installed: nothing held
-        return
-    environment = DuckDBConnectionManager._ENV
-    if environment is not None:
-        try:
-            environment.close()
-        finally:
-            DuckDBConnectionManager._ENV = None

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
+
+from recon.serve.live import ServiceProcess, world_cutoff
+from recon.settings import resolve
 
 SECRET = "whsec_test_serve_0123456789abcdef"
 LIVE_DAYS = 10  # the world's last days arrive by webhook, the rest by the batch run
@@ -43,11 +40,8 @@ def live_world(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> L
     from ingest.demo.stripe_api import StripeAPIServer
     from recon.demo import DEMO_API_KEY
     from recon.pipeline import run_steps
-    from recon.settings import resolve
 
-    manifest = json.loads((small_world / "manifest.json").read_text())
-    end = dt.datetime.combine(dt.date.fromisoformat(manifest["end"]), dt.time(), tzinfo=dt.UTC)
-    cutoff = int(end.timestamp()) - LIVE_DAYS * 86_400
+    cutoff = world_cutoff(small_world, LIVE_DAYS)
     warehouse = tmp_path_factory.mktemp("live") / "live.duckdb"
     settings = resolve(warehouse=str(warehouse), target="duckdb", env={})
     with StripeAPIServer(small_world, port=0, api_keys=(DEMO_API_KEY,)) as server:
@@ -63,51 +57,11 @@ def live_world(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> L
     return LiveWorld(small_world, warehouse, cutoff)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class Service:
-    """A `recon serve` child process on 127.0.0.1."""
-
-    warehouse: Path
-    port: int
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, secret: str = SECRET) -> Service:
-        env = {**os.environ, "STRIPE_WEBHOOK_SECRET": secret, "DO_NOT_TRACK": "1"}
-        env.pop("RECON_WAREHOUSE", None)
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "recon.cli", "serve", "--port", str(self.port),
-                 "--warehouse", str(self.warehouse), "--target", "duckdb"],
-                stdout=log, stderr=subprocess.STDOUT, env=env,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"recon serve exited: {self.log.read_text()}")
-            try:
-                self.health()
-                return self
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.1)
-        raise AssertionError(f"recon serve did not answer: {self.log.read_text()}")
-
-    def health(self) -> dict[str, Any]:
-        with urllib.request.urlopen(self.url + "/healthz", timeout=5) as answer:
-            return dict(json.loads(answer.read()))
+class Service(ServiceProcess):
+    """A running `recon serve` (recon.serve.live.ServiceProcess) with helpers to post to it."""
 
     def post(self, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        request = urllib.request.Request(self.url + "/webhooks/stripe", data=body, headers=headers, method="POST")
+        request = urllib.request.Request(self.webhook_url, data=body, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=30) as answer:
                 return answer.status, dict(json.loads(answer.read()))
@@ -122,33 +76,9 @@ class Service:
         header = signature_header(body, secret, int(time.time()) if at is None else at)
         return self.post(body, {"Stripe-Signature": header, "Content-Type": "application/json"})
 
-    def wait_built(self, events: int, timeout: float = 120) -> dict[str, Any]:
-        """Until the inbox holds `events` events and every one of them is in the marts."""
-        deadline = time.monotonic() + timeout
-        health: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            health = self.health()
-            inbox = health["inbox"]
-            if inbox["events"] >= events and inbox["unbuilt"] == 0:
-                return health
-            time.sleep(0.2)
-        raise AssertionError(f"not built in {timeout} s: {health}\n{self.log.read_text()}")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> int:
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return int(self.process.returncode)
+    @property
+    def warehouse(self) -> Path:
+        return self.settings.warehouse
 
 
 @pytest.fixture
@@ -170,9 +100,10 @@ def start_service(tmp_path: Path) -> Iterator[Callable[[Path], Service]]:
     started: list[Service] = []
 
     def start(warehouse: Path) -> Service:
-        running = Service(warehouse, free_port(), tmp_path / "serve.log").start()
+        settings = resolve(warehouse=str(warehouse), target="duckdb", env={})
+        running = Service(settings, SECRET, tmp_path / "serve.log")
         started.append(running)
-        return running
+        return cast(Service, running.start())
 
     yield start
     for running in started:
@@ -196,7 +127,6 @@ def _query(warehouse: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     import duckdb
 
     from recon.locking import writer_lock
-    from recon.settings import resolve
 
     with writer_lock(resolve(warehouse=str(warehouse), target="duckdb", env={}), "test reader", timeout=120):
         connection = duckdb.connect(str(warehouse), read_only=True)
