@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,27 +80,34 @@ def load_stripe(
 
 def _existing_hashes(pipeline: Any, seen: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
     """The stored content hash of every row the run may have read again, per table."""
-    existing: dict[str, dict[str, str]] = {}
+    found = stored_values(pipeline, seen, CONTENT_HASH)
+    return {table: {key: str(value) for key, value in values.items()} for table, values in found.items()}
+
+
+def stored_values(pipeline: Any, keys: Mapping[str, Collection[str]], column: str) -> dict[str, dict[str, Any]]:
+    """`column` of the stored rows with the given keys, per table (`id`; the composition's
+    `payout_id|balance_transaction_id`); tables not in the warehouse yet are left out."""
+    existing: dict[str, dict[str, Any]] = {}
     with pipeline.sql_client() as client:
         with client.execute_query(
             "select table_name from information_schema.tables where table_schema = %s", client.dataset_name
         ) as cursor:
             stored_tables = {str(row[0]) for row in cursor.fetchall()}
-        for table, candidates in seen.items():
+        for table, candidates in keys.items():
             if not candidates or table not in stored_tables:
                 continue
             key = "id" if table != "payout_balance_transactions" else "payout_id || '|' || balance_transaction_id"
-            found: dict[str, str] = {}
-            keys = sorted(candidates)
-            for start in range(0, len(keys), 1000):
-                chunk = keys[start : start + 1000]
+            found: dict[str, Any] = {}
+            ordered = sorted(candidates)
+            for start in range(0, len(ordered), 1000):
+                chunk = ordered[start : start + 1000]
                 placeholders = ", ".join(["%s"] * len(chunk))
                 query = (
-                    f"select {key}, {CONTENT_HASH} from {client.make_qualified_table_name(table)} "
+                    f"select {key}, {column} from {client.make_qualified_table_name(table)} "
                     f"where {key} in ({placeholders})"
                 )
                 with client.execute_query(query, *chunk) as cursor:
-                    found.update({str(row[0]): str(row[1]) for row in cursor.fetchall()})
+                    found.update({str(row[0]): row[1] for row in cursor.fetchall()})
             existing[table] = found
     return existing
 

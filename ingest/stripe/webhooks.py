@@ -29,6 +29,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingest import destinations
 from ingest.stripe import OBSERVED_AT, _Batcher
+from ingest.stripe.load import stored_values
 from ingest.stripe.settings import EVENT_OBJECT_TABLES, RESOURCES, ColumnType
 from recon.errors import SourceUnavailableError
 from recon.settings import Settings
@@ -131,35 +132,6 @@ def _candidates(events: Sequence[Mapping[str, Any]], report: ApplyReport) -> dic
     return newest
 
 
-def _stored_observed_at(pipeline: Any, candidates: Mapping[str, Mapping[str, _Candidate]]) -> dict[str, dict[str, int]]:
-    """`_observed_at` of the rows already stored for the candidates' ids, per table."""
-    stored: dict[str, dict[str, int]] = {}
-    try:
-        with pipeline.sql_client() as client:
-            with client.execute_query(
-                "select table_name from information_schema.tables where table_schema = %s", client.dataset_name
-            ) as cursor:
-                tables = {str(row[0]) for row in cursor.fetchall()}
-            for table, by_id in candidates.items():
-                if table not in tables or not by_id:
-                    continue
-                found: dict[str, int] = {}
-                ids = sorted(by_id)
-                for start in range(0, len(ids), 1000):
-                    chunk = ids[start : start + 1000]
-                    query = (
-                        f"select id, {OBSERVED_AT} from {client.make_qualified_table_name(table)} "
-                        f"where id in ({', '.join(['%s'] * len(chunk))})"
-                    )
-                    with client.execute_query(query, *chunk) as cursor:
-                        found.update({str(row[0]): int(row[1]) for row in cursor.fetchall()})
-                stored[table] = found
-    except Exception as error:  # no dataset yet: nothing stored
-        if "does not exist" not in str(error).lower() and "catalog" not in str(error).lower():
-            raise
-    return stored
-
-
 def _rows(
     events: Sequence[Mapping[str, Any]], winners: Mapping[str, Mapping[str, _Candidate]], report: ApplyReport
 ) -> Iterator[Any]:
@@ -203,12 +175,12 @@ def apply_events(
         return report
     pipeline = destinations.pipeline(PIPELINE_NAME, DATASET, settings, pipelines_dir=pipelines_dir)
     candidates = _candidates(events, report)
-    stored = _stored_observed_at(pipeline, candidates)
+    stored = stored_values(pipeline, candidates, OBSERVED_AT)
     winners: dict[str, dict[str, _Candidate]] = {}
     for table, by_id in candidates.items():
         known = stored.get(table, {})
         for object_id, candidate in by_id.items():
-            if object_id in known and known[object_id] >= candidate.observed_at:
+            if object_id in known and int(known[object_id]) >= candidate.observed_at:
                 report.stale += 1
             else:
                 winners.setdefault(table, {})[object_id] = candidate
