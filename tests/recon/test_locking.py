@@ -32,9 +32,11 @@ def test_a_second_writer_waits_and_is_told_who_writes(tmp_path: Path) -> None:
     try:
         assert other.stdout is not None and other.stdout.readline().strip() == "held"
         told: list[str] = []
-        with pytest.raises(SourceUnavailableError, match=r"recon run \(pid \d+\) is writing to it"):
-            with writer_lock(settings, "test", timeout=0.3, on_wait=told.append):
-                pass
+        with (
+            pytest.raises(SourceUnavailableError, match=r"recon run \(pid \d+\) is writing to it"),
+            writer_lock(settings, "test", timeout=0.3, on_wait=told.append),
+        ):
+            pass
         assert told and told[0].startswith("recon run (pid")
         started = time.monotonic()
         with writer_lock(settings, "test"):  # waits until the other process lets go

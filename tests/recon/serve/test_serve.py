@@ -285,3 +285,52 @@ def test_live_mode_delivers_a_world_with_duplicates_and_reordering_and_loses_not
     rows, distinct = query(warehouse_copy, "select count(*), count(distinct id) from raw_stripe.charges")[0]
     assert rows == distinct
     assert "whsec_" not in (tmp_path / "live.log").read_text()
+
+
+def test_the_service_keeps_a_postgres_warehouse_current(
+    postgres_database: str, postgres_url: str, small_world: Path, tmp_path: Path
+) -> None:
+    """The same service, micro-batches and marts on the PostgreSQL target."""
+    import io
+    from dataclasses import replace
+
+    import psycopg2
+
+    from ingest.demo.stripe_api import StripeAPIServer
+    from recon.demo import DEMO_API_KEY
+    from recon.pipeline import run_steps
+    from recon.serve.live import deliver_live, world_cutoff
+
+    cutoff = world_cutoff(small_world, 10)
+    settings = resolve(warehouse=str(tmp_path / "pg.duckdb"), target="postgres", env={})
+    with StripeAPIServer(small_world, port=0, api_keys=(DEMO_API_KEY,)) as server:
+        run_steps(
+            replace(
+                settings, stripe_api_base=server.url, stripe_api_key=DEMO_API_KEY, stripe_max_rps=1000,
+                erp_dir=small_world / "erp", decisions_dir=small_world / "decisions",
+            ),
+            io.StringIO(),
+            stripe_until=cutoff,
+        )
+
+    report = deliver_live(settings, small_world, cutoff, log_path=tmp_path / "serve.log", duplicate_rate=0.1, seed=5)
+
+    assert report.delivery.complete and report.latency.missing == 0
+    assert report.inbox["events"] == report.delivery.events
+    connection = psycopg2.connect(postgres_url.rsplit("/", 1)[0] + "/" + postgres_database)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "select count(*) from raw_stripe.events where created >= %s and type in %s",
+                (cutoff, ("charge.succeeded", "refund.created", "payout.paid")),
+            )
+            events_in = cursor.fetchone()
+            cursor.execute(
+                "select count(*) from marts.fct_reconciliation_exceptions "
+                "where object_type = 'deposit' and side = 'erp'"
+            )
+            deposits_waiting = cursor.fetchone()
+    finally:
+        connection.close()
+    assert events_in is not None and events_in[0] > 0
+    assert deposits_waiting == (0,)  # every payout of the live days arrived and met its deposit
