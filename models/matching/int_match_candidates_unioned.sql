@@ -8,6 +8,9 @@
     message if a model tagged `matching_rule` is missing from the list (and a pytest test checks
     the folder against the list), so a forgotten registration never goes unnoticed.
 -#}
+{#- A view: the rules are tables, so the union only appends their rows where it is read
+    (int_matches_resolved), instead of copying them all into one more table. -#}
+{{ config(materialized='view') }}
 {%- set rules = var('matching_rules') -%}
 {#- The output shape every rule shares (README: how an analyst adds a matching rule). -#}
 {%- set rule_columns = [
