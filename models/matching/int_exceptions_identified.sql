@@ -85,6 +85,26 @@ customer_history as (
     group by customer_email
 ),
 
+-- Unmatched charges repeating a matched charge of the same customer, currency and amount made
+-- within the day before (a duplicate_charge; only an unmatched charge can be one).
+repeated_charges as (
+    select distinct charges.charge_id
+    from charges
+    left join matched_objects
+        on charges.charge_id = matched_objects.stripe_object_id
+        and matched_objects.match_type = 'charge_payment'
+    inner join charges as earlier
+        on charges.customer_email = earlier.customer_email
+        and charges.currency = earlier.currency
+        and charges.amount_minor = earlier.amount_minor
+    inner join matched_objects as earlier_matched
+        on earlier.charge_id = earlier_matched.stripe_object_id
+        and earlier_matched.match_type = 'charge_payment'
+    where matched_objects.stripe_object_id is null
+        and earlier.created_at < charges.created_at
+        and earlier.created_at >= {{ dbt.dateadd('day', -1, 'charges.created_at') }}
+),
+
 charges_checked as (
     select
         charges.charge_id as object_id,
@@ -117,24 +137,15 @@ charges_checked as (
             when matched_objects.erp_currency = charges.currency then charges.currency
             else matched_objects.erp_currency
         end as difference_currency,
-        exists(
-            select 1
-            from charges as earlier
-            inner join matched_objects as earlier_matched
-                on earlier.charge_id = earlier_matched.stripe_object_id
-                and earlier_matched.match_type = 'charge_payment'
-            where earlier.customer_email = charges.customer_email
-                and earlier.currency = charges.currency
-                and earlier.amount_minor = charges.amount_minor
-                and earlier.created_at < charges.created_at
-                and earlier.created_at >= {{ dbt.dateadd('day', -1, 'charges.created_at') }}
-        ) as has_earlier_same_charge
+        repeated_charges.charge_id is not null as has_earlier_same_charge
     from charges
     left join matched_objects
         on charges.charge_id = matched_objects.stripe_object_id
         and matched_objects.match_type = 'charge_payment'
     left join matched_payment_dates
         on charges.charge_id = matched_payment_dates.stripe_object_id
+    left join repeated_charges
+        on charges.charge_id = repeated_charges.charge_id
 ),
 
 refunds_checked as (

@@ -35,28 +35,26 @@ charges as (
     from {{ ref('int_charges_enriched') }}
 ),
 
+-- A rejection names the Stripe object and any of the ERP numbers; it removes every candidate
+-- pair it fits (an anti-join: the candidates no rejection fits).
 not_rejected as (
     select candidates.*
     from candidates
-    where
-        not exists (
-            select 1
-            from rejected
-            where
-                rejected.stripe_object_id = candidates.stripe_object_id
-                and (
-                    rejected.erp_document_number is null
-                    or rejected.erp_document_number = candidates.erp_document_number
-                )
-                and (
-                    rejected.erp_payment_number is null
-                    or rejected.erp_payment_number = candidates.erp_payment_number
-                )
-                and (
-                    rejected.erp_journal_number is null
-                    or rejected.erp_journal_number = candidates.erp_journal_number
-                )
+    left join rejected
+        on candidates.stripe_object_id = rejected.stripe_object_id
+        and (
+            rejected.erp_document_number is null
+            or candidates.erp_document_number = rejected.erp_document_number
         )
+        and (
+            rejected.erp_payment_number is null
+            or candidates.erp_payment_number = rejected.erp_payment_number
+        )
+        and (
+            rejected.erp_journal_number is null
+            or candidates.erp_journal_number = rejected.erp_journal_number
+        )
+    where rejected.stripe_object_id is null
 ),
 
 ordered as (
@@ -81,52 +79,32 @@ ordered as (
         on not_rejected.stripe_object_id = charges.charge_id
 ),
 
-distinct_pairs as (
+-- Each ERP payment (or journal) goes to one Stripe object: the first by precedence. Of several
+-- rules finding that same pair, the strongest evidence is kept (priority, then confidence).
+one_per_erp_item as (
     select *
     from (
         select
             ordered.*,
             row_number() over (
-                partition by match_type, stripe_object_id, erp_document_number, erp_item_number
-                order by priority asc, confidence desc, rule_name asc
-            ) as pair_rank
-        from ordered
-    ) as ranked
-    where pair_rank = 1
-),
-
-one_per_erp_item as (
-    select *
-    from (
-        select
-            distinct_pairs.*,
-            row_number() over (
                 partition by erp_item_number
                 order by
-                    priority, amount_rank, difference_rank, days_rank, stripe_created_at, stripe_object_id
+                    priority asc, amount_rank asc, difference_rank asc, days_rank asc, stripe_created_at asc,
+                    stripe_object_id asc, confidence desc, rule_name asc, erp_document_number asc
             ) as erp_rank
-        from distinct_pairs
+        from ordered
     ) as ranked
     where erp_rank = 1
 ),
 
-one_per_document as (
-    select *
-    from (
-        select
-            one_per_erp_item.*,
-            row_number() over (
-                partition by match_type, stripe_object_id, coalesce(erp_document_number, erp_item_number)
-                order by priority, amount_rank, difference_rank, days_rank, erp_item_number
-            ) as document_rank
-        from one_per_erp_item
-    ) as ranked
-    where document_rank = 1
-),
-
-best_per_object as (
+-- Per Stripe object (and match type): its best pair, and its best pair of each document.
+ranked_per_object as (
     select
-        one_per_document.*,
+        one_per_erp_item.*,
+        row_number() over (
+            partition by match_type, stripe_object_id, coalesce(erp_document_number, erp_item_number)
+            order by priority, amount_rank, difference_rank, days_rank, erp_item_number
+        ) as document_rank,
         row_number() over (
             partition by match_type, stripe_object_id
             order by priority, amount_rank, difference_rank, days_rank, erp_item_number
@@ -135,13 +113,15 @@ best_per_object as (
             partition by match_type, stripe_object_id
             order by priority, amount_rank, difference_rank, days_rank, erp_item_number
         ) as best_allows_split
-    from one_per_document
+    from one_per_erp_item
 ),
 
+-- One pair per document; the object's best pair, and when that pair allows a split, every
+-- other pair allowing one.
 kept as (
-    select * from best_per_object
-    where object_rank = 1
-        or (best_allows_split and allows_split)
+    select * from ranked_per_object
+    where document_rank = 1
+        and (object_rank = 1 or (best_allows_split and allows_split))
 ),
 
 final as (
