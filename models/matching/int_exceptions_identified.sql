@@ -272,6 +272,7 @@ erp_items_typed as (
         erp_unmatched.payment_date as erp_date,
         erp_unmatched.memo,
         erp_unmatched.customer_email,
+        cast(null as {{ dbt.type_string() }}) as erp_reference,
         case
             when exists (
                     select 1
@@ -293,17 +294,26 @@ deposits_unmatched as (
         deposits.journal_number as object_id,
         'erp' as side,
         'deposit' as object_type,
-        'missing_in_stripe' as exception_type,
         deposits.currency,
         deposits.deposit_amount_minor as amount_minor,
         deposits.posting_date as erp_date,
-        deposits.memo
+        deposits.memo,
+        cast(null as {{ dbt.type_string() }}) as customer_email,
+        deposits.journal_number as erp_reference,
+        'missing_in_stripe' as exception_type
     from deposits
     left join matches
         on deposits.journal_number = matches.erp_journal_number
         and matches.match_type = 'payout_deposit'
     where (deposits.is_stripe_memo or deposits.memo_payout_id is not null)
         and matches.erp_journal_number is null
+),
+
+erp_items as (
+    -- the two CTEs above list the same columns in the same order
+    select * from erp_items_typed
+    union all
+    select * from deposits_unmatched
 ),
 
 unioned as (
@@ -384,30 +394,10 @@ unioned as (
         cast(null as integer) as days_apart,
         cast(null as date) as stripe_date,
         erp_date,
-        cast(null as {{ dbt.type_string() }}) as erp_reference,
+        erp_reference,
         memo,
         customer_email
-    from erp_items_typed
-    union all
-    select
-        object_id,
-        side,
-        object_type,
-        exception_type,
-        currency,
-        amount_minor,
-        cast(null as {{ dbt.type_bigint() }}) as difference_minor,
-        cast(null as {{ dbt.type_string() }}) as difference_currency,
-        cast(null as {{ dbt.type_bigint() }}) as fee_minor,
-        cast(null as {{ dbt.type_bigint() }}) as settlement_amount_minor,
-        cast(null as {{ dbt.type_numeric() }}) as exchange_rate,
-        cast(null as integer) as days_apart,
-        cast(null as date) as stripe_date,
-        erp_date,
-        object_id as erp_reference,
-        memo,
-        cast(null as {{ dbt.type_string() }}) as customer_email
-    from deposits_unmatched
+    from erp_items
 ),
 
 final as (
