@@ -100,9 +100,10 @@ def main() -> int:
             sent = deliveries[name]
             how = "as fast as the sender can" if name == "burst" else f"paced at {args.rate:,.0f}/s"
             print(f"\n{name} ({how}): {sent.summary()}")
+            target = "(target >= 500/s)" if name == "burst" else "(the sender's pace)"
             print(
                 f"  accepted: {sent.acknowledged:,} deliveries in {sent.seconds:.2f} s = "
-                f"{sent.acknowledged / sent.seconds:,.0f} acknowledged deliveries/s (target >= 500/s)"
+                f"{sent.acknowledged / sent.seconds:,.0f} acknowledged deliveries/s {target}"
             )
             print(f"  {latency.render()} (target p95 <= 10 s)")
             if latency.missing:
