@@ -187,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--tolerance", type=int, default=300, metavar="SECONDS",
         help="oldest signature timestamp accepted (default 300, Stripe's)",
     )
+    serve.add_argument(
+        "--keep-days", type=int, default=30, metavar="DAYS",
+        help="events in the marts for longer than this leave the inbox (default 30)",
+    )
     _add_settings_options(serve)
     serve.set_defaults(handler=_cmd_serve)
 
@@ -234,6 +238,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         secret=secret_from(os.environ),
         inbox_path=Path(inbox).expanduser().resolve() if inbox else default_inbox_path(settings),
         tolerance=args.tolerance,
+        keep_days=args.keep_days,
     )
     print(
         f"recon serve: POST http://{args.host}:{args.port}/webhooks/stripe, GET /healthz; "

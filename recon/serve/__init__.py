@@ -14,6 +14,7 @@ rebuilds the models they affect. See DECISIONLOG.md, "Webhooks: one writer, micr
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -30,7 +31,7 @@ from starlette.routing import Route
 
 from recon.errors import UserError
 from recon.serve.inbox import Committer, Inbox, Received
-from recon.serve.microbatch import BatcherProcess
+from recon.serve.microbatch import KEEP_DAYS, BatcherProcess
 from recon.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class ServeConfig:
     tolerance: int = TOLERANCE_S
     batching: bool = True  # False: store only (the inbox is applied by a later service run)
     pipelines_dir: Path | None = None
+    keep_days: int = KEEP_DAYS
 
     def __repr__(self) -> str:  # the secret never reaches a log
         return f"ServeConfig(inbox_path={self.inbox_path}, tolerance={self.tolerance}, batching={self.batching})"
@@ -109,17 +111,23 @@ def create_app(config: ServeConfig) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         inbox = Inbox(config.inbox_path)
         batcher = (
-            BatcherProcess(config.settings, config.inbox_path, pipelines_dir=config.pipelines_dir)
+            BatcherProcess(
+                config.settings, config.inbox_path, pipelines_dir=config.pipelines_dir, keep_days=config.keep_days
+            )
             if config.batching else None
         )
         committer = Committer(config.inbox_path, on_commit=batcher.notify if batcher else None)
         state.update(inbox=inbox, batcher=batcher, committer=committer)
+        watchdog: asyncio.Task[None] | None = None
         if batcher is not None:
             batcher.start()
+            watchdog = asyncio.create_task(_watch(batcher))
         log.info("recon serve: inbox %s", config.inbox_path)
         try:
             yield
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
             committer.close()
             if batcher is not None:
                 batcher.stop()
@@ -158,9 +166,12 @@ def create_app(config: ServeConfig) -> Starlette:
         body: dict[str, Any] = {
             "status": "ok", "inbox": inbox.counts(), "last_batch": inbox.last_batch(), "batcher": status,
         }
+        if batcher is not None:
+            body["batcher_pid"] = batcher.pid
+            body["batcher_restarts"] = batcher.restarts
         if batcher is not None and not batcher.alive:
             body["status"] = "degraded"
-            body["last_error"] = "the micro-batcher process is not running"
+            body["last_error"] = "the micro-batcher process is not running (a new one starts within seconds)"
         elif status is not None and status["error"]:
             body["status"] = "degraded"
             body["last_error"] = status["error"]
@@ -173,6 +184,13 @@ def create_app(config: ServeConfig) -> Starlette:
         ],
         lifespan=lifespan,
     )
+
+
+async def _watch(batcher: BatcherProcess, every: float = 2.0) -> None:
+    """Restart the micro-batcher if it dies; the inbox keeps its events meanwhile."""
+    while True:
+        await asyncio.sleep(every)
+        batcher.ensure_running()
 
 
 def run_server(config: ServeConfig, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:

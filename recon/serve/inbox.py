@@ -158,6 +158,21 @@ class Inbox:
         with self._transaction() as con:
             con.execute("update batches set error = ? where batch_id = ?", (error[:2000], batch_id))
 
+    def prune(self, keep_days: int) -> int:
+        """Remove the events built more than `keep_days` ago (and their batches); returns how many.
+
+        A delivery of a pruned event arriving later is stored and applied again: harmless, an
+        older or equal state never overwrites the stored one."""
+        cutoff = _now_ms() - keep_days * 86_400_000
+        with self._transaction() as con:
+            removed = con.execute("delete from events where built_at_ms < ?", (cutoff,)).rowcount
+            con.execute(
+                "delete from batches where built_at_ms < ? and batch_id not in "
+                "(select batch_id from events where batch_id is not null)",
+                (cutoff,),
+            )
+        return int(removed)
+
     def set_status(self, state: str, error: str | None = None) -> None:
         """What the micro-batcher is doing, for /healthz (the batcher runs in its own process)."""
         with self._transaction() as con:

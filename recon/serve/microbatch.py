@@ -35,6 +35,8 @@ from recon.settings import Settings
 log = logging.getLogger(__name__)
 
 MAX_EVENTS = 20_000  # events per batch at most
+KEEP_DAYS = 30  # events in the marts for longer leave the inbox (Stripe retries for 3 days)
+PRUNE_EVERY_S = 3_600.0
 RETRY_MAX_S = 30.0
 
 
@@ -71,8 +73,10 @@ class MicroBatcher:
         max_events: int = MAX_EVENTS,
         linger: float = 0.05,
         pipelines_dir: Path | None = None,
+        keep_days: int = KEEP_DAYS,
     ) -> None:
         self.settings = settings
+        self.keep_days = keep_days
         self.inbox = inbox
         self.max_events = max_events
         self.linger = linger
@@ -92,7 +96,13 @@ class MicroBatcher:
             self.inbox.set_status("dbt could not parse the project", str(error))
             log.error("dbt could not parse the project: %s", error)
         self.inbox.set_status("idle")
+        pruned_at = 0.0
         while not stop.is_set() and still_wanted():
+            if time.monotonic() - pruned_at > PRUNE_EVERY_S:
+                pruned = self.inbox.prune(self.keep_days)
+                if pruned:
+                    log.info("inbox: %d events built more than %d days ago removed", pruned, self.keep_days)
+                pruned_at = time.monotonic()
             wake.wait(1.0)
             wake.clear()
             if stop.is_set():
@@ -190,13 +200,20 @@ class BatcherProcess:
     (one core each on a 2-core machine). It dies with the service: on Linux the kernel kills it
     when its parent dies (PR_SET_PDEATHSIG), elsewhere it notices within a second."""
 
-    def __init__(self, settings: Settings, inbox_path: Path, pipelines_dir: Path | None = None) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._wake = context.Event()
-        self._stop = context.Event()
-        self._process = context.Process(
+    def __init__(
+        self, settings: Settings, inbox_path: Path, pipelines_dir: Path | None = None, keep_days: int = KEEP_DAYS
+    ) -> None:
+        self._context = multiprocessing.get_context("spawn")
+        self._wake = self._context.Event()
+        self._stop = self._context.Event()
+        self._args = (settings, inbox_path, pipelines_dir, keep_days)
+        self._process = self._new_process()
+        self.restarts = 0
+
+    def _new_process(self) -> Any:
+        return self._context.Process(
             target=_batcher_main,
-            args=(settings, inbox_path, pipelines_dir, self._wake, self._stop, os.getpid(), logging.getLogger().level),
+            args=(*self._args, self._wake, self._stop, os.getpid(), logging.getLogger().level),
             name="recon-serve-batcher",
             daemon=True,
         )
@@ -209,9 +226,24 @@ class BatcherProcess:
         """New events are in the inbox (called by the committer after a commit)."""
         self._wake.set()
 
+    def ensure_running(self) -> bool:
+        """Start a new micro-batcher if the last one died (a crash, the OOM killer); True if it did.
+        Its events are safe in the inbox: the new one applies them, a cut build is redone."""
+        if self._stop.is_set() or self._process.is_alive():
+            return False
+        log.warning("the micro-batcher process ended (exit code %s): starting a new one", self._process.exitcode)
+        self._process = self._new_process()
+        self.restarts += 1
+        self.start()
+        return True
+
     @property
     def alive(self) -> bool:
-        return self._process.is_alive()
+        return bool(self._process.is_alive())
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid  # type: ignore[no-any-return]
 
     def stop(self, timeout: float = 120.0) -> None:
         """Finish the batch under way, then stop."""
@@ -224,7 +256,14 @@ class BatcherProcess:
 
 
 def _batcher_main(
-    settings: Settings, inbox_path: Path, pipelines_dir: Path | None, wake: Any, stop: Any, parent: int, level: int
+    settings: Settings,
+    inbox_path: Path,
+    pipelines_dir: Path | None,
+    keep_days: int,
+    wake: Any,
+    stop: Any,
+    parent: int,
+    level: int,
 ) -> None:
     _die_with_parent()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -233,7 +272,7 @@ def _batcher_main(
         logging.getLogger(noisy).setLevel(logging.WARNING)
     inbox = Inbox(inbox_path)
     try:
-        MicroBatcher(settings, inbox, pipelines_dir=pipelines_dir).serve(
+        MicroBatcher(settings, inbox, pipelines_dir=pipelines_dir, keep_days=keep_days).serve(
             wake, stop, still_wanted=lambda: os.getppid() == parent
         )
     finally:

@@ -334,3 +334,19 @@ def test_the_service_keeps_a_postgres_warehouse_current(
         connection.close()
     assert events_in is not None and events_in[0] > 0
     assert deposits_waiting == (0,)  # every payout of the live days arrived and met its deposit
+
+
+def test_a_micro_batcher_that_dies_is_replaced_and_its_events_still_arrive(
+    service: Any, live_world: Any, query: Any
+) -> None:
+    import signal
+
+    event = _first(live_world.events(), "charge.succeeded")
+    os.kill(service.health()["batcher_pid"], signal.SIGKILL)
+
+    assert service.send(event)[0] == 200  # accepted while no batcher runs
+    service.wait_built(1)
+
+    assert service.health()["batcher_restarts"] == 1
+    charge_id = event["data"]["object"]["id"]
+    assert query(service.warehouse, "select count(*) from raw_stripe.charges where id = ?", charge_id) == [(1,)]
