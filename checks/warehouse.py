@@ -33,6 +33,7 @@ from sqlalchemy.pool import StaticPool
 from recon.currencies import exponents
 from recon.errors import SourceUnavailableError, UserError
 from recon.settings import PROJECT_DIR, Settings
+from recon.warehouse import connect_duckdb
 
 log = logging.getLogger(__name__)
 
@@ -86,30 +87,15 @@ class Warehouse:
 
 
 def _duckdb(settings: Settings, prefix: str) -> Warehouse:
-    import duckdb
-
     path = settings.warehouse
-    if not path.exists():
-        raise UserError(
-            f"Warehouse {path} not found: load it first (`recon demo`, or `recon ingest` and "
-            "`dbt build`), or point --warehouse / RECON_WAREHOUSE at it."
-        )
-    try:
-        raw = duckdb.connect(str(path), read_only=True)
-    except duckdb.ConnectionException as error:
-        if "different configuration" not in str(error):
-            raise SourceUnavailableError(
-                f"Cannot open {path} read-only ({error}); another process may be writing it: "
-                "wait for it to finish and run the checks again."
-            ) from error
-        # This process already holds the file open read-write (dbt ran in it, as in `recon
-        # run`): DuckDB hands out that same database only to the same configuration.
-        raw = duckdb.connect(str(path))
-    except duckdb.Error as error:
-        raise SourceUnavailableError(
-            f"Cannot open {path} read-only ({error}); another process may be writing it: "
-            "wait for it to finish and run the checks again."
-        ) from error
+    raw = connect_duckdb(
+        settings,
+        read_only=True,
+        not_found_hint=(
+            "load it first (`recon demo`, or `recon ingest` and `dbt build`), or point --warehouse / "
+            "RECON_WAREHOUSE at it."
+        ),
+    )
     connection = _duckdb_wrapper_class()(raw)
 
     def creator() -> Any:

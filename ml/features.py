@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -14,7 +13,7 @@ import pandas as pd
 from recon.errors import UserError
 from recon.settings import Settings
 from recon.vocabulary import DISPOSITION_OF_TYPE
-from recon.warehouse import schema
+from recon.warehouse import connect_duckdb, schema
 
 if TYPE_CHECKING:
     import duckdb
@@ -67,15 +66,11 @@ _FEATURE_COLUMNS = (
 
 
 def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """A read-write connection to the DuckDB warehouse (the same configuration as dbt-duckdb's
-    in-process connection, so both may be open in one process; open it after dbt finished)."""
+    """A read-write connection to the DuckDB warehouse, for the classifier's table (see
+    recon.warehouse.connect_duckdb; open it after dbt finished)."""
     if settings.target != "duckdb":
         raise UserError(f"The classifier writes to the DuckDB warehouse only, not target {settings.target!r}.")
-    if not Path(settings.warehouse).exists():
-        raise UserError(f"Warehouse {settings.warehouse} not found: run `recon run` or `recon demo` first.")
-    import duckdb
-
-    return duckdb.connect(str(settings.warehouse))
+    return connect_duckdb(settings, read_only=False)
 
 
 def _read(con: duckdb.DuckDBPyConnection, query: str) -> pd.DataFrame:

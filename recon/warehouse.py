@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from recon.errors import UserError
+from recon.errors import SourceUnavailableError, UserError
 from recon.settings import Settings
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import duckdb
+
+NOT_FOUND_HINT = "run `recon run` or `recon demo` first."
 
 
 def schema(name: str) -> str:
@@ -15,15 +22,54 @@ def schema(name: str) -> str:
     return f"{os.environ.get('RECON_SCHEMA_PREFIX', '')}{name}"
 
 
+def connect_duckdb(
+    settings: Settings, *, read_only: bool, not_found_hint: str = NOT_FOUND_HINT
+) -> duckdb.DuckDBPyConnection:
+    """A connection to the DuckDB file `settings.warehouse`; the caller closes it.
+
+    Why one opener: DuckDB keeps one database per file in a process and refuses a second
+    connection to it with a different configuration ("Can't open a connection to same database
+    file with a different configuration"). dbt-duckdb, once dbt ran in this process (`recon run`,
+    `recon demo`), keeps its handle open read-write with the default configuration until
+    `recon.dbt.release_duckdb()`; so every open here uses that same default configuration.
+
+    `read_only=False` opens it read-write with that configuration; DuckDB's errors (another
+    process holds the file) go to the caller as they are. `read_only=True` opens it read-only,
+    so other readers may share the file; when this process already holds it read-write (dbt
+    ran in it) DuckDB hands it out only in that configuration, so it falls back to it. A
+    read-only open fails while another process writes the file: SourceUnavailableError.
+    A missing file is a UserError: "Warehouse ... not found: <not_found_hint>".
+    """
+    import duckdb
+
+    path = settings.warehouse
+    if not path.exists():
+        raise UserError(f"Warehouse {path} not found: {not_found_hint}")
+    if not read_only:
+        return duckdb.connect(str(path))
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.ConnectionException as error:
+        if "different configuration" not in str(error):
+            raise _busy(path, error) from error
+        return duckdb.connect(str(path))
+    except duckdb.Error as error:
+        raise _busy(path, error) from error
+
+
+def _busy(path: Path, error: Exception) -> SourceUnavailableError:
+    return SourceUnavailableError(
+        f"Cannot open {path} read-only ({error}); another process may be writing it: "
+        "wait for it to finish and try again."
+    )
+
+
 def fetch_all(settings: Settings, queries: Sequence[str]) -> list[list[tuple[Any, ...]]]:
     """Runs each query and returns its rows. Missing relations raise UserError (not built)."""
     if settings.target == "duckdb":
         import duckdb
 
-        if not settings.warehouse.exists():
-            raise UserError(f"Warehouse {settings.warehouse} not found: run `recon run` or `recon demo` first.")
-        # Same configuration as dbt-duckdb's in-process connection, so both can be open at once.
-        con = duckdb.connect(str(settings.warehouse))
+        con = connect_duckdb(settings, read_only=False)
         try:
             return [con.execute(query).fetchall() for query in queries]
         except duckdb.CatalogException as error:
