@@ -19,6 +19,7 @@ CHART_OF_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
     ("4900", "Refunds and Allowances", "refunds"),
     ("6150", "Stripe Fees", "stripe_fees"),
     ("6160", "Chargebacks", "chargebacks"),
+    ("6170", "Bank Charges", "bank_fees"),
     ("7100", "FX Gain/Loss", "fx"),
 )
 ACCOUNT_BY_ROLE: dict[str, tuple[str, str]] = {

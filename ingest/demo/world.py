@@ -270,6 +270,11 @@ class _Anomaly:
     period: str
     note: str
     difference_minor: int | None = None
+    # the analyst's note in decisions/ when it is not the type's usual one
+    resolution: str | None = None
+    # drawn from the payout-variance stream (its decision draws from it too, so that adding
+    # these anomalies left every other byte of a world as it was)
+    own_stream: bool = False
 
 
 @dataclass(order=True)
@@ -293,6 +298,8 @@ class _WorldWriter:
         # refund.created events draw their ids from their own stream, so adding them left
         # every other id (and every other file) of a world exactly as it was
         self.refund_event_ids = IdMaker(_sub_rng(spec.seed, "refund_events"))
+        # so do the deposits booked at another amount than their payout (`variance` payouts)
+        self.variance_rng = _sub_rng(spec.seed, "payout_variance")
         self.start = spec.start
         self.end = add_months(spec.start, spec.months)  # exclusive
         self.end_ts = epoch(self.end)
@@ -1419,6 +1426,7 @@ class _WorldWriter:
         fees = sum(e.fee for e in ready)
         period = self._period(created)
         je = ""
+        deposit = total
         if failed:
             self.failed_payout_done = True
             recon = "failed"
@@ -1477,6 +1485,10 @@ class _WorldWriter:
                     ("stripe_fees", fees),
                     ("stripe_clearing", -(total + fees)),
                 ]
+                if self.n_paid_payouts % 40 == 27:
+                    recon = "variance"
+                    deposit, lines = self._deposit_variance(po_id, total, fees, period)
+                    memo = f"STRIPE PAYOUT {po_id}"  # findable as this payout's deposit
                 je = self._journal(
                     self._same_month_shift(arrival_day, 3, 0.25),
                     memo,
@@ -1484,8 +1496,57 @@ class _WorldWriter:
                 )
                 self._match("payout_deposit", po_id, je=je)
         self.truth_payouts.write(
-            [po_id, status, recon, je, str(total) if je else "", str(total), str(n_docs)]
+            [po_id, status, recon, je, str(deposit) if je else "", str(total), str(n_docs)]
         )
+
+    def _deposit_variance(
+        self, po_id: str, total: int, fees: int, period: str
+    ) -> tuple[int, list[tuple[str, int]]]:
+        """A paid payout whose bank deposit is booked at another amount: the bank took a fee
+        off it (booked to bank charges) or the clerk keyed the deposit a few dollars off (on
+        the bank and the clearing line alike). Either way the journal balances. Draws from
+        the payout-variance stream only; records the `amount_mismatch` anomaly."""
+        vr = self.variance_rng
+        if vr.random() < 0.5 and total > 10_000:
+            bank_fee = vr.choice((1000, 1500, 2000, 2500, 3000))
+            deposit = total - bank_fee
+            lines = [
+                ("bank", deposit),
+                ("bank_fees", bank_fee),
+                ("stripe_fees", fees),
+                ("stripe_clearing", -(total + fees)),
+            ]
+            note = f"bank fee of {fmt_major(bank_fee, 'usd')} USD taken off the deposit"
+            resolution = "Incoming transfer fee taken by the bank; booked to 6170 Bank Charges."
+        else:
+            delta = vr.randint(1, 9) * 100
+            if vr.random() < 0.5 and delta < total:
+                delta = -delta
+            deposit = total + delta
+            lines = [
+                ("bank", deposit),
+                ("stripe_fees", fees),
+                ("stripe_clearing", -(deposit + fees)),
+            ]
+            note = f"deposit keyed {fmt_major(abs(delta), 'usd')} USD " + (
+                "too high" if delta > 0 else "too low"
+            )
+            resolution = "Keying error in the deposit amount; corrected the journal."
+        self._anomaly(
+            _Anomaly(
+                po_id,
+                "stripe",
+                "amount_mismatch",
+                "usd",
+                total,
+                period,
+                note,
+                difference_minor=deposit - total,
+                resolution=resolution,
+                own_stream=True,
+            )
+        )
+        return deposit, lines
 
     def _do_payout_done(self, ts: int, p: dict[str, Any]) -> None:
         if p["failed"]:
@@ -1704,16 +1765,17 @@ class _WorldWriter:
         self._write_decisions()
         self._write_manifest()
 
-    def _decided_at(self, period_or_ts: str | int) -> str:
+    def _decided_at(self, period_or_ts: str | int, rng: Random | None = None) -> str:
         first = (
             dt.date.fromisoformat(f"{period_or_ts}-01")
             if isinstance(period_or_ts, str)
             else day_of(period_or_ts).replace(day=1)
         )
+        rng = rng or self.rng
         when = dt.datetime.combine(add_months(first, 1), dt.time(), dt.UTC) + dt.timedelta(
-            days=self.rng.randint(1, 9),
-            hours=self.rng.randint(8, 17),
-            minutes=self.rng.randint(0, 59),
+            days=rng.randint(1, 9),
+            hours=rng.randint(8, 17),
+            minutes=rng.randint(0, 59),
         )
         return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -1740,14 +1802,15 @@ class _WorldWriter:
             for a in self.anomalies:
                 if a.period >= last_period:
                     continue
+                rng = self.variance_rng if a.own_stream else self.rng
                 sink.write(
                     [
                         a.object_id,
                         a.exception_type,
                         DISPOSITIONS[a.exception_type],
-                        self._decided_at(a.period),
-                        self.rng.choice(_ANALYSTS),
-                        notes[a.exception_type],
+                        self._decided_at(a.period, rng),
+                        rng.choice(_ANALYSTS),
+                        a.resolution or notes[a.exception_type],
                     ]
                 )
         with CsvSink(

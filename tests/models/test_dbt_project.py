@@ -197,6 +197,55 @@ def test_evaluation_meets_the_targets(built: Any, con: Any) -> None:
     assert evaluation.payout_status_accuracy == 1.0
 
 
+def test_a_deposit_of_another_amount_is_a_variance_and_an_amount_mismatch(
+    built: Any, con: Any
+) -> None:
+    """The world's `variance` payouts (a deposit booked at another amount): status `variance`,
+    a payout_deposit match carrying the difference, and an `amount_mismatch` on the payout."""
+    import csv
+
+    with (built.world / "truth" / "payouts.csv").open(newline="", encoding="utf-8") as handle:
+        truth = {
+            row["payout_id"]: row
+            for row in csv.DictReader(handle)
+            if row["expected_recon_status"] == "variance"
+        }
+    assert truth, "the demo world has variance payouts"
+    ids = list(truth)
+    reported = {
+        row[0]: row[1:]
+        for row in con.execute(
+            "select payout_id, status, erp_journal_number, erp_deposit_amount_minor "
+            "from marts.rpt_payout_reconciliation where list_contains(?, payout_id)",
+            [ids],
+        ).fetchall()
+    }
+    matched = {
+        row[0]: row[1:]
+        for row in con.execute(
+            "select stripe_object_id, erp_journal_number, difference_minor "
+            "from marts.fct_reconciliation_matches "
+            "where match_type = 'payout_deposit' and list_contains(?, stripe_object_id)",
+            [ids],
+        ).fetchall()
+    }
+    excepted = {
+        row[0]: row[1:]
+        for row in con.execute(
+            "select object_id, exception_type, disposition, difference_minor "
+            "from marts.fct_reconciliation_exceptions where list_contains(?, object_id)",
+            [ids],
+        ).fetchall()
+    }
+    for po_id, row in truth.items():
+        deposit = int(row["deposit_amount_minor"])
+        difference = deposit - int(row["payout_amount_minor"])
+        assert difference != 0
+        assert reported[po_id] == ("variance", row["erp_journal_number"], deposit), po_id
+        assert matched[po_id] == (row["erp_journal_number"], difference), po_id
+        assert excepted[po_id] == ("amount_mismatch", "true_exception", difference), po_id
+
+
 def test_evaluate_command_prints_the_table(
     built: Any, con: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -120,6 +120,10 @@ class World:
         return _csv(self.root / "truth" / "anomalies.csv")
 
     @cached_property
+    def truth_payouts(self) -> dict[str, dict[str, str]]:
+        return {row["payout_id"]: row for row in _csv(self.root / "truth" / "payouts.csv")}
+
+    @cached_property
     def matched_ids(self) -> set[str]:
         return {m["stripe_object_id"] for m in self.matches}
 
@@ -371,11 +375,72 @@ def test_each_payout_deposit_debits_bank_with_the_payout_amount(world: World) ->
         for ln in world.gl
         if ln["account_number"] == "1000"
     }
-    for row in _csv(world.root / "truth" / "payouts.csv"):
+    for row in world.truth_payouts.values():
         if row["expected_recon_status"] == "reconciled":
             assert bank[row["erp_journal_number"]] == int(row["payout_amount_minor"])
+            assert row["deposit_amount_minor"] == row["payout_amount_minor"]
+        elif row["expected_recon_status"] == "variance":
+            deposit = int(row["deposit_amount_minor"])
+            assert bank[row["erp_journal_number"]] == deposit != int(row["payout_amount_minor"])
         else:
-            assert row["erp_journal_number"] == ""
+            assert row["erp_journal_number"] == "" and row["deposit_amount_minor"] == ""
+
+
+def test_variance_payouts_are_as_rare_as_missing_deposits_with_their_truth(world: World) -> None:
+    """A few paid payouts whose deposit is booked at another amount: status `variance` in
+    truth/payouts.csv, an `amount_mismatch` on the payout in truth/anomalies.csv and the
+    payout_deposit pair in truth/matches.csv."""
+    statuses = Counter(row["expected_recon_status"] for row in world.truth_payouts.values())
+    assert 3 <= statuses["variance"] <= 6, statuses
+    assert abs(statuses["variance"] - statuses["missing_deposit"]) <= 2, statuses
+    anomalies = {a["object_id"]: a for a in world.anomalies}
+    deposits = {
+        m["stripe_object_id"]: m["erp_journal_number"]
+        for m in world.matches
+        if m["match_type"] == "payout_deposit"
+    }
+    for po_id, row in world.truth_payouts.items():
+        if row["expected_recon_status"] != "variance":
+            continue
+        assert row["status"] == world.payouts[po_id]["status"] == "paid"
+        a = anomalies[po_id]
+        assert (a["side"], a["exception_type"], a["disposition"]) == (
+            "stripe",
+            "amount_mismatch",
+            "true_exception",
+        )
+        assert int(a["amount_minor"]) == int(row["payout_amount_minor"])
+        assert int(a["difference_minor"]) == int(row["deposit_amount_minor"]) - int(
+            row["payout_amount_minor"]
+        )
+        assert deposits[po_id] == row["erp_journal_number"]
+
+
+def test_a_variance_deposit_balances_and_names_its_payout(world: World) -> None:
+    """The difference goes to bank charges (a bank fee taken off the deposit) or through the
+    clearing line (the deposit keyed wrong on both lines): debits = credits either way."""
+    journals: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for ln in world.gl:
+        journals[ln["journal_number"]].append(ln)
+    kinds: Counter[str] = Counter()
+    for po_id, row in world.truth_payouts.items():
+        if row["expected_recon_status"] != "variance":
+            continue
+        lines = {ln["account_number"]: ln for ln in journals[row["erp_journal_number"]]}
+        assert all(po_id in ln["memo"] for ln in lines.values())
+        debit = sum(_to_minor(ln["debit"], "usd") for ln in lines.values())
+        credit = sum(_to_minor(ln["credit"], "usd") for ln in lines.values())
+        assert debit == credit
+        difference = int(row["deposit_amount_minor"]) - int(row["payout_amount_minor"])
+        if "6170" in lines:  # Bank Charges
+            kinds["bank_fee"] += 1
+            assert _to_minor(lines["6170"]["debit"], "usd") == -difference > 0
+        else:
+            kinds["keying"] += 1
+            fees = _to_minor(lines["6150"]["debit"], "usd") if "6150" in lines else 0
+            assert _to_minor(lines["1150"]["credit"], "usd") == int(row["deposit_amount_minor"]) + fees
+            assert 100 <= abs(difference) <= 900
+    assert kinds, "no variance payout"
 
 
 @pytest.mark.parametrize("currency", ["jpy", "kwd"], ids=["zero-decimal", "three-decimal"])
@@ -545,6 +610,17 @@ def _check_rounding(world: World, a: dict[str, str]) -> None:
 
 
 def _check_mismatch(world: World, a: dict[str, str]) -> None:
+    if a["object_id"].startswith("po_"):  # a payout whose deposit was booked at another amount
+        po = world.payouts[a["object_id"]]
+        row = world.truth_payouts[po["id"]]
+        bank = [
+            _to_minor(ln["debit"], "usd")
+            for ln in world.gl
+            if ln["journal_number"] == row["erp_journal_number"] and ln["account_number"] == "1000"
+        ]
+        assert row["expected_recon_status"] == "variance" and po["status"] == "paid"
+        assert bank == [po["amount"] + int(a["difference_minor"])] and bank[0] != po["amount"]
+        return
     charge = world.charges[a["object_id"]]
     pay = _payment_for(world, charge["id"])
     fee = world.txns[charge["balance_transaction"]]["fee"]
