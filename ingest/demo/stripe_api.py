@@ -24,7 +24,8 @@ Endpoints besides Stripe's own (local only; the server binds 127.0.0.1 and nothi
   balance transaction ids; replaces which transactions the payout settled.
 
 Mutations change the index only, not the world's jsonl files; `rebuild=True` (or deleting
-the index) restores the world as written.
+the index) restores the world as written. `serve_malformed` (Python only) serves any JSON text
+as an object, for tests of what a loader does with objects real Stripe never sends.
 
 Webhooks: `send_events(url, secret)` (the command line's `--send-events-to URL`, the secret
 from `STRIPE_WEBHOOK_SECRET`) POSTs the world's events to a webhook endpoint signed as
@@ -538,12 +539,16 @@ class _Store:
             raise UserError(f"an upserted {RESOURCES[resource]} needs an integer created time")
         kind = obj.get("type") if resource in TYPE_FILTERED else None
         text = json.dumps(obj, separators=(",", ":"))
+        self.put(resource, object_id, created, kind if isinstance(kind, str) else None, text)
+
+    def put(self, resource: str, object_id: str, created: int, kind: str | None, text: str) -> None:
+        """Store `text` as the object listed at (`created`, `object_id`), whatever it holds."""
         with self._write_lock, self.connection() as con:
             con.execute(
                 f"insert into {resource} (id, created, type, json) values (?, ?, ?, ?) "
                 "on conflict (id) do update set created = excluded.created, "
                 "type = excluded.type, json = excluded.json",
-                (object_id, created, kind if isinstance(kind, str) else None, text),
+                (object_id, created, kind, text),
             )
 
     def set_composition(self, payout_id: str, txn_ids: Sequence[str]) -> None:
@@ -799,6 +804,15 @@ class StripeAPIServer:
     def upsert(self, resource: str, obj: Mapping[str, Any]) -> None:
         """Insert or replace one object (it needs `id` and integer `created`)."""
         self._store.upsert(self._resource(resource), obj)
+
+    def serve_malformed(self, resource: str, body: str, *, listed_as: str, created: int) -> None:
+        """Serve `body`, any JSON text, as one object of `resource` (an object without `id`, one
+        whose `created` is "yesterday", a list...), placed in list order and in `created`
+        filters as if its id were `listed_as` and its `created` `created`. Real Stripe never
+        sends such objects and `upsert` refuses them; a faulty Stripe-compatible server or proxy
+        might: this is for tests of how a loader copes with them."""
+        json.loads(body)  # a list page is spliced from the objects' texts: it must stay JSON
+        self._store.put(self._resource(resource), listed_as, created, None, body)
 
     def upsert_payout_composition(self, payout_id: str, txn_ids: Sequence[str]) -> None:
         """Set which balance transactions a payout settled (its own included)."""

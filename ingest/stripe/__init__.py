@@ -4,16 +4,23 @@ One resource reads the objects in a fixed order and dispatches each batch to its
 (`dlt.mark.with_hints`), because later reads depend on earlier ones: the events bring new
 states of objects read before, and a payout's composition is read once the payout is final.
 See DECISIONLOG.md ("How Stripe changes reach the warehouse").
+
+An object a table cannot hold (not a JSON object, no id, no whole `created`, a value its column
+cannot store) goes to `raw_stripe.quarantine` with the reason, is counted in the report, and
+neither stops the load nor moves a high-water mark (DECISIONLOG.md, "Stripe objects a table
+cannot hold").
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import dlt
+import orjson
 import pyarrow as pa
 from dlt.extract import DltResource
 
@@ -22,12 +29,18 @@ from ingest.stripe.helpers import (
     Page,
     Row,
     StripeReader,
+    UnfitObject,
     arrow_schema,
     content_hash,
     dlt_column_hints,
     flatten,
+    object_problem,
+    page_cursor,
+    quarantine_id,
+    raw_text,
     read_created_range,
     rows_to_table,
+    whole_number,
 )
 from ingest.stripe.settings import (
     EVENT_OBJECT_TABLES,
@@ -45,6 +58,8 @@ BATCH_ROWS = 5_000  # rows per Arrow table: bounds memory, events carry large JS
 OBSERVED_AT = "_observed_at"  # ms since epoch: when this state of the object was seen
 CONTENT_HASH = "_content_hash"  # sha1 of the object as Stripe returned it
 COMPOSITION_TABLE = "payout_balance_transactions"
+QUARANTINE_TABLE = "quarantine"
+_LISTED_AGAIN = "the next run lists them again from the same point"
 
 
 def _table_hints(table: str, columns: dict[str, ColumnType], primary_key: str | list[str]) -> Any:
@@ -67,6 +82,10 @@ class _Batcher:
     Remembers the content hash of every row that may already be in the warehouse (created at
     or before the previous high-water mark, or brought by an event), so that the load can
     tell new rows from updated ones and from unchanged re-reads.
+
+    `add` raises UnfitObject, before keeping anything, for an object the table cannot hold:
+    not a JSON object, a key column missing, a value its column cannot store, and where
+    `created_required` (the tables listed incrementally on `created`) no whole `created`.
     """
 
     def __init__(
@@ -77,6 +96,7 @@ class _Batcher:
         *,
         seen: dict[str, dict[str, str]] | None = None,
         previous_high_water: int | None = None,
+        created_required: bool = False,
     ) -> None:
         self.table = table
         self._key = [primary_key] if isinstance(primary_key, str) else primary_key
@@ -92,11 +112,19 @@ class _Batcher:
         self.ids: set[str] = set()
         self._maybe_existing = (seen if seen is not None else {}).setdefault(table, {})
         self._previous_high_water = previous_high_water
+        self._created_required = created_required
 
     def add(self, obj: dict[str, Any], observed_at_ms: int, *, maybe_existing: bool = False) -> Iterator[Any]:
-        row = flatten(obj, self.columns)
+        problem = object_problem(obj, self._key, created_required=self._created_required)
+        if problem is not None:
+            raise UnfitObject(problem)
+        try:
+            row = flatten(obj, self.columns)
+            row_hash = content_hash(obj)
+        except orjson.JSONEncodeError as error:
+            raise UnfitObject("it holds a number too large for 64 bits") from error
         row[OBSERVED_AT] = observed_at_ms
-        row[CONTENT_HASH] = content_hash(obj)
+        row[CONTENT_HASH] = row_hash
         key = "|".join(str(row[name]) for name in self._key)
         self.ids.add(key)
         created = obj.get("created")
@@ -116,6 +144,139 @@ class _Batcher:
             yield dlt.mark.with_hints(table, self.hints, create_table_variant=True)
 
 
+class _Quarantine:
+    """Objects no raw table can hold, for `raw_stripe.quarantine`: table, id, reason, raw JSON.
+
+    Keyed by table and raw JSON text (`quarantine_id`): an object is counted once in every run
+    that refuses it (a later run refuses it again when it reads it again, in the look-back
+    window or a retried composition) but stored once, with the time it was first refused.
+    `known` holds the ids the quarantine already has.
+    """
+
+    def __init__(self, known: set[str] | None = None) -> None:
+        self._known = known if known is not None else set()
+        self._refused: dict[str, set[str]] = {}  # table -> ids refused in this run
+        self.rows: list[Row] = []
+        self.new = 0
+        self.at = datetime.now(UTC)
+        self.schema = pa.schema(
+            [
+                pa.field("quarantine_id", pa.string(), nullable=False),
+                pa.field("table_name", pa.string(), nullable=False),
+                pa.field("object_id", pa.string()),
+                pa.field("source", pa.string(), nullable=False),
+                pa.field("reason", pa.string(), nullable=False),
+                pa.field("raw", pa.string(), nullable=False),
+                pa.field("quarantined_at", pa.timestamp("us", tz="UTC"), nullable=False),
+            ]
+        )
+        columns: dict[str, dict[str, Any]] = {
+            name: {"name": name, "data_type": "text", "nullable": name == "object_id"}
+            for name in ("quarantine_id", "table_name", "object_id", "source", "reason", "raw")
+        }
+        columns["quarantined_at"] = {
+            "name": "quarantined_at", "data_type": "timestamp", "timezone": True, "nullable": False,
+        }
+        self.hints = dlt.mark.make_hints(
+            table_name=QUARANTINE_TABLE,
+            primary_key="quarantine_id",
+            write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+            columns=columns,  # type: ignore[arg-type]
+        )
+
+    def add(self, table: str, obj: Any, reason: str, source: str) -> Iterator[Any]:
+        raw = raw_text(obj)
+        key = quarantine_id(table, raw)
+        refused = self._refused.setdefault(table, set())
+        if key in refused:
+            return
+        refused.add(key)
+        object_id = _object_id(obj)
+        known = key in self._known
+        log.log(
+            logging.INFO if known else logging.WARNING,
+            "Stripe %s: %s %s from %s: %s",
+            table,
+            "still refusing" if known else "quarantined",
+            object_id or "an object without an id",
+            source,
+            reason,
+        )
+        if known:
+            return
+        self.new += 1
+        self.rows.append(
+            {
+                "quarantine_id": key,
+                "table_name": table,
+                "object_id": object_id,
+                "source": source,
+                "reason": reason,
+                "raw": raw,
+                "quarantined_at": self.at,
+            }
+        )
+        if len(self.rows) >= BATCH_ROWS:
+            yield from self.flush()
+
+    def count(self, table: str) -> int:
+        """Distinct objects refused for `table` in this run."""
+        return len(self._refused.get(table, ()))
+
+    @property
+    def total(self) -> int:
+        return sum(len(ids) for ids in self._refused.values())
+
+    def summary(self) -> str:
+        tables = ", ".join(f"{table} {len(ids)}" for table, ids in self._refused.items() if ids)
+        return (
+            f"quarantined {self.total} Stripe objects no raw table can hold ({tables}), {self.new} "
+            "of them new: each one's reason is in raw_stripe.quarantine"
+        )
+
+    def flush(self) -> Iterator[Any]:
+        if self.rows:
+            table = pa.Table.from_pylist(self.rows, schema=self.schema)
+            self.rows = []
+            yield dlt.mark.with_hints(table, self.hints, create_table_variant=True)
+
+
+def _object_id(obj: Any) -> str | None:
+    value = obj.get("id") if isinstance(obj, Mapping) else None
+    if value is None or value == "" or isinstance(value, (dict, list)):
+        return None
+    return str(value)
+
+
+def _offer(
+    batch: _Batcher,
+    quarantine: _Quarantine,
+    obj: Any,
+    observed_at_ms: int,
+    source: str,
+    *,
+    maybe_existing: bool = False,
+) -> Generator[Any, None, bool]:
+    """`obj` into its table, or into the quarantine when the table cannot hold it. Returns
+    whether the table took it."""
+    try:
+        yield from batch.add(obj, observed_at_ms, maybe_existing=maybe_existing)
+    except UnfitObject as unfit:
+        yield from quarantine.add(batch.table, obj, str(unfit), source)
+        return False
+    return True
+
+
+def _event_problem(event: Any) -> str | None:
+    """Why an event is malformed beyond what the events table checks: it carries no object."""
+    if not isinstance(event, Mapping):
+        return None  # the events table says why
+    data = event.get("data")
+    if not isinstance(data, Mapping) or not isinstance(data.get("object"), Mapping):
+        return "its data.object is missing or not a JSON object"
+    return None
+
+
 @dlt.source(name="stripe", max_table_nesting=0, root_key=False)
 def stripe_source(
     reader: StripeReader,
@@ -123,13 +284,15 @@ def stripe_source(
     now: int | None = None,
     report: LoadReport | None = None,
     seen: dict[str, dict[str, str]] | None = None,
+    quarantined: set[str] | None = None,
 ) -> DltResource:
     """Stripe through its list endpoints, incremental on `created`, merged on `id`.
 
     `reader` carries the key (never a dlt config value, so never in a trace);
     `now` (unix seconds) is the upper end of what is read, by default the time of the call;
     `report` receives rows and requests per table; `seen` receives, per table, the content
-    hash of every row that may already be in the warehouse (see `_Batcher`).
+    hash of every row that may already be in the warehouse (see `_Batcher`); `quarantined`
+    holds the ids `raw_stripe.quarantine` already has (see `_Quarantine`).
     """
     selected = list(resources or RESOURCES)
     unknown = sorted(set(selected) - set(RESOURCES))
@@ -145,6 +308,7 @@ def stripe_source(
         high_water: dict[str, int] = state.setdefault("high_water", {})
         unfinished: dict[str, int] = state.setdefault("unfinished_payouts", {})
         composed: list[str] = state.setdefault("composed_payouts", [])
+        quarantine = _Quarantine(quarantined)
 
         # 1. The events since the last run: their snapshots are newer states of objects.
         # Only objects created before a table's list window need them: every object inside
@@ -152,30 +316,38 @@ def stripe_source(
         # Of several events about one object, the newest snapshot is kept.
         windows = {name: _window_start(name, high_water) for name in selected}
         snapshots: dict[str, dict[str, tuple[dict[str, Any], int]]] = {}
+        snapshot_sources: dict[tuple[str, str], str] = {}  # (table, id) -> the event that brought it
         if "events" in selected:
             events = _Batcher(
                 "events", RESOURCES["events"][1], "id",
-                seen=maybe_existing, previous_high_water=high_water.get("events"),
+                seen=maybe_existing, previous_high_water=high_water.get("events"), created_required=True,
             )
             started = time.monotonic()
+            previous = high_water.get("events")
+            listed_from = f"GET {RESOURCES['events'][0]}"
+            cut_short = False
             for page in _read(reader, "events", high_water, upper):
+                cut_short = _cut_short(load_report, page, _LISTED_AGAIN) or cut_short
                 for event in page.objects:
-                    yield from events.add(event, page.fetched_at_ms)
-                    data_object = (event.get("data") or {}).get("object") or {}
+                    problem = _event_problem(event)
+                    if problem is not None:
+                        yield from quarantine.add("events", event, problem, listed_from)
+                        continue
+                    if not (yield from _offer(events, quarantine, event, page.fetched_at_ms, listed_from)):
+                        continue  # its snapshot is not used either: the event's time is unknown
+                    data_object = event["data"]["object"]
                     table = EVENT_OBJECT_TABLES.get(str(data_object.get("object")))
-                    if (
-                        table in windows
-                        and not data_object.get("deleted")
-                        and int(data_object.get("created") or 0) < windows[table]
-                    ):
-                        observed_at = int(event["created"]) * 1000
-                        newest = snapshots.setdefault(table, {})
-                        known = newest.get(str(data_object["id"]))
-                        if known is None or observed_at >= known[1]:
-                            newest[str(data_object["id"])] = (data_object, observed_at)
+                    if table in windows and not data_object.get("deleted"):
+                        # No `created` counts as the oldest, as always; one that is no whole
+                        # number may be old too: either way the snapshot is needed.
+                        created = whole_number(data_object.get("created") or 0)
+                        if created is None or created < windows[table]:
+                            yield from _keep_snapshot(snapshots, snapshot_sources, quarantine, table, event)
                     _bump(high_water, "events", event)
+            if cut_short:
+                _restore(high_water, "events", previous)
             yield from events.flush()
-            _account(load_report, "events", events, reader, started)
+            _account(load_report, "events", events, reader, started, quarantine)
 
         # 2. Every object type, newest first within its window, sliced across workers.
         payouts_seen: dict[str, tuple[str, int, int]] = {}  # id -> (status, created, observed at)
@@ -185,21 +357,32 @@ def stripe_source(
             started = time.monotonic()
             batch = _Batcher(
                 resource, RESOURCES[resource][1], "id",
-                seen=maybe_existing, previous_high_water=high_water.get(resource),
+                seen=maybe_existing, previous_high_water=high_water.get(resource), created_required=True,
             )
+            previous = high_water.get(resource)
+            listed_from = f"GET {RESOURCES[resource][0]}"
+            cut_short = False
             for page in _read(reader, resource, high_water, upper):
+                cut_short = _cut_short(load_report, page, _LISTED_AGAIN) or cut_short
                 for obj in page.objects:
-                    yield from batch.add(obj, page.fetched_at_ms)
+                    if not (yield from _offer(batch, quarantine, obj, page.fetched_at_ms, listed_from)):
+                        continue  # quarantined: it moves no high-water mark
                     _bump(high_water, resource, obj)
                     if resource == "payouts":
                         _observe(payouts_seen, obj, page.fetched_at_ms)
-            for obj, observed_at in snapshots.pop(resource, {}).values():
-                yield from batch.add(obj, observed_at, maybe_existing=True)
+            if cut_short:
+                _restore(high_water, resource, previous)
+            for object_id, (obj, observed_at) in snapshots.pop(resource, {}).items():
+                brought_by = snapshot_sources[(resource, object_id)]
+                taken = yield from _offer(batch, quarantine, obj, observed_at, brought_by, maybe_existing=True)
+                if not taken:
+                    continue
                 if resource == "payouts":
                     _observe(payouts_seen, obj, observed_at)
             if resource == "payouts":
-                # Payouts still moving and older than the look-back window: read again by
-                # their exact `created`, a list call the contract allows.
+                # Payouts still moving (or final with a composition not read whole) and older
+                # than the look-back window: read again by their exact `created`, a list call
+                # the contract allows.
                 for payout_id, created in sorted(unfinished.items()):
                     if payout_id in payouts_seen:
                         continue
@@ -207,10 +390,13 @@ def stripe_source(
                         "payouts", RESOURCES["payouts"][0], {"limit": PAGE_LIMIT, "created": created}
                     )
                     for obj in page.objects:
-                        yield from batch.add(obj, page.fetched_at_ms, maybe_existing=True)
-                        _observe(payouts_seen, obj, page.fetched_at_ms)
+                        taken = yield from _offer(
+                            batch, quarantine, obj, page.fetched_at_ms, listed_from, maybe_existing=True
+                        )
+                        if taken:
+                            _observe(payouts_seen, obj, page.fetched_at_ms)
             yield from batch.flush()
-            _account(load_report, resource, batch, reader, started)
+            _account(load_report, resource, batch, reader, started, quarantine)
 
         # 3. The composition of every payout that became final and is not yet composed.
         if "payouts" in selected and "balance_transactions" in selected:
@@ -227,16 +413,59 @@ def stripe_source(
                 unfinished.pop(payout_id, None)
                 if payout_id in already:
                     continue
+                listed_from = f"GET /v1/balance_transactions?payout={payout_id}"
+                complete = True
                 for page in _read_composition(reader, payout_id):
+                    if _cut_short(load_report, page, f"payout {payout_id}'s composition is read again next run"):
+                        complete = False
                     for txn in page.objects:
+                        problem = object_problem(txn, ["id"], created_required=False)
+                        if problem is not None:
+                            yield from quarantine.add(COMPOSITION_TABLE, txn, problem, listed_from)
+                            complete = False
+                            continue
                         pair = {"payout_id": payout_id, "balance_transaction_id": txn["id"]}
-                        yield from composition.add(pair, page.fetched_at_ms)
-                composed.append(payout_id)
-                already.add(payout_id)
+                        if not (yield from _offer(composition, quarantine, pair, page.fetched_at_ms, listed_from)):
+                            complete = False
+                if complete:
+                    composed.append(payout_id)
+                    already.add(payout_id)
+                else:  # a transaction was quarantined: read the payout and its composition again
+                    unfinished[payout_id] = created
             yield from composition.flush()
-            _account(load_report, COMPOSITION_TABLE, composition, reader, started, key="payout_composition")
+            _account(
+                load_report, COMPOSITION_TABLE, composition, reader, started, quarantine, key="payout_composition"
+            )
+
+        yield from quarantine.flush()
+        if quarantine.total:
+            load_report.table(QUARANTINE_TABLE).new_rows = quarantine.new
+            load_report.messages.append(quarantine.summary())
 
     return stripe_objects
+
+
+def _keep_snapshot(
+    snapshots: dict[str, dict[str, tuple[dict[str, Any], int]]],
+    sources: dict[tuple[str, str], str],
+    quarantine: _Quarantine,
+    table: str,
+    event: Mapping[str, Any],
+) -> Iterator[Any]:
+    """Keep the event's snapshot of an object of `table` if it is the newest so far; one with
+    no id or no whole `created` cannot be placed and goes to the quarantine."""
+    data_object = event["data"]["object"]
+    brought_by = f"event {event['id']}"
+    problem = object_problem(data_object, ["id"], created_required=True)
+    if problem is not None:
+        yield from quarantine.add(table, data_object, problem, brought_by)
+        return
+    observed_at = int(event["created"]) * 1000
+    newest = snapshots.setdefault(table, {})
+    known = newest.get(str(data_object["id"]))
+    if known is None or observed_at >= known[1]:
+        newest[str(data_object["id"])] = (data_object, observed_at)
+        sources[(table, str(data_object["id"]))] = brought_by
 
 
 def _window_start(resource: str, high_water: dict[str, int]) -> int:
@@ -255,10 +484,36 @@ def _read_composition(reader: StripeReader, payout_id: str) -> Iterator[Page]:
     params: dict[str, Any] = {"limit": PAGE_LIMIT, "payout": payout_id}
     while True:
         page = reader.list_page("payout_composition", "/v1/balance_transactions", params)
-        yield page
         if not page.has_more or not page.objects:
+            yield page
             return
-        params = {**params, "starting_after": page.objects[-1]["id"]}
+        following = page_cursor(page.objects)
+        if following is None:
+            page.cut_short = True
+            yield page
+            return
+        yield page
+        params = {**params, "starting_after": following[0]}
+
+
+def _cut_short(report: LoadReport, page: Page, then: str) -> bool:
+    """Whether the listing stopped at `page` (see `Page.cut_short`); if so, says so in the report."""
+    if page.cut_short:
+        message = (
+            f"{page.resource}: Stripe sent a page of {len(page.objects)} objects none of which has an id, "
+            f"so the objects listed after it could not be read; {then}."
+        )
+        log.warning("%s", message)
+        report.messages.append(message)
+    return page.cut_short
+
+
+def _restore(high_water: dict[str, int], resource: str, previous: int | None) -> None:
+    """Put a high-water mark back where the run found it: what was not read is read next run."""
+    if previous is None:
+        high_water.pop(resource, None)
+    else:
+        high_water[resource] = previous
 
 
 def _observe(seen: dict[str, tuple[str, int, int]], payout: dict[str, Any], observed_at_ms: int) -> None:
@@ -276,9 +531,17 @@ def _bump(high_water: dict[str, int], resource: str, obj: dict[str, Any]) -> Non
 
 
 def _account(
-    report: LoadReport, table: str, batch: _Batcher, reader: StripeReader, started: float, *, key: str | None = None
+    report: LoadReport,
+    table: str,
+    batch: _Batcher,
+    reader: StripeReader,
+    started: float,
+    quarantine: _Quarantine,
+    *,
+    key: str | None = None,
 ) -> None:
     entry = report.table(table)
     entry.new_rows = len(batch.ids)  # distinct rows read; split into new and updated after the load
+    entry.quarantined_rows = quarantine.count(table)
     entry.requests = reader.requests[key or table]
     entry.seconds += time.monotonic() - started

@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -93,10 +93,14 @@ def mask_key(api_key: str) -> str:
 
 @dataclass
 class Page:
+    """One list page. `cut_short`: more objects follow, but none on the page has an id to list
+    them from (`starting_after`), so the listing stopped here (see `page_cursor`)."""
+
     resource: str
     objects: list[Row]
     has_more: bool
     fetched_at_ms: int
+    cut_short: bool = False
 
 
 @dataclass
@@ -275,12 +279,18 @@ def read_created_range(
             if current.starting_after:
                 params["starting_after"] = current.starting_after
             page = reader.list_page(resource, path, params)
-            pages.put(page)
             if not page.has_more or not page.objects:
+                pages.put(page)
                 return
-            last = page.objects[-1]
-            oldest_seen = int(last["created"])
-            cursor = str(last["id"])
+            following = page_cursor(page.objects)
+            if following is None:
+                pages.put(replace(page, cut_short=True))
+                return
+            pages.put(page)
+            cursor, newest_left = following
+            # Within the slice: a malformed `created` must not widen what is asked for.
+            oldest_seen = current.lte if newest_left is None else min(current.lte, newest_left)
+            oldest_seen = max(current.gte, oldest_seen)
             # What remains: created in [current.gte, oldest_seen], after `cursor`.
             middle = (current.gte + oldest_seen) // 2 + 1
             if oldest_seen - current.gte >= min_split_s and pending.qsize() < reader.workers:
@@ -314,6 +324,29 @@ def read_created_range(
         stop.set()
 
 
+def page_cursor(objects: Sequence[Any]) -> tuple[str, int | None] | None:
+    """Where a listing goes on after a page: the last object with an id (Stripe's
+    `starting_after`) and the newest `created` the objects after it can have (that object's,
+    else that of the last object before it with a whole `created`; None when none has one).
+
+    For a page of well-formed objects that is its last object and its `created`. Objects after
+    the cursor that have no id are listed again on the next page. None when no object on the
+    page has an id: the listing cannot go on.
+    """
+    found: tuple[str, int | None] | None = None
+    newest_left: int | None = None
+    for obj in objects:
+        if not isinstance(obj, Mapping):
+            continue
+        created = whole_number(obj.get("created"))
+        if created is not None:
+            newest_left = created
+        object_id = obj.get("id")
+        if isinstance(object_id, str) and object_id:
+            found = (object_id, newest_left)
+    return found
+
+
 def _drain(pages: queue.Queue[Any]) -> None:
     while True:
         try:
@@ -344,11 +377,79 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
+class UnfitObject(ValueError):
+    """An object its raw table cannot hold; the message says why, in plain words."""
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_DECIMAL_STEP = decimal.Decimal(1).scaleb(-12)  # the raw decimal columns: 28 digits, 12 after the point
+_DECIMAL_LIMIT = decimal.Decimal(10) ** 16
+_KIND_WORDS: dict[ColumnType, str] = {
+    "bigint": "a whole number that fits in 64 bits",
+    "decimal": "a decimal number with at most 16 digits before the point and 12 after it",
+    "bool": "true or false",
+    "text": "text",
+    "json": "JSON",
+}
+
+
+def whole_number(value: Any) -> int | None:
+    """`value` as the whole number a bigint column stores (what `int()` makes of it, within 64
+    bits: 1700000000, "1700000000"), or None when it is not one ("yesterday", null, a list)."""
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if _INT64_MIN <= number <= _INT64_MAX else None
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """A value as JSON text for a message, cut at `limit` characters."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a JSON list"
+    if isinstance(value, str):
+        return "a JSON string"
+    if isinstance(value, bool):
+        return f"JSON {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return "a JSON number"
+    return "JSON null" if value is None else "not JSON"
+
+
+def object_problem(obj: Any, key: Sequence[str], *, created_required: bool) -> str | None:
+    """Why a raw table cannot hold `obj` at all, before its fields are looked at, or None.
+
+    The object must be a JSON object with every `key` column (missing, null or "" is no key);
+    where the table is incremental on `created` (`created_required`) `created` must be a whole
+    number of seconds.
+    """
+    if not isinstance(obj, Mapping):
+        return f"it is {_json_kind(obj)}, not a JSON object"
+    for name in key:
+        if obj.get(name) is None or obj.get(name) == "":
+            return f"it has no {name}"
+    if created_required:
+        created = obj.get("created")
+        if created is None:
+            return "it has no created time"
+        if whole_number(created) is None:
+            return f"its created time {shown(created)} is not a whole number of seconds"
+    return None
+
+
 def flatten(obj: Mapping[str, Any], columns: Mapping[str, ColumnType]) -> Row:
     """One Stripe object -> one row of the declared columns (nested dicts joined with `__`).
 
     Declared JSON columns keep their value as JSON text. Fields the pinned version does not
-    declare are kept, as JSON, in `_extra`.
+    declare are kept, as JSON, in `_extra`. Raises UnfitObject naming the field when a value
+    cannot be stored in its column's type.
     """
     row: Row = dict.fromkeys(columns)
     extra: dict[str, Any] = {}
@@ -359,7 +460,12 @@ def flatten(obj: Mapping[str, Any], columns: Mapping[str, ColumnType]) -> Row:
         if kind == "json":
             row[prefix] = None if value is None else _json_text(value)
         elif kind is not None:
-            row[prefix] = _scalar(value, kind)
+            try:
+                row[prefix] = _scalar(value, kind)
+            except orjson.JSONEncodeError:
+                raise  # a number beyond 64 bits inside a nested value: the caller says so
+            except (TypeError, ValueError, ArithmeticError) as error:
+                raise UnfitObject(f"{prefix} is {shown(value)}, not {_KIND_WORDS[kind]}") from error
         elif prefix in prefixes and isinstance(value, Mapping):
             for key, item in value.items():
                 visit(f"{prefix}__{key}", item)
@@ -376,11 +482,18 @@ def _scalar(value: Any, kind: ColumnType) -> Any:
     if value is None:
         return None
     if kind == "bigint":
-        return int(value)
+        number = int(value)
+        if not _INT64_MIN <= number <= _INT64_MAX:
+            raise OverflowError(f"{number} does not fit in 64 bits")
+        return number
     if kind == "bool":
         return bool(value)
     if kind == "decimal":
-        return decimal.Decimal(str(value))
+        amount = decimal.Decimal(str(value))
+        fits = amount.is_finite() and abs(amount) < _DECIMAL_LIMIT
+        if not fits or amount != amount.quantize(_DECIMAL_STEP):
+            raise ValueError(f"{value!r} does not fit the decimal column")
+        return amount
     if isinstance(value, (dict, list)):
         return _json_text(value)
     return str(value)
@@ -428,3 +541,14 @@ def rows_to_table(rows: list[Row], schema: pa.Schema) -> pa.Table:
 def content_hash(obj: Mapping[str, Any]) -> str:
     """A stable fingerprint of an object's content: tells an updated row from a re-read one."""
     return hashlib.sha1(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def raw_text(obj: Any) -> str:
+    """An object as JSON text, keys in the order Stripe sent them (any JSON value, even a
+    number beyond 64 bits): what the quarantine keeps of a refused object."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def quarantine_id(table: str, raw: str) -> str:
+    """The quarantine's key: the same object refused for the same table is stored once."""
+    return hashlib.sha1(f"{table}\n{raw}".encode()).hexdigest()

@@ -12,7 +12,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingest import destinations
 from ingest.report import LoadReport
-from ingest.stripe import CONTENT_HASH, stripe_source
+from ingest.stripe import CONTENT_HASH, QUARANTINE_TABLE, stripe_source
 from ingest.stripe.helpers import StripeReader
 from ingest.stripe.settings import MAX_ATTEMPTS
 from recon.errors import ReconError, SourceUnavailableError, UserError
@@ -54,7 +54,9 @@ def load_stripe(
     report = LoadReport(source="stripe")
     seen: dict[str, dict[str, str]] = {}
     pipeline = destinations.pipeline(PIPELINE_NAME, DATASET, settings, pipelines_dir=pipelines_dir)
-    source = stripe_source(reader, resources=resources, now=now, report=report, seen=seen)
+    source = stripe_source(
+        reader, resources=resources, now=now, report=report, seen=seen, quarantined=_quarantine_ids(pipeline)
+    )
     try:
         pipeline.extract(source, loader_file_format="parquet")
         existing = _existing_hashes(pipeline, seen)
@@ -82,6 +84,21 @@ def _existing_hashes(pipeline: Any, seen: dict[str, dict[str, str]]) -> dict[str
     """The stored content hash of every row the run may have read again, per table."""
     found = stored_values(pipeline, seen, CONTENT_HASH)
     return {table: {key: str(value) for key, value in values.items()} for table, values in found.items()}
+
+
+def _quarantine_ids(pipeline: Any) -> set[str]:
+    """The ids `raw_stripe.quarantine` already holds (none before anything was quarantined)."""
+    with pipeline.sql_client() as client:
+        with client.execute_query(
+            "select 1 from information_schema.tables where table_schema = %s and table_name = %s",
+            client.dataset_name,
+            QUARANTINE_TABLE,
+        ) as cursor:
+            if not cursor.fetchall():
+                return set()
+        query = f"select quarantine_id from {client.make_qualified_table_name(QUARANTINE_TABLE)}"
+        with client.execute_query(query) as cursor:
+            return {str(row[0]) for row in cursor.fetchall()}
 
 
 def stored_values(pipeline: Any, keys: Mapping[str, Collection[str]], column: str) -> dict[str, dict[str, Any]]:
