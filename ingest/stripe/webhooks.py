@@ -28,7 +28,8 @@ import dlt
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingest import destinations
-from ingest.stripe import OBSERVED_AT, _Batcher
+from ingest.stripe import OBSERVED_AT, QUARANTINE_TABLE, _Batcher, _Quarantine
+from ingest.stripe.helpers import UnfitObject, whole_number
 from ingest.stripe.load import stored_values
 from ingest.stripe.settings import EVENT_OBJECT_TABLES, RESOURCES, ColumnType
 from recon.errors import SourceUnavailableError
@@ -64,7 +65,7 @@ def state_rank(table: str, obj: Mapping[str, Any]) -> int:
     """How far along its lifecycle an object is, 0 to 99: breaks ties between events of one second."""
     rank = 10 * _STATUS_RANK.get(table, {}).get(str(obj.get("status")), 0)
     if table == "charges":
-        refunded = int(obj.get("amount_refunded") or 0)
+        refunded = whole_number(obj.get("amount_refunded")) or 0  # a malformed amount ranks as none
         rank += (1 if refunded else 0) + (1 if obj.get("refunded") else 0) + (2 if obj.get("disputed") else 0)
     return min(rank, 99)
 
@@ -82,18 +83,21 @@ class ApplyReport:
     applied: dict[str, int] = field(default_factory=dict)  # table -> rows written
     stale: int = 0  # snapshots older than (or the same as) the state already stored
     unknown: int = 0  # events carrying an object no table holds (counted, kept in `events`)
+    quarantined: int = 0  # objects a table cannot hold: in raw_stripe.quarantine, with the reason
     seconds: float = 0.0
 
     @property
     def tables(self) -> set[str]:
         """The object tables a rebuild must start from (not `events`, which no model reads)."""
-        return {table for table, rows in self.applied.items() if rows and table != "events"}
+        changed = {table for table, rows in self.applied.items() if rows and table != "events"}
+        return changed | ({QUARANTINE_TABLE} if self.quarantined else set())
 
     def render(self) -> str:
         parts = ", ".join(f"{table} {rows}" for table, rows in sorted(self.applied.items()) if rows)
         return (
             f"{self.events} events: {parts or 'nothing new'}; {self.stale} older snapshots skipped"
             + (f"; {self.unknown} of no table" if self.unknown else "")
+            + (f"; {self.quarantined} quarantined (raw_stripe.quarantine)" if self.quarantined else "")
         )
 
 
@@ -101,16 +105,17 @@ class ApplyReport:
 class _Candidate:
     obj: dict[str, Any]
     observed_at: int
+    event_id: str
 
 
 def _candidates(events: Sequence[Mapping[str, Any]], report: ApplyReport) -> dict[str, dict[str, _Candidate]]:
     """The newest snapshot of every object the events carry, per table."""
     newest: dict[str, dict[str, _Candidate]] = {}
 
-    def offer(table: str, obj: dict[str, Any], observed: int) -> None:
+    def offer(table: str, obj: dict[str, Any], observed: int, event_id: str) -> None:
         known = newest.setdefault(table, {}).get(str(obj["id"]))
         if known is None or observed > known.observed_at:
-            newest[table][str(obj["id"])] = _Candidate(obj, observed)
+            newest[table][str(obj["id"])] = _Candidate(obj, observed, event_id)
         else:
             report.stale += 1
 
@@ -123,40 +128,53 @@ def _candidates(events: Sequence[Mapping[str, Any]], report: ApplyReport) -> dic
         if table is None or not data_object.get("id") or data_object.get("deleted"):
             report.unknown += 1
             continue
-        offer(table, data_object, observed_at_ms(event, table, data_object))
+        offer(table, data_object, observed_at_ms(event, table, data_object), str(event["id"]))
         if table == "disputes":
             # A dispute carries its balance transactions (the withdrawal and any reinstatement).
             for txn in data_object.get("balance_transactions") or []:
                 if isinstance(txn, dict) and txn.get("id"):
-                    offer("balance_transactions", txn, int(event["created"]) * 1000)
+                    offer("balance_transactions", txn, int(event["created"]) * 1000, str(event["id"]))
     return newest
 
 
 def _rows(
     events: Sequence[Mapping[str, Any]], winners: Mapping[str, Mapping[str, _Candidate]], report: ApplyReport
 ) -> Iterator[Any]:
+    # An object its table cannot hold (a value its column cannot store) goes to the quarantine
+    # with its event as the source, as in the batch load: one bad object never blocks a batch.
+    quarantine = _Quarantine()
+
+    def add(batch: _Batcher, obj: dict[str, Any], observed_at: int, event_id: str) -> Iterator[Any]:
+        try:
+            yield from batch.add(obj, observed_at)
+        except UnfitObject as error:
+            report.quarantined += 1
+            yield from quarantine.add(batch.table, obj, str(error), f"webhook event {event_id}")
+
     for table, by_id in winners.items():
         batch = _Batcher(table, RESOURCES[table][1], "id")
         for candidate in by_id.values():
-            yield from batch.add(candidate.obj, candidate.observed_at)
+            yield from add(batch, candidate.obj, candidate.observed_at, candidate.event_id)
         yield from batch.flush()
         report.applied[table] = batch.count
     event_rows = _Batcher("events", RESOURCES["events"][1], "id")
     balances = _Batcher(BALANCE_TABLE, BALANCE_SNAPSHOT_COLUMNS, "event_id")
     for event in events:
-        yield from event_rows.add(dict(event), int(event["created"]) * 1000)
+        event_id = str(event["id"])
+        yield from add(event_rows, dict(event), int(event["created"]) * 1000, event_id)
         data_object = (event.get("data") or {}).get("object") or {}
         if data_object.get("object") == "balance":
             snapshot = {
-                "event_id": event["id"],
+                "event_id": event_id,
                 "created": event["created"],
                 "livemode": data_object.get("livemode"),
                 "available": data_object.get("available"),
                 "pending": data_object.get("pending"),
             }
-            yield from balances.add(snapshot, int(event["created"]) * 1000)
+            yield from add(balances, snapshot, int(event["created"]) * 1000, event_id)
     yield from event_rows.flush()
     yield from balances.flush()
+    yield from quarantine.flush()
     report.applied["events"] = event_rows.count
     report.applied[BALANCE_TABLE] = balances.count
 

@@ -95,3 +95,19 @@ def test_state_rank_orders_a_lifecycle() -> None:
     assert state_rank("payouts", {"status": "in_transit"}) < state_rank("payouts", {"status": "paid"})
     assert state_rank("charges", _charge()) < state_rank("charges", _charge(amount_refunded=1))
     assert state_rank("disputes", {"status": "needs_response"}) < state_rank("disputes", {"status": "lost"})
+
+
+def test_an_object_its_table_cannot_hold_is_quarantined_and_the_rest_of_the_batch_lands(tmp_path: Path) -> None:
+    settings = resolve(warehouse=str(tmp_path / "w.duckdb"), target="duckdb", env={})
+    bad = _event("evt_bad", 1_750_000_400, "charge.succeeded", _charge(id="ch_bad", amount="12.50 EUR"))
+    good = _event("evt_good", 1_750_000_400, "charge.succeeded", _charge(id="ch_good"))
+
+    report = apply_events(settings, [bad, good])
+
+    assert report.quarantined == 1
+    assert "quarantine" in report.tables
+    assert _rows(settings.warehouse, "select id from raw_stripe.charges") == [("ch_good",)]
+    quarantined = _rows(settings.warehouse, "select table_name, object_id, source, reason from raw_stripe.quarantine")
+    assert [row[:3] for row in quarantined] == [("charges", "ch_bad", "webhook event evt_bad")]
+    assert "amount" in quarantined[0][3]
+    assert _rows(settings.warehouse, "select count(*) from raw_stripe.events") == [(2,)]
