@@ -4,22 +4,14 @@ the classifier; tests that change the history work on copies of its warehouse.""
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
+from ml_support import MlWarehouse
 
-from recon.settings import Settings, resolve
+from recon.settings import resolve
 
 WORLD_SCALE = 1_500
 WORLD_SEED = 11
-
-
-@dataclass(frozen=True)
-class MlWarehouse:
-    world: Path
-    warehouse: Path
-    settings: Settings
 
 
 @pytest.fixture(scope="session")
@@ -35,18 +27,3 @@ def ml_warehouse(tmp_path_factory: pytest.TempPathFactory) -> MlWarehouse:
         serve=False, out=io.StringIO(), fresh_warehouse=False,
     )
     return MlWarehouse(world, warehouse, settings)
-
-
-def copy_warehouse(source: Path, target: Path) -> Settings:
-    """A copy of a DuckDB warehouse (every schema and table), for a test that changes it."""
-    import duckdb
-
-    # dbt-duckdb may hold the source open in this process: open it the same way, attach the copy.
-    con = duckdb.connect(str(source))
-    try:
-        con.execute(f"attach '{target}' as warehouse_copy")
-        con.execute(f"copy from database {source.stem} to warehouse_copy")
-        con.execute("detach warehouse_copy")
-    finally:
-        con.close()
-    return resolve(warehouse=str(target), target="duckdb", env={})

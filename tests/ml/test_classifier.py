@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pytest
-from conftest import MlWarehouse, copy_warehouse
+from ml_support import MlWarehouse, copy_warehouse
 
 from ml.classification import build_downstream, classify
 from ml.evaluation import evaluate_classifier

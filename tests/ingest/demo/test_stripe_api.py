@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import stripe
-from conftest import read_world, write_synthetic_world
+from synthetic_world import read_world, write_synthetic_world
 
 from ingest.demo.stripe_api import (
     DEFAULT_API_KEY,
