@@ -134,6 +134,9 @@ def create_app(config: ServeConfig) -> Starlette:
             inbox.close()
 
     async def webhook(request: Request) -> Response:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY:  # refused before it is read
+            return _error(413, f"the body is larger than {MAX_BODY} bytes")
         body = await request.body()
         if len(body) > MAX_BODY:
             return _error(413, f"the body is larger than {MAX_BODY} bytes")

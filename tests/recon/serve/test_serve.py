@@ -350,3 +350,9 @@ def test_a_micro_batcher_that_dies_is_replaced_and_its_events_still_arrive(
     assert service.health()["batcher_restarts"] == 1
     charge_id = event["data"]["object"]["id"]
     assert query(service.warehouse, "select count(*) from raw_stripe.charges where id = ?", charge_id) == [(1,)]
+
+
+def test_a_body_larger_than_a_megabyte_is_refused_unread(service: Any) -> None:
+    status, answer = service.post(b"x" * 1_048_577, {"Stripe-Signature": "t=1,v1=00"})
+    assert status == 413
+    assert "larger than" in answer["error"]
