@@ -40,7 +40,7 @@ class ServiceProcess:
     """`recon serve` as a child process on 127.0.0.1 (the secret only in its environment)."""
 
     settings: Settings
-    secret: str
+    secret: str = field(repr=False)  # a dataclass repr reaches tracebacks and test reports
     log_path: Path
     port: int = 0
     process: subprocess.Popen[bytes] | None = None

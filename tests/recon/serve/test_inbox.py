@@ -33,3 +33,15 @@ def test_prune_removes_only_events_built_long_ago(tmp_path: Path) -> None:
         assert inbox.prune(30) == 0
     finally:
         inbox.close()
+
+
+def test_a_running_service_object_never_shows_its_secret(tmp_path: Path) -> None:
+    """Its repr reaches tracebacks and test reports."""
+    from recon.serve import ServeConfig
+    from recon.serve.live import ServiceProcess
+    from recon.settings import resolve
+
+    settings = resolve(warehouse=str(tmp_path / "w.duckdb"), env={})
+    secret = "whsec_never_shown_0123"
+    assert secret not in repr(ServiceProcess(settings, secret, tmp_path / "serve.log"))
+    assert secret not in repr(ServeConfig(settings, secret, tmp_path / "inbox.sqlite"))
