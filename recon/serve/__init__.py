@@ -106,6 +106,13 @@ def _parse_event(body: bytes) -> Received | str:
 def create_app(config: ServeConfig) -> Starlette:
     """The webhook service's ASGI application."""
     state: dict[str, Any] = {}
+    refused: dict[str, int] = {}  # reason -> deliveries answered 4xx/5xx since start, for /healthz
+
+    def refuse(status: int, message: str, reason: str) -> JSONResponse:
+        """A delivery not stored: said to the sender, logged, counted (never the body or secret)."""
+        refused[reason] = refused.get(reason, 0) + 1
+        log.warning("webhook delivery refused with %d: %s", status, message)
+        return _error(status, message)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -136,30 +143,30 @@ def create_app(config: ServeConfig) -> Starlette:
     async def webhook(request: Request) -> Response:
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_BODY:  # refused before it is read
-            return _error(413, f"the body is larger than {MAX_BODY} bytes")
+            return refuse(413, f"the body is larger than {MAX_BODY} bytes", "too_large")
         body = await request.body()
         if len(body) > MAX_BODY:
-            return _error(413, f"the body is larger than {MAX_BODY} bytes")
+            return refuse(413, f"the body is larger than {MAX_BODY} bytes", "too_large")
         header = request.headers.get("stripe-signature")
         if not header:
-            return _error(400, "missing Stripe-Signature header")
+            return refuse(400, "missing Stripe-Signature header", "no_signature")
         try:
             payload = body.decode("utf-8")
         except UnicodeDecodeError:
-            return _error(400, "the body is not UTF-8")
+            return refuse(400, "the body is not UTF-8", "not_an_event")
         try:
             stripe.WebhookSignature.verify_header(payload, header, config.secret, config.tolerance)
         except stripe.SignatureVerificationError as error:
             # The library's message says which check failed (no signature matched, timestamp
             # outside the tolerance); it never contains the secret.
-            return _error(400, f"signature verification failed: {error.user_message or error}")
+            return refuse(400, f"signature verification failed: {error.user_message or error}", "bad_signature")
         received = _parse_event(body)
         if isinstance(received, str):
-            return _error(400, received)
+            return refuse(400, received, "not_an_event")
         try:
             is_new = await state["committer"].store(received)
         except Exception:  # not stored: Stripe must deliver again
-            return _error(503, "the event could not be stored; deliver it again")
+            return refuse(503, "the event could not be stored; deliver it again", "not_stored")
         return JSONResponse({"received": True, "id": received.event_id, "duplicate": not is_new})
 
     async def healthz(request: Request) -> Response:
@@ -168,6 +175,7 @@ def create_app(config: ServeConfig) -> Starlette:
         status = inbox.status()
         body: dict[str, Any] = {
             "status": "ok", "inbox": inbox.counts(), "last_batch": inbox.last_batch(), "batcher": status,
+            "refused": dict(refused),
         }
         if batcher is not None:
             body["batcher_pid"] = batcher.pid

@@ -73,7 +73,11 @@ def test_a_bad_missing_or_stale_signature_is_refused_with_400(
     assert status == 400
     assert reason in answer["error"]
     assert SECRET not in json.dumps(answer)
-    assert service.health()["inbox"]["events"] == 0
+    health = service.health()
+    assert health["inbox"]["events"] == 0
+    assert sum(health["refused"].values()) == 1  # counted, and logged without the secret
+    assert reason in service.log_path.read_text()
+    assert SECRET not in service.log_path.read_text()
 
 
 def test_a_signed_body_that_is_not_an_event_is_refused(service: Any) -> None:
@@ -353,6 +357,19 @@ def test_a_micro_batcher_that_dies_is_replaced_and_its_events_still_arrive(
 
 
 def test_a_body_larger_than_a_megabyte_is_refused_unread(service: Any) -> None:
-    status, answer = service.post(b"x" * 1_048_577, {"Stripe-Signature": "t=1,v1=00"})
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=30)
+    try:
+        # Only the headers go out: the answer comes before any of the declared body is sent.
+        connection.putrequest("POST", "/webhooks/stripe")
+        connection.putheader("Content-Length", str(1_048_577))
+        connection.putheader("Stripe-Signature", "t=1,v1=00")
+        connection.endheaders()
+        answer = connection.getresponse()
+        status, body = answer.status, json.loads(answer.read())
+    finally:
+        connection.close()
     assert status == 413
-    assert "larger than" in answer["error"]
+    assert "larger than" in body["error"]
+    assert service.health()["refused"] == {"too_large": 1}
