@@ -328,13 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             def waiting(holder: str) -> None:
                 print(f"Waiting for the warehouse: {holder} is writing to it.", file=sys.stderr, flush=True)
 
-            from recon.dbt import release_duckdb
-
             with writer_lock(settings, f"recon {args.command}", on_wait=waiting):
-                try:
-                    return handler(args, settings)
-                finally:
-                    release_duckdb()
+                return handler(args, settings)
         return handler(args, settings)
     except ChecksFailedError as error:
         print(f"recon: {error}", file=sys.stderr)

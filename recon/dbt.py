@@ -56,7 +56,7 @@ def run_dbt(
 
     Returns dbt's result object (`.success`, `.result`); raises ChecksFailedError naming the
     failed nodes when dbt ran but something failed or errored. `manifest` (from
-    `parse_manifest`) skips parsing.
+    `parse_manifest`) skips parsing. dbt-duckdb's database handle is closed when dbt returns.
     """
     from dbt.cli.main import dbtRunner
 
@@ -64,7 +64,10 @@ def run_dbt(
     if quiet:
         argv.append("--quiet")
     with _environment({"DO_NOT_TRACK": "1", **(env or {})}):
-        result = dbtRunner(manifest=manifest).invoke(argv)
+        try:
+            result = dbtRunner(manifest=manifest).invoke(argv)
+        finally:
+            release_duckdb()  # dbt leaves nothing open: the next writer may be another process
     if not result.success:
         failed: list[str] = []
         errored: list[str] = []

@@ -52,13 +52,8 @@ def run_steps(settings: Settings, out: TextIO, *, stripe_until: int | None = Non
         out.write(f"Waiting for the warehouse: {holder} is writing to it.\n")
         out.flush()
 
-    from recon.dbt import release_duckdb
-
     with writer_lock(settings, "recon run", on_wait=waiting):
-        try:
-            _run_steps(settings, out, stripe_until)
-        finally:
-            release_duckdb()  # the lock goes with the file: nothing of this run keeps it open
+        _run_steps(settings, out, stripe_until)
 
 
 def _run_steps(settings: Settings, out: TextIO, stripe_until: int | None) -> None:

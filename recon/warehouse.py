@@ -29,9 +29,10 @@ def connect_duckdb(
 
     Why one opener: DuckDB keeps one database per file in a process and refuses a second
     connection to it with a different configuration ("Can't open a connection to same database
-    file with a different configuration"). dbt-duckdb, once dbt ran in this process (`recon run`,
-    `recon demo`), keeps its handle open read-write with the default configuration until
-    `recon.dbt.release_duckdb()`; so every open here uses that same default configuration.
+    file with a different configuration"). dbt-duckdb opens the file read-write with the default
+    configuration while dbt runs in this process (`recon.dbt.run_dbt` closes it when dbt
+    returns), and other connections of the process may still be open; so every open here uses
+    that same default configuration.
 
     `read_only=False` opens it read-write with that configuration; DuckDB's errors (another
     process holds the file) go to the caller as they are. `read_only=True` opens it read-only,

@@ -26,7 +26,6 @@ from typing import Any
 
 import orjson
 
-from recon.dbt import release_duckdb
 from recon.errors import ReconError
 from recon.locking import writer_lock
 from recon.serve.inbox import Inbox
@@ -167,8 +166,6 @@ class MicroBatcher:
             for failed in unbuilt:
                 self.inbox.record_error(failed, str(error))
             raise
-        finally:
-            release_duckdb()
         self.inbox.mark_built(unbuilt)
         outcome = BatchOutcome(batch_id, len(pending), applied, models, apply_seconds, time.monotonic() - started)
         self.batches += 1
