@@ -25,7 +25,6 @@ import secrets
 import shutil
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,10 +46,9 @@ def main() -> int:
 
     import duckdb
 
-    from ingest.demo.stripe_api import StripeAPIServer
     from ingest.destinations import PIPELINES_DIR_NAME
     from ingest.stripe.settings import RESOURCES
-    from recon.demo import DEMO_API_KEY, ensure_world
+    from recon.demo import ensure_world, serving
     from recon.pipeline import run_steps
     from recon.serve import default_inbox_path
     from recon.serve.live import world_cutoff
@@ -68,11 +66,7 @@ def main() -> int:
     cutoff = world_cutoff(world, args.live_days)
     settings = resolve(warehouse=str(warehouse), target="duckdb", env={})
     started = time.monotonic()
-    with StripeAPIServer(world, port=0, api_keys=(DEMO_API_KEY,)) as server:
-        batch_settings = replace(
-            settings, stripe_api_base=server.url, stripe_api_key=DEMO_API_KEY, stripe_max_rps=1000,
-            erp_dir=world / "erp", decisions_dir=world / "decisions",
-        )
+    with serving(world, settings) as batch_settings:
         run_steps(batch_settings, io.StringIO(), stripe_until=cutoff)
     print(f"batch run up to {args.live_days} days before the world's end: {time.monotonic() - started:.1f} s")
 

@@ -10,6 +10,8 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
@@ -60,6 +62,26 @@ def _print_world(manifest: dict[str, object], out: TextIO) -> None:
         out.write(f"  {name:<32}{count:>12,}\n")
 
 
+@contextmanager
+def serving(world: Path, settings: Settings, *, port: int = 0) -> Iterator[Settings]:
+    """A world's Stripe part on the local Stripe-compatible API while the block runs, and
+    `settings` pointed at it and at the world's ERP files and decisions."""
+    from ingest.demo.stripe_api import StripeAPIServer
+
+    with StripeAPIServer(world, port=port, api_keys=(DEMO_API_KEY,)) as server:
+        yield replace(
+            settings,
+            stripe_api_base=server.url,
+            stripe_api_key=DEMO_API_KEY,
+            erp_dir=world / "erp",
+            erp_sql=None,
+            decisions_dir=world / "decisions",
+            # The local fake is not Stripe: unless told otherwise, read it faster than
+            # Stripe's 25 requests a second for test keys.
+            stripe_max_rps=settings.stripe_max_rps or DEMO_MAX_RPS,
+        )
+
+
 def run_demo(
     settings: Settings,
     *,
@@ -72,7 +94,6 @@ def run_demo(
     fresh_warehouse: bool = True,
     live_days: int | None = None,
 ) -> int:
-    from ingest.demo.stripe_api import StripeAPIServer
     from recon import pipeline
 
     world = Path(world_dir).resolve() if world_dir else default_world_dir(seed, scale)
@@ -81,20 +102,9 @@ def run_demo(
 
     if fresh_warehouse:
         _reset_warehouse(settings.warehouse)
-    with StripeAPIServer(world, port=port, api_keys=(DEMO_API_KEY,)) as server:
-        out.write(f"Stripe-compatible API: {server.url} (key {DEMO_API_KEY}, 127.0.0.1 only)\n")
+    with serving(world, settings, port=port) as demo_settings:
+        out.write(f"Stripe-compatible API: {demo_settings.stripe_api_base} (key {DEMO_API_KEY}, 127.0.0.1 only)\n")
         out.write(f"Warehouse: {settings.warehouse}\n")
-        demo_settings = replace(
-            settings,
-            stripe_api_base=server.url,
-            stripe_api_key=DEMO_API_KEY,
-            erp_dir=world / "erp",
-            erp_sql=None,
-            decisions_dir=world / "decisions",
-            # The local fake is not Stripe: unless told otherwise, read it faster than
-            # Stripe's 25 requests a second for test keys.
-            stripe_max_rps=settings.stripe_max_rps or DEMO_MAX_RPS,
-        )
         cutoff = None
         if live_days:
             from recon.serve.live import world_cutoff
@@ -109,7 +119,7 @@ def run_demo(
         if cutoff is not None:
             _run_live(demo_settings, world, cutoff, out)
         if serve:
-            out.write(f"\nServing the world's Stripe API on {server.url}: Ctrl-C to stop.\n")
+            out.write(f"\nServing the world's Stripe API on {demo_settings.stripe_api_base}: Ctrl-C to stop.\n")
             out.flush()
             try:
                 while True:

@@ -9,7 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -37,22 +37,12 @@ class LiveWorld:
 @pytest.fixture(scope="session")
 def live_world(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> LiveWorld:
     """`small_world` loaded by the batch run up to LIVE_DAYS before its end, models built."""
-    from ingest.demo.stripe_api import StripeAPIServer
-    from recon.demo import DEMO_API_KEY
+    from recon.demo import serving
     from recon.pipeline import run_steps
 
     cutoff = world_cutoff(small_world, LIVE_DAYS)
     warehouse = tmp_path_factory.mktemp("live") / "live.duckdb"
-    settings = resolve(warehouse=str(warehouse), target="duckdb", env={})
-    with StripeAPIServer(small_world, port=0, api_keys=(DEMO_API_KEY,)) as server:
-        settings = replace(
-            settings,
-            stripe_api_base=server.url,
-            stripe_api_key=DEMO_API_KEY,
-            stripe_max_rps=1000,
-            erp_dir=small_world / "erp",
-            decisions_dir=small_world / "decisions",
-        )
+    with serving(small_world, resolve(warehouse=str(warehouse), target="duckdb", env={})) as settings:
         run_steps(settings, io.StringIO(), stripe_until=cutoff)
     return LiveWorld(small_world, warehouse, cutoff)
 

@@ -296,26 +296,17 @@ def test_the_service_keeps_a_postgres_warehouse_current(
 ) -> None:
     """The same service, micro-batches and marts on the PostgreSQL target."""
     import io
-    from dataclasses import replace
 
     import psycopg2
 
-    from ingest.demo.stripe_api import StripeAPIServer
-    from recon.demo import DEMO_API_KEY
+    from recon.demo import serving
     from recon.pipeline import run_steps
     from recon.serve.live import deliver_live, world_cutoff
 
     cutoff = world_cutoff(small_world, 10)
     settings = resolve(warehouse=str(tmp_path / "pg.duckdb"), target="postgres", env={})
-    with StripeAPIServer(small_world, port=0, api_keys=(DEMO_API_KEY,)) as server:
-        run_steps(
-            replace(
-                settings, stripe_api_base=server.url, stripe_api_key=DEMO_API_KEY, stripe_max_rps=1000,
-                erp_dir=small_world / "erp", decisions_dir=small_world / "decisions",
-            ),
-            io.StringIO(),
-            stripe_until=cutoff,
-        )
+    with serving(small_world, settings) as batch_settings:
+        run_steps(batch_settings, io.StringIO(), stripe_until=cutoff)
 
     report = deliver_live(settings, small_world, cutoff, log_path=tmp_path / "serve.log", duplicate_rate=0.1, seed=5)
 
