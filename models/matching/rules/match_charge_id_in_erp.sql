@@ -73,26 +73,7 @@ pairs as (
 ),
 
 final as (
-    select
-        charges.charge_id as stripe_object_id,
-        payments.document_number as erp_document_number,
-        payments.payment_number as erp_payment_number,
-        cast(null as {{ dbt.type_string() }}) as erp_journal_number,
-        'charge_payment' as match_type,
-        'match_charge_id_in_erp' as rule_name,
-        10 as priority,
-        pairs.confidence,
-        charges.currency,
-        charges.amount_minor as stripe_amount_minor,
-        payments.currency as erp_currency,
-        payments.amount_minor as erp_amount_minor,
-        {{ days_between('charges.created_date', 'payments.payment_date') }} as days_apart,
-        true as allows_split
-    from pairs
-    inner join charges
-        on pairs.charge_id = charges.charge_id
-    inner join payments
-        on pairs.payment_number = payments.payment_number
+    {{ charge_payment_matches('pairs', rule_name='match_charge_id_in_erp', priority=10) }}
 )
 
 select * from final

@@ -25,30 +25,23 @@ payments as (
         and amount_minor > 0
 ),
 
-final as (
+pairs as (
     select
-        charges.charge_id as stripe_object_id,
-        payments.document_number as erp_document_number,
-        payments.payment_number as erp_payment_number,
-        cast(null as {{ dbt.type_string() }}) as erp_journal_number,
-        'charge_payment' as match_type,
-        'match_invoice_number_in_charge' as rule_name,
-        20 as priority,
+        document_references.charge_id,
+        payments.payment_number,
         case
             when payments.document_amount_minor = charges.amount_minor then 0.97
             else 0.93
-        end as confidence,
-        charges.currency,
-        charges.amount_minor as stripe_amount_minor,
-        payments.currency as erp_currency,
-        payments.amount_minor as erp_amount_minor,
-        {{ days_between('charges.created_date', 'payments.payment_date') }} as days_apart,
-        true as allows_split
+        end as confidence
     from document_references
     inner join charges
         on document_references.charge_id = charges.charge_id
     inner join payments
         on document_references.document_number = payments.document_number
+),
+
+final as (
+    {{ charge_payment_matches('pairs', rule_name='match_invoice_number_in_charge', priority=20) }}
 )
 
 select * from final

@@ -103,36 +103,19 @@ one_charge_several_invoices as (
 pairs as (
     select
         charge_id,
-        payment_number
+        payment_number,
+        0.85 as confidence
     from several_charges_one_invoice
     union
     select
         charge_id,
-        payment_number
+        payment_number,
+        0.85 as confidence
     from one_charge_several_invoices
 ),
 
 final as (
-    select
-        charges.charge_id as stripe_object_id,
-        payments.document_number as erp_document_number,
-        payments.payment_number as erp_payment_number,
-        cast(null as {{ dbt.type_string() }}) as erp_journal_number,
-        'charge_payment' as match_type,
-        'match_split_payments' as rule_name,
-        30 as priority,
-        0.85 as confidence,
-        charges.currency,
-        charges.amount_minor as stripe_amount_minor,
-        payments.currency as erp_currency,
-        payments.amount_minor as erp_amount_minor,
-        {{ days_between('charges.created_date', 'payments.payment_date') }} as days_apart,
-        true as allows_split
-    from pairs
-    inner join charges
-        on pairs.charge_id = charges.charge_id
-    inner join payments
-        on pairs.payment_number = payments.payment_number
+    {{ charge_payment_matches('pairs', rule_name='match_split_payments', priority=30) }}
 )
 
 select * from final
