@@ -114,12 +114,12 @@ def query() -> Any:
 
 
 def _query(warehouse: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    import duckdb
-
     from recon.locking import writer_lock
+    from recon.warehouse import connect_duckdb
 
-    with writer_lock(resolve(warehouse=str(warehouse), target="duckdb", env={}), "test reader", timeout=120):
-        connection = duckdb.connect(str(warehouse), read_only=True)
+    settings = resolve(warehouse=str(warehouse), target="duckdb", env={})
+    with writer_lock(settings, "test reader", timeout=120):
+        connection = connect_duckdb(settings, read_only=True)
         try:
             return [tuple(row) for row in connection.execute(sql, list(params)).fetchall()]
         finally:
