@@ -84,7 +84,9 @@ def _payment(number: str, document: str, amount: str, method: str) -> dict[str, 
     }
 
 
-def _line(journal: str, line: int, account: str, debit: str, credit: str, document: str = "") -> dict[str, str]:
+def _line(
+    journal: str, line: int, account: str, debit: str, credit: str, document: str = ""
+) -> dict[str, str]:
     return {
         "journal_number": journal,
         "line_number": str(line),
@@ -229,7 +231,9 @@ def test_every_mart_builds(built: Built) -> None:
 
 def test_each_defect_is_a_warning(built: Built) -> None:
     assert built.failure is None, str(built.failure)
-    warned = {r.node.name: r.failures for r in built.result.result.results if str(r.status) == "warn"}
+    warned = {
+        r.node.name: r.failures for r in built.result.result.results if str(r.status) == "warn"
+    }
     for piece in EXPECTED_WARNINGS:
         found = [name for name in warned if piece in name]
         assert found, f"no warning from a test named like {piece}: {sorted(warned)}"
@@ -238,7 +242,9 @@ def test_each_defect_is_a_warning(built: Built) -> None:
 
 def test_each_defect_is_a_finding(built: Built) -> None:
     assert built.failure is None, str(built.failure)
-    found = set(_rows(built.settings, "select issue_kind, row_key from marts.rpt_data_quality_issues"))
+    found = set(
+        _rows(built.settings, "select issue_kind, row_key from marts.rpt_data_quality_issues")
+    )
     # Exactly these: the clean world's books themselves raise none.
     assert found == EXPECTED_FINDINGS
 
@@ -336,6 +342,8 @@ def test_matched_receipts_of_missing_documents_do_not_stop_the_marts(
     built = _load_and_build(world, root / "recon.duckdb")
 
     assert built.failure is None, str(built.failure)
-    found = set(_rows(built.settings, "select issue_kind, row_key from marts.rpt_data_quality_issues"))
+    found = set(
+        _rows(built.settings, "select issue_kind, row_key from marts.rpt_data_quality_issues")
+    )
     assert ("payment_document_quarantined", quarantined["payment_number"]) in found
     assert ("payment_document_not_in_export", moved["payment_number"]) in found
