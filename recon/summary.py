@@ -1,6 +1,8 @@
-"""The summary a run prints: match rate, exceptions by type, amounts unreconciled, payouts.
+"""The summary a run prints: match rate, exceptions by type, amounts unreconciled, payouts, and
+what the data's quality left aside: rows the loads quarantined and findings about the books.
 
-Every figure is read from the marts (and the staging views for the totals) after `dbt build`.
+Every figure is read from the marts (and the staging views for the totals and the quarantine)
+after `dbt build`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ class Summary:
     exceptions: list[tuple[str, str, int, int]] = field(default_factory=list)  # type, disposition, n, to review
     unreconciled: dict[str, dict[str, int]] = field(default_factory=dict)  # currency -> disposition -> minor
     payouts: dict[str, int] = field(default_factory=dict)  # reconciliation status -> how many
+    quarantined: dict[str, int] = field(default_factory=dict)  # source.table -> rows refused
+    findings: dict[str, int] = field(default_factory=dict)  # data-quality issue kind -> how many
 
     @property
     def match_rate(self) -> float:
@@ -48,11 +52,24 @@ class Summary:
         lines.append(
             "Payouts: " + ", ".join(f"{status} {count:,}" for status, count in sorted(self.payouts.items()))
         )
+        lines.append(
+            f"Quarantined rows: {sum(self.quarantined.values()):,} (refused by the loads, with file, "
+            "line and reason: raw_erp.quarantine, raw_decisions.quarantine, raw_stripe.quarantine)"
+        )
+        for table, count in sorted(self.quarantined.items()):
+            lines.append(f"  {table:<32}{count:>8,}")
+        lines.append(
+            f"Data quality findings: {sum(self.findings.values()):,} (the books' own state, one row "
+            "each in marts.rpt_data_quality_issues)"
+        )
+        for kind, count in sorted(self.findings.items()):
+            lines.append(f"  {kind:<32}{count:>8,}")
         return "\n".join(lines)
 
 
 def summarize(settings: Settings) -> Summary:
     marts, staging = schema("marts"), schema("staging")
+    quarantines = _quarantine_tables(settings)
     queries = [
         f"""
         select 'charges', count(*) from {staging}.stg_stripe__charges where is_succeeded
@@ -88,8 +105,13 @@ def summarize(settings: Settings) -> Summary:
         group by 1, 2
         """,
         f"select status, count(*) from {marts}.rpt_payout_reconciliation group by 1",
+        " union all ".join(
+            f"select '{name}.' || table_name, count(*) from {table} group by table_name"
+            for name, table in quarantines
+        ),
+        f"select issue_kind, count(*) from {marts}.rpt_data_quality_issues group by 1",
     ]
-    items, matched, exceptions, amounts, payouts = fetch_all(settings, queries)
+    items, matched, exceptions, amounts, payouts, quarantined, findings = fetch_all(settings, queries)
     unreconciled: dict[str, dict[str, int]] = defaultdict(dict)
     for currency, disposition, amount in amounts:
         unreconciled[str(currency)][str(disposition)] = int(amount or 0)
@@ -99,4 +121,23 @@ def summarize(settings: Settings) -> Summary:
         exceptions=[(str(t), str(d), int(n), int(r or 0)) for t, d, n, r in exceptions],
         unreconciled=dict(unreconciled),
         payouts={str(status): int(n) for status, n in payouts},
+        quarantined={str(table): int(n) for table, n in quarantined},
+        findings={str(kind): int(n) for kind, n in findings},
     )
+
+
+def _quarantine_tables(settings: Settings) -> list[tuple[str, str]]:
+    """(source, relation) of each quarantine to count: the ERP's and Stripe's staging views
+    (built by dbt) and the decisions' raw table when a decisions load created it."""
+    staging, decisions = schema("staging"), schema("raw_decisions")
+    tables = [("erp", f"{staging}.stg_erp__quarantine"), ("stripe", f"{staging}.stg_stripe__quarantine")]
+    (found,) = fetch_all(
+        settings,
+        [
+            "select count(*) from information_schema.tables "
+            f"where table_schema = '{decisions}' and table_name = 'quarantine'"
+        ],
+    )
+    if found and int(found[0][0]):
+        tables.append(("decisions", f"{decisions}.quarantine"))
+    return tables

@@ -13,8 +13,8 @@ import io
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, date, datetime, time
+from decimal import Context, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,12 +33,28 @@ LOADED_AT_COLUMN = "_loaded_at"
 # decimals as the currency seed's largest exponent (3: KWD, BHD, ...).
 AMOUNT_PRECISION = 38
 
-_AMOUNT_RE = re.compile(r"[+-]?\d+(\.\d+)?")
-_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TIMESTAMP_RE = re.compile(
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(?P<zone>Z|[+-]\d{2}:?\d{2})?"
+# An amount: an optional sign, digits with an optional dot (`29`, `29.`, `29.0`) or a dot and
+# digits (`.50`). Only ASCII digits: `\d` would take other scripts' digits.
+_AMOUNT_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+# DECIMAL(38, 3) holds 35 digits before the point.
+MAX_INTEGER_DIGITS = AMOUNT_PRECISION - 3
+# Arithmetic on amounts never rounds: wider than any amount the stored type holds.
+_EXACT = Context(prec=AMOUNT_PRECISION * 2)
+_CURRENCY_SIGN_RE = re.compile(
+    r"[$\u00a2-\u00a5\u20a0-\u20cf]|^[A-Za-z]{3}\s*[-+.0-9]|[.0-9]\s*[A-Za-z]{3}$"
 )
-_INTEGER_RE = re.compile(r"[+-]?\d+")
+_EXPONENT_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][+-]?[0-9]+")
+_ZONE = r"(?P<zone>[zZ]|[+-][0-9]{2}(?::?[0-9]{2})?)"
+_TIME = r"[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?" + _ZONE + "?"
+_DATE_ONLY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATE_RE = re.compile(r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})(?P<time>" + _TIME + ")?")
+_TIMESTAMP_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}" + _TIME)
+_INTEGER_RE = re.compile(r"[+-]?[0-9]+")
+# The two halves of an unquoted `1,204.50` that the CSV reader split into two values.
+_THOUSANDS_HEAD_RE = re.compile(r"[+-]?[0-9]{1,3}")
+_THOUSANDS_TAIL_RE = re.compile(r"[0-9]{3}(?:\.[0-9]*)?")
+# `Credit Memo`, `credit-memo` and `credit_memo` are one choice.
+_CHOICE_SEPARATOR_RE = re.compile(r"[\s-]+")
 
 
 @dataclass(frozen=True)
@@ -46,9 +62,10 @@ class ColumnSpec:
     """One column of an input table.
 
     `kind` decides how the text is checked and the type it lands as: amount (a decimal with a dot
-    that fits the exponent of the row's `currency` column), date (YYYY-MM-DD), timestamp (ISO 8601
-    with a zone, stored in UTC), currency (known to the seed, any case), choice (one of `choices`,
-    any case), integer, text.
+    that fits the exponent of the row's `currency` column, see `parse_amount`), date (YYYY-MM-DD,
+    a time part ignored), timestamp (ISO 8601, stored in UTC; UTC when it names no zone),
+    currency (known to the seed, any case), choice (one of `choices`, any case, spaces or dashes
+    for underscores; stored as the choice), integer, text.
     """
 
     name: str
@@ -67,6 +84,8 @@ class TableSpec:
     names a surrogate text column holding the key's values joined by `|`, and that column is the
     table's primary key in the warehouse instead.
     `one_of` lists columns of which at least one must be filled.
+    `zero_beside` lists pairs of amount columns (debit, credit) of which one may be left empty
+    when the other is filled: the empty one reads as 0, as real exports leave it.
     """
 
     name: str
@@ -75,6 +94,7 @@ class TableSpec:
     key_column: str | None = None
     one_of: tuple[str, ...] = ()
     optional_input: bool = False
+    zero_beside: tuple[tuple[str, str], ...] = ()
 
     @property
     def file_name(self) -> str:
@@ -141,41 +161,129 @@ def amount_scale() -> int:
 
 
 def parse_amount(text: str) -> Decimal:
-    """A decimal with a dot, no thousands separator, no exponent: `1204.50`, `-3`, `0.125`."""
-    if not _AMOUNT_RE.fullmatch(text):
-        raise ValueError(f"{text!r} is not a decimal number with a dot (like 1204.50)")
+    """An amount as exports write it, exactly: `1204.50`, `-3`, `+29.00`, `29.`, `.50`, with
+    spaces around it. A dot is the only decimal mark. What a reader could take two ways (a comma,
+    a space or an apostrophe inside the number) or what is not a plain number is refused with a
+    reason that says why and what to write instead."""
+    clean = text.strip()
+    if not _AMOUNT_RE.fullmatch(clean):
+        raise ValueError(_amount_refusal(clean))
+    integer_digits = len(clean.lstrip("+-").split(".")[0].lstrip("0"))
+    if integer_digits > MAX_INTEGER_DIGITS:
+        raise ValueError(
+            f"{clean!r} has more than {MAX_INTEGER_DIGITS} digits before the decimal point: "
+            "too large for an amount"
+        )
     try:
-        return Decimal(text)
+        return Decimal(clean)
     except InvalidOperation as error:  # pragma: no cover - the regex already guards this
-        raise ValueError(f"{text!r} is not a decimal number") from error
+        raise ValueError(f"{clean!r} is not a decimal number") from error
+
+
+def _amount_refusal(text: str) -> str:
+    """Why `text` is not taken as an amount, and what to write instead."""
+    number = f"{text!r} is not a decimal number"
+    if not re.search("[0-9]", text):
+        return f"{number}: it holds no digits 0-9"
+    if _CURRENCY_SIGN_RE.search(text):
+        return (
+            f"{number}: it carries a currency sign or code; write the number alone "
+            "(like 1204.50) and the currency in the currency column"
+        )
+    if _EXPONENT_RE.fullmatch(text):
+        return f"{number}: it is in scientific notation; write every digit (like 1200.00)"
+    letter = re.search(r"[^\W\d_]", text)
+    if letter:
+        return f"{number}: it holds the letter {letter.group()!r}; write digits only, like 1204.50"
+    if re.fullmatch(r"\(\s*[0-9.,]+\s*\)", text):
+        return (
+            f"{number}: parentheses may mark a negative amount or a note; write a negative "
+            "amount with a leading minus, like -29.00"
+        )
+    if re.fullmatch(r"[0-9.,]+\s*-", text):
+        return f"{number}: its minus sign is at the end; write it first, like -29.00"
+    if re.search(r"[0-9][\s'\u2019][0-9]", text):
+        return (
+            f"{number}: a space or an apostrophe between digits is a thousands separator, and "
+            "exports that use one differ on the decimal mark (1 204,50 or 1'204.50); write it "
+            "without separators and with a dot, like 1204.50"
+        )
+    if "," in text and "." in text:
+        return (
+            f"{number}: it mixes ',' and '.', so which one is the decimal mark is ambiguous "
+            "(1,204.50 in one export is 1.204,50 in another); write it without a thousands "
+            "separator and with a dot, like 1204.50"
+        )
+    if re.fullmatch(r"[+-]?[0-9]{1,3}(,[0-9]{3})+", text):
+        return (
+            f"{number}: ',' may be a thousands separator (1,204 = 1204) or a decimal comma "
+            "(1,204 = 1.204); write it without a thousands separator and with a dot"
+        )
+    if re.fullmatch(r"[+-]?[0-9]*,[0-9]+", text):
+        return f"{number}: it has a decimal comma; write the decimal mark as a dot, like 12.50"
+    if re.fullmatch(r"[+-]?[0-9]{1,3}(\.[0-9]{3}){2,}", text):
+        return f"{number}: its dots look like thousands separators; write it without them"
+    return f"{number} with a dot (like 1204.50)"
 
 
 def fits_exponent(amount: Decimal, currency: str) -> bool:
     """True when `amount` is a whole number of the currency's minor units (trailing zeros are fine)."""
-    scaled = amount.scaleb(exponents()[currency.lower()])
-    return scaled == scaled.to_integral_value()
+    scaled = amount.scaleb(exponents()[currency.lower()], context=_EXACT)
+    return scaled == scaled.to_integral_value(context=_EXACT)
 
 
 def parse_date(text: str) -> date:
-    if not _DATE_RE.fullmatch(text):
-        raise ValueError(f"{text!r} is not a date YYYY-MM-DD")
+    """An ISO date `YYYY-MM-DD`, also with the time part some exports add (`2025-01-31T00:00:00`,
+    `2025-01-31 00:00:00Z`, `...+01:00`): the date as written, whatever the time and the zone
+    (an ERP's dates are days of its books, not instants). A date written with slashes or dots
+    (`03/04/2025`) is refused: which part is the day is ambiguous."""
+    clean = text.strip()
+    match = _DATE_RE.fullmatch(clean)
+    if match is None:
+        raise ValueError(_date_refusal(clean))
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(match.group("date"))
+        if match.group("time"):
+            datetime.fromisoformat(_iso_zone(clean))  # a time that exists (no 25:00)
     except ValueError as error:
-        raise ValueError(f"{text!r} is not a valid date") from error
+        raise ValueError(f"{clean!r} is not a valid date") from error
+    return day
+
+
+def _date_refusal(text: str) -> str:
+    shown = f"{text!r} is not a date YYYY-MM-DD"
+    if re.fullmatch(r"[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{2,4}", text):
+        return (
+            f"{shown}: in a date like 03/04/2025 the day and the month can be read either way "
+            "(3 April or March 4); write it as YYYY-MM-DD"
+        )
+    if re.fullmatch(r"[0-9]{4}[/.][0-9]{1,2}[/.][0-9]{1,2}", text):
+        return f"{shown}: write it with dashes, like 2025-01-04"
+    if re.fullmatch(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}", text):
+        return f"{shown}: write the month and the day with two digits, like 2025-01-04"
+    return shown
+
+
+def _iso_zone(text: str) -> str:
+    """`text` with a trailing `Z` (any case) as `+00:00`, which Python's ISO parser reads."""
+    return re.sub("[zZ]$", "+00:00", text)
 
 
 def parse_timestamp(text: str) -> datetime:
-    """ISO 8601 with a zone (`2025-02-03T10:15:00Z`, `+00:00`), returned in UTC."""
-    match = _TIMESTAMP_RE.fullmatch(text)
-    if not match:
-        raise ValueError(f"{text!r} is not an ISO 8601 time like 2025-02-03T10:15:00Z")
-    if not match.group("zone"):
-        raise ValueError(f"{text!r} has no time zone: write times in UTC with a trailing Z")
+    """An ISO 8601 time, returned in UTC: `2025-02-03T10:15:00Z`, `+01:00`, a space for the T.
+    A time without a zone is UTC (CONTRACT.md section 3b: times are in UTC); a date alone is
+    midnight UTC of that day."""
+    clean = text.strip()
+    if _DATE_ONLY_RE.fullmatch(clean):
+        return datetime.combine(parse_date(clean), time(0), tzinfo=UTC)
+    if not _TIMESTAMP_RE.fullmatch(clean):
+        raise ValueError(f"{clean!r} is not an ISO 8601 time like 2025-02-03T10:15:00Z")
     try:
-        value = datetime.fromisoformat(text)
+        value = datetime.fromisoformat(_iso_zone(clean))
     except ValueError as error:
-        raise ValueError(f"{text!r} is not a valid time") from error
+        raise ValueError(f"{clean!r} is not a valid time") from error
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
 
 
@@ -345,6 +453,9 @@ QUARANTINE_COLUMNS: dict[str, dict[str, Any]] = {
     "line": {"name": "line", "data_type": "bigint", "nullable": False},
     "raw": {"name": "raw", "data_type": "text", "nullable": False},
     "reason": {"name": "reason", "data_type": "text", "nullable": False},
+    # The row's key as written (its values joined by `|`), when the row has one: what later
+    # rows that name it (a payment applied to a refused invoice) are joined on.
+    "row_key": {"name": "row_key", "data_type": "text", "nullable": True},
     "quarantined_at": {
         "name": "quarantined_at",
         "data_type": "timestamp",
@@ -361,6 +472,7 @@ QUARANTINE_SCHEMA = pa.schema(
         pa.field("line", pa.int64(), nullable=False),
         pa.field("raw", pa.string(), nullable=False),
         pa.field("reason", pa.string(), nullable=False),
+        pa.field("row_key", pa.string(), nullable=True),
         pa.field("quarantined_at", pa.timestamp("us", tz="UTC"), nullable=False),
     ]
 )
@@ -376,6 +488,13 @@ def validate(spec: TableSpec, row: Mapping[str, str | None]) -> tuple[dict[str, 
     reasons: list[str] = []
     parsed: dict[str, Any] = {}
     known = exponents()
+    if spec.zero_beside:
+        row = dict(row)
+        for first, second in spec.zero_beside:
+            if row.get(first) is None and row.get(second) is not None:
+                row[first] = "0"
+            elif row.get(second) is None and row.get(first) is not None:
+                row[second] = "0"
     currency = row.get("currency")
     currency_known = currency is not None and currency.lower() in known
     for column in spec.columns:
@@ -400,11 +519,16 @@ def _parse(column: ColumnSpec, text: str, currency: str | None) -> Any:
         amount = parse_amount(text)
         if column.minimum is not None and amount < column.minimum:
             raise ValueError(f"{text} is below {column.minimum}")
-        if currency is not None and not fits_exponent(amount, currency):
-            decimals = exponents()[currency.lower()]
-            raise ValueError(
-                f"{text} has more decimals than {currency.upper()} allows ({decimals})"
-            )
+        if currency is not None:
+            if not fits_exponent(amount, currency):
+                decimals = exponents()[currency.lower()]
+                raise ValueError(
+                    f"{text} has more decimals than {currency.upper()} allows ({decimals}): "
+                    f"an amount must be a whole number of {currency.upper()}'s minor unit"
+                )
+            # Exact: a whole number of minor units has at most the stored type's decimals
+            # (`29.0000` USD is 29.000), so the arrow decimal never rounds.
+            amount = amount.quantize(Decimal(1).scaleb(-amount_scale()), context=_EXACT)
         return amount
     if kind == "date":
         return parse_date(text)
@@ -415,14 +539,46 @@ def _parse(column: ColumnSpec, text: str, currency: str | None) -> Any:
             raise ValueError(f"{text!r} is not a known ISO 4217 currency")
         return text
     if kind == "choice":
-        if text.lower() not in column.choices:
+        choice = _CHOICE_SEPARATOR_RE.sub("_", text.strip().lower())
+        if choice not in column.choices:
             raise ValueError(f"{text!r} is not one of {', '.join(column.choices)}")
-        return text
+        return choice
     if kind == "integer":
         if not _INTEGER_RE.fullmatch(text):
             raise ValueError(f"{text!r} is not a whole number")
         return int(text)
     return text
+
+
+def _row_key(values: Sequence[str | None], positions: Sequence[int | None]) -> str | None:
+    """The key of a row whose width is wrong, read by position where it can be (the columns
+    before the one that split or went missing are still in their place)."""
+    key = []
+    for position in positions:
+        value = values[position] if position is not None and position < len(values) else None
+        key.append((value or "").strip())
+    return "|".join(key) if any(key) else None
+
+
+def _width_reason(spec: TableSpec, header: Sequence[str], values: Sequence[str | None]) -> str:
+    """Why a row has another number of values than the header, as precisely as it can say."""
+    reason = f"the row has {len(values)} values, the header has {len(header)}"
+    if len(values) != len(header) + 1:
+        return reason
+    for position, name in enumerate(header):
+        column = spec.column(name)
+        if column is None or column.kind != "amount":
+            continue
+        first, second = values[position] or "", values[position + 1] or ""
+        if _THOUSANDS_HEAD_RE.fullmatch(first.strip()) and _THOUSANDS_TAIL_RE.fullmatch(
+            second.strip()
+        ):
+            return (
+                f"{reason}: {name} looks written with a thousands separator and no quotes "
+                f"({first.strip()},{second.strip()}), which splits it in two columns; write "
+                "amounts without a thousands separator, like 1204.50"
+            )
+    return reason
 
 
 class TableProcessor:
@@ -467,13 +623,15 @@ class TableProcessor:
         rows: dict[str, list[Any]] = {name: [] for name in out_columns}
         hashes: list[str] = []
         keys: list[str] = []
-        quarantine: list[tuple[str, int, str, str]] = []
+        quarantine: list[tuple[str, int, str, str, str | None]] = []
+        quarantined_any = False
         seen: dict[tuple[str, ...], int] = {}
         width = len(header)
         # A row's fingerprint covers every column, by name, whatever their order in the input.
         hash_order = sorted(header)
         hash_prefix = ",".join(hash_order)
         key_names = spec.key
+        key_positions = [header.index(name) if name in header else None for name in key_names]
         for record in table_input.records:
             values = record.values
             if len(values) != width:
@@ -481,7 +639,8 @@ class TableProcessor:
                     quarantine,
                     table_input.source,
                     record,
-                    f"the row has {len(values)} values, the header has {width}",
+                    _width_reason(spec, header, values),
+                    _row_key(values, key_positions),
                 )
             else:
                 row: dict[str, str | None] = {}
@@ -494,7 +653,13 @@ class TableProcessor:
                     shown = ", ".join(f"{n}={v}" for n, v in zip(key_names, key, strict=True) if v)
                     reasons.append(f"duplicate key {shown} (the row at line {seen[key]} is kept)")
                 if reasons:
-                    self._quarantine(quarantine, table_input.source, record, "; ".join(reasons))
+                    self._quarantine(
+                        quarantine,
+                        table_input.source,
+                        record,
+                        "; ".join(reasons),
+                        "|".join(key) if any(key) else None,
+                    )
                 else:
                     seen[key] = record.line
                     row_hash = fingerprint([hash_prefix, *(row[name] or "" for name in hash_order)])
@@ -517,19 +682,22 @@ class TableProcessor:
                 hashes, keys = [], []
             if len(quarantine) >= self.batch_rows:
                 yield "quarantine", self._quarantine_table(quarantine)
-                quarantine = []
+                quarantine, quarantined_any = [], True
         if hashes or (not self.known and not self.counts.new):
             # An input without a single valid row still creates its table on the first load.
             yield "rows", self._rows_table(rows, hashes, keys, table_input.source)
-        if quarantine:
+        if quarantine or not quarantined_any:
+            # Even empty: the quarantine table exists (and has every column) after any load, so
+            # staging reads clean books too.
             yield "quarantine", self._quarantine_table(quarantine)
 
     def _quarantine(
         self,
-        batch: list[tuple[str, int, str, str]],
+        batch: list[tuple[str, int, str, str, str | None]],
         source: str,
         record: RawRecord,
         reason: str,
+        row_key: str | None,
     ) -> None:
         self.counts.quarantined += 1
         qid = quarantine_id(self.spec.name, source, record.line, record.raw)
@@ -537,7 +705,7 @@ class TableProcessor:
             return
         self.known_quarantine.add(qid)
         self.counts.new_quarantine += 1
-        batch.append((source, record.line, record.raw, reason))
+        batch.append((source, record.line, record.raw, reason, row_key))
 
     def _rows_table(
         self, rows: dict[str, list[Any]], hashes: list[str], keys: list[str], source: str
@@ -561,7 +729,7 @@ class TableProcessor:
         add(LOADED_AT_COLUMN, [self.loaded_at] * count, pa.timestamp("us", tz="UTC"), False)
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
-    def _quarantine_table(self, batch: list[tuple[str, int, str, str]]) -> pa.Table:
+    def _quarantine_table(self, batch: list[tuple[str, int, str, str, str | None]]) -> pa.Table:
         table = self.spec.name
         return pa.Table.from_pylist(
             [
@@ -572,9 +740,10 @@ class TableProcessor:
                     "line": line,
                     "raw": raw,
                     "reason": reason,
+                    "row_key": row_key,
                     "quarantined_at": self.loaded_at,
                 }
-                for source, line, raw, reason in batch
+                for source, line, raw, reason, row_key in batch
             ],
             schema=QUARANTINE_SCHEMA,
         )

@@ -65,6 +65,8 @@ GL_ENTRIES = TableSpec(
         ColumnSpec("document_number"),
     ),
     key=("journal_number", "line_number"),
+    # Exports often leave the side a line does not use empty: it reads as 0 (DECISIONLOG.md).
+    zero_beside=(("debit", "credit"),),
 )
 
 GL_ACCOUNTS = TableSpec(

@@ -12,6 +12,7 @@ renamed as (
         line as line_number,
         reason,
         raw as raw_row,
+        row_key,
         {{ to_utc_timestamp('quarantined_at') }} as quarantined_at
     from source
 )

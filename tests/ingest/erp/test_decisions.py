@@ -50,7 +50,6 @@ EXCEPTION_RESOLUTIONS = (
 )
 EXPECTED_QUARANTINE = [
     ("match_decisions", 4, "decision: 'maybe' is not one of confirmed, rejected"),
-    ("match_decisions", 5, "has no time zone"),
     (
         "match_decisions",
         6,
@@ -88,7 +87,8 @@ def test_decisions_counts_and_quarantine(
 
     report = load_decisions(settings, pipelines_dir=pipelines_dir)
 
-    assert report.table("match_decisions").new_rows == 2
+    # Line 5's time has no zone: UTC, as the contract says decision times are.
+    assert report.table("match_decisions").new_rows == 3
     assert report.table("exception_resolutions").new_rows == 2
     assert report.quarantined_rows == len(EXPECTED_QUARANTINE)
     stored = rows(
@@ -104,8 +104,10 @@ def test_decisions_counts_and_quarantine(
         "order by 1",
     )
     assert decided[0][0] == "ch_1|INV-1|P-1|"
-    assert decided[1][:2] == ("po_1|||J-1", "Rejected")
-    assert decided[1][2] == datetime(2025, 2, 3, 11, 0, tzinfo=UTC)
+    assert decided[1] == ("ch_3|INV-3||", "confirmed", datetime(2025, 2, 3, 10, 15, tzinfo=UTC))
+    # A choice is stored as the contract spells it, whatever its case.
+    assert decided[2][:2] == ("po_1|||J-1", "rejected")
+    assert decided[2][2] == datetime(2025, 2, 3, 11, 0, tzinfo=UTC)
 
     again = load_decisions(settings, pipelines_dir=pipelines_dir)
     assert sum(t.new_rows + t.updated_rows for t in again.tables) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg2
@@ -99,3 +100,48 @@ def test_load_into_postgres_warehouse(
         )
         assert cursor.fetchone() == ("numeric", 3)
     connection.close()
+
+
+def test_typed_sql_columns_as_databases_hold_them(
+    postgres_schema: tuple[str, str], make_settings: MakeSettings, pipelines_dir: Path
+) -> None:
+    """A database ERP holds dates as timestamps, amounts as floating numbers or numerics of
+    another scale, and NULL for the unused side of a journal line: each lands exact."""
+    _schema, url = postgres_schema
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "create table invoices (document_number text, document_type text, "
+            "customer_number text, document_date timestamp, currency text, amount double precision)"
+        )
+        cursor.execute(
+            "insert into invoices values "
+            "('INV-1', 'Invoice', 'C1', '2025-01-31 00:00:00', 'USD', 29.0), "
+            "('INV-2', 'invoice', 'C1', '2025-01-31 23:59:59', 'jpy', 4800), "
+            "('INV-3', 'invoice', 'C1', '2025-01-31 00:00:00', 'usd', 0.1::float8 + 0.2::float8)"
+        )
+        cursor.execute(
+            "create table gl_entries (journal_number text, line_number integer, posting_date date, "
+            "account_number text, debit numeric(18, 4), credit numeric(18, 4), currency text)"
+        )
+        cursor.execute(
+            "insert into gl_entries values ('J-1', 1, '2025-01-31', '1000', 10.5, null, 'usd'), "
+            "('J-1', 2, '2025-01-31', '1150', null, 10.5, 'usd')"
+        )
+    settings = make_settings(erp_sql=url)
+
+    load_erp(settings, pipelines_dir=pipelines_dir)
+
+    assert query(
+        settings,
+        "select document_number, document_type, document_date::varchar, amount "
+        "from raw_erp.invoices order by 1",
+    ) == [
+        ("INV-1", "invoice", "2025-01-31", Decimal("29")),
+        ("INV-2", "invoice", "2025-01-31", Decimal("4800")),
+    ]
+    (refused,) = query(settings, "select row_key, reason from raw_erp.quarantine")
+    # 0.1 + 0.2 as a double is 0.30000000000000004: not a whole number of cents, never rounded.
+    assert refused[0] == "INV-3" and "more decimals than USD allows" in refused[1]
+    assert query(
+        settings, "select line_number, debit, credit from raw_erp.gl_entries order by 1"
+    ) == [("1", Decimal("10.5"), Decimal("0")), ("2", Decimal("0"), Decimal("10.5"))]
