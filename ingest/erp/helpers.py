@@ -33,7 +33,7 @@ LOADED_AT_COLUMN = "_loaded_at"
 # decimals as the currency seed's largest exponent (3: KWD, BHD, ...).
 AMOUNT_PRECISION = 38
 
-_AMOUNT_RE = re.compile(r"[+-]?\d+(\.\d+)?")
+_AMOUNT_RE = re.compile(r"[+-]?\d+(\.\d*)?")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIMESTAMP_RE = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(?P<zone>Z|[+-]\d{2}:?\d{2})?"

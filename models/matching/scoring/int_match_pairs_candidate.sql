@@ -1,0 +1,370 @@
+{#-
+    One row per candidate pair of a Stripe item (charge or refund) and an ERP payment that could
+    settle it, found by blocking, never by comparing everything with everything:
+    - the pair shares a reference: a Stripe id of the item written in the payment's memo or its
+      document's external_reference, or the digits of a document number;
+    - or the customer agrees (the same e-mail, or the same customer name key) and the payment is
+      booked between var candidate_days_before days before and var candidate_days_after days
+      after the item, in the item's currency or the currency it settled in;
+    - or only the amount agrees (equal, within rounding, or the net of Stripe's fee) and the
+      payment is booked within the narrower window of vars candidate_amount_only_days_*.
+    Each pair carries its evidence as levels (amount, days apart, e-mail, name, customer number,
+    Stripe id, document number, payment method): the features the scorer learns weights for
+    (ml/match_scorer.py) and that explain a scored match to a person.
+-#}
+{%- set tolerance = var('rounding_tolerance_minor') %}
+with
+
+items as (
+    select * from {{ ref('int_stripe_items_prepared') }}
+),
+
+payments as (
+    select
+        payment_number,
+        document_number,
+        case when amount_minor > 0 then 'charge_payment' else 'refund_payment' end as match_type,
+        currency,
+        abs(amount_minor) as amount_minor,
+        payment_date,
+        is_stripe_payment,
+        customer_number,
+        customer_email,
+        customer_name_key
+    from {{ ref('int_erp_payments_enriched') }}
+    where amount_minor <> 0
+        and (is_stripe_payment or payment_method is null)
+),
+
+item_references as (
+    select * from {{ ref('int_stripe_item_references') }}
+),
+
+payment_references as (
+    select * from {{ ref('int_erp_payment_references') }}
+),
+
+shared_references as (
+    select
+        item_references.stripe_object_id,
+        payment_references.payment_number,
+        max(case
+            when item_references.reference_kind = 'stripe_id' and payment_references.reference_source = 'memo'
+                then 1
+            else 0
+        end) as has_id_in_memo,
+        max(case
+            when item_references.reference_kind = 'stripe_id'
+                and payment_references.reference_source = 'external_reference'
+                then 1
+            else 0
+        end) as has_id_in_document,
+        max(case
+            when item_references.reference_kind = 'document_digits'
+                and payment_references.reference_source = 'applied_document'
+                then 1
+            else 0
+        end) as has_document_digits,
+        max(case
+            when item_references.reference_kind = 'document_digits' and payment_references.reference_source = 'memo'
+                then 1
+            else 0
+        end) as has_memo_document_digits
+    from item_references
+    inner join payment_references
+        on item_references.reference_key = payment_references.reference_key
+        and item_references.reference_kind = payment_references.reference_kind
+    group by item_references.stripe_object_id, payment_references.payment_number
+),
+
+item_emails as (
+    select
+        stripe_object_id,
+        match_type,
+        currency,
+        settlement_currency,
+        item_date,
+        customer_email as customer_key
+    from items
+    where customer_email is not null
+    union
+    select
+        stripe_object_id,
+        match_type,
+        currency,
+        settlement_currency,
+        item_date,
+        stripe_customer_email
+    from items
+    where stripe_customer_email is not null
+),
+
+item_names as (
+    select
+        stripe_object_id,
+        match_type,
+        currency,
+        settlement_currency,
+        item_date,
+        customer_name_key as customer_key
+    from items
+    where customer_name_key is not null
+    union
+    select
+        stripe_object_id,
+        match_type,
+        currency,
+        settlement_currency,
+        item_date,
+        stripe_customer_name_key
+    from items
+    where stripe_customer_name_key is not null
+),
+
+by_customer as (
+    select
+        item_emails.stripe_object_id,
+        payments.payment_number
+    from item_emails
+    inner join payments
+        on item_emails.match_type = payments.match_type
+        and item_emails.customer_key = payments.customer_email
+    where payments.currency in (item_emails.currency, item_emails.settlement_currency)
+        and payments.payment_date
+        between {{ dbt.dateadd('day', -var('candidate_days_before'), 'item_emails.item_date') }}
+        and {{ dbt.dateadd('day', var('candidate_days_after'), 'item_emails.item_date') }}
+    union
+    select
+        item_names.stripe_object_id,
+        payments.payment_number
+    from item_names
+    inner join payments
+        on item_names.match_type = payments.match_type
+        and item_names.customer_key = payments.customer_name_key
+    where payments.currency in (item_names.currency, item_names.settlement_currency)
+        and payments.payment_date
+        between {{ dbt.dateadd('day', -var('candidate_days_before'), 'item_names.item_date') }}
+        and {{ dbt.dateadd('day', var('candidate_days_after'), 'item_names.item_date') }}
+),
+
+amount_offsets as (
+    {%- for offset in range(-tolerance, tolerance + 1) %}
+        select {{ offset }} as amount_offset{{ " union all" if not loop.last }}
+    {%- endfor %}
+),
+
+item_amounts as (
+    select
+        items.stripe_object_id,
+        items.match_type,
+        items.currency,
+        items.item_date,
+        items.amount_minor + amount_offsets.amount_offset as amount_minor
+    from items
+    cross join amount_offsets
+    union
+    select
+        stripe_object_id,
+        match_type,
+        currency,
+        item_date,
+        net_minor
+    from items
+    where object_type = 'charge'
+        and settlement_currency = currency
+),
+
+by_amount as (
+    select
+        item_amounts.stripe_object_id,
+        payments.payment_number
+    from item_amounts
+    inner join payments
+        on item_amounts.match_type = payments.match_type
+        and item_amounts.currency = payments.currency
+        and item_amounts.amount_minor = payments.amount_minor
+    where payments.payment_date
+        between {{ dbt.dateadd('day', -var('candidate_amount_only_days_before'), 'item_amounts.item_date') }}
+        and {{ dbt.dateadd('day', var('candidate_amount_only_days_after'), 'item_amounts.item_date') }}
+),
+
+pairs as (
+    select
+        stripe_object_id,
+        payment_number
+    from shared_references
+    union
+    select
+        stripe_object_id,
+        payment_number
+    from by_customer
+    union
+    select
+        stripe_object_id,
+        payment_number
+    from by_amount
+),
+
+-- Items whose text names some ERP document (of any payment): naming another one than the
+-- payment's is evidence against the pair.
+items_naming_documents as (
+    select distinct item_references.stripe_object_id
+    from item_references
+    inner join payment_references
+        on item_references.reference_key = payment_references.reference_key
+    where item_references.reference_kind = 'document_digits'
+        and payment_references.reference_kind = 'document_digits'
+        and payment_references.reference_source = 'applied_document'
+),
+
+payments_naming_stripe_ids as (
+    select distinct payment_number
+    from payment_references
+    where reference_kind = 'stripe_id'
+),
+
+joined as (
+    select
+        items.stripe_object_id,
+        payments.payment_number,
+        payments.document_number,
+        items.match_type,
+        items.object_type,
+        items.currency,
+        items.amount_minor as stripe_amount_minor,
+        payments.currency as erp_currency,
+        payments.amount_minor as erp_amount_minor,
+        items.item_date,
+        items.item_at,
+        payments.payment_date,
+        {{ days_between('items.item_date', 'payments.payment_date') }} as days_apart,
+        items.settlement_currency,
+        items.settlement_amount_minor,
+        items.net_minor,
+        items.customer_email,
+        items.stripe_customer_email,
+        items.customer_name_key,
+        items.stripe_customer_name_key,
+        items.customer_metadata,
+        items.reference_text,
+        payments.customer_number as erp_customer_number,
+        payments.customer_email as erp_customer_email,
+        payments.customer_name_key as erp_customer_name_key,
+        payments.is_stripe_payment,
+        coalesce(shared_references.has_id_in_memo, 0) as has_id_in_memo,
+        coalesce(shared_references.has_id_in_document, 0) as has_id_in_document,
+        coalesce(shared_references.has_document_digits, 0) as has_document_digits,
+        coalesce(shared_references.has_memo_document_digits, 0) as has_memo_document_digits,
+        items_naming_documents.stripe_object_id is not null as item_names_documents,
+        payments_naming_stripe_ids.payment_number is not null as payment_names_stripe_ids
+    from pairs
+    inner join items
+        on pairs.stripe_object_id = items.stripe_object_id
+    inner join payments
+        on pairs.payment_number = payments.payment_number
+        and items.match_type = payments.match_type
+    left join shared_references
+        on pairs.stripe_object_id = shared_references.stripe_object_id
+        and pairs.payment_number = shared_references.payment_number
+    left join items_naming_documents
+        on pairs.stripe_object_id = items_naming_documents.stripe_object_id
+    left join payments_naming_stripe_ids
+        on pairs.payment_number = payments_naming_stripe_ids.payment_number
+),
+
+levelled as (
+    select
+        joined.*,
+        case
+            when erp_currency = currency
+                then
+                    case
+                        when erp_amount_minor = stripe_amount_minor then 'exact'
+                        when abs(erp_amount_minor - stripe_amount_minor) <= {{ tolerance }} then 'rounding'
+                        when settlement_currency = currency and erp_amount_minor = net_minor then 'net_of_fee'
+                        when erp_amount_minor < stripe_amount_minor then 'part'
+                        else 'more'
+                    end
+            when erp_currency = settlement_currency
+                and abs(erp_amount_minor - settlement_amount_minor)
+                <= {{ var('fx_variance_max_ratio') }} * settlement_amount_minor
+                then 'converted'
+            else 'other'
+        end as amount_level,
+        case
+            when days_apart < -7 then 'before_8_plus'
+            when days_apart < -1 then 'before_2_7'
+            when days_apart = -1 then 'before_1'
+            when days_apart = 0 then 'same_day'
+            when days_apart = 1 then 'after_1'
+            when days_apart <= 3 then 'after_2_3'
+            when days_apart <= 7 then 'after_4_7'
+            when days_apart <= 14 then 'after_8_14'
+            when days_apart <= 31 then 'after_15_31'
+            else 'after_32_plus'
+        end as days_level,
+        case
+            when erp_customer_email is null or coalesce(customer_email, stripe_customer_email) is null then 'missing'
+            when erp_customer_email in (customer_email, stripe_customer_email) then 'equal'
+            else 'different'
+        end as email_level,
+        case
+            when erp_customer_name_key is null or coalesce(customer_name_key, stripe_customer_name_key) is null
+                then 'missing'
+            when erp_customer_name_key in (customer_name_key, stripe_customer_name_key) then 'equal'
+            when greatest(
+                    {{ string_similarity('erp_customer_name_key', 'customer_name_key') }},
+                    {{ string_similarity('erp_customer_name_key', 'stripe_customer_name_key') }}
+                ) >= 0.9 then 'similar'
+            else 'different'
+        end as name_level,
+        case
+            when erp_customer_number is null or customer_metadata is null then 'missing'
+            when {{ dbt.position(dbt.concat(["'\"'", 'erp_customer_number', "'\"'"]), 'customer_metadata') }} > 0
+                then 'found'
+            else 'not_found'
+        end as customer_number_level,
+        case
+            when has_id_in_memo = 1 then 'in_memo'
+            when has_id_in_document = 1 then 'on_document'
+            when payment_names_stripe_ids then 'other_id'
+            else 'none'
+        end as stripe_id_level,
+        case
+            when has_document_digits = 1
+                and {{ dbt.position(reference_key('document_number'), reference_key('reference_text')) }} > 0
+                then 'named'
+            when has_document_digits = 1 then 'digits'
+            when has_memo_document_digits = 1 then 'in_memo'
+            when item_names_documents then 'other_document'
+            else 'none'
+        end as document_level,
+        case when is_stripe_payment then 'stripe' else 'unknown' end as method_level
+    from joined
+),
+
+final as (
+    select
+        stripe_object_id,
+        payment_number,
+        document_number,
+        match_type,
+        object_type,
+        currency,
+        stripe_amount_minor,
+        erp_currency,
+        erp_amount_minor,
+        item_at,
+        days_apart,
+        amount_level,
+        days_level,
+        email_level,
+        name_level,
+        customer_number_level,
+        stripe_id_level,
+        document_level,
+        method_level
+    from levelled
+)
+
+select * from final
