@@ -41,3 +41,4 @@
         '\b({{ var('customer_name_noise_words') | join('|') }})\b', ' ', 'g'
     ), ' +', ' ', 'g')), ' ')), ' '), '')
 {%- endmacro %}
+

@@ -3,11 +3,15 @@
     settle it, found by blocking, never by comparing everything with everything:
     - the pair shares a reference: a Stripe id of the item written in the payment's memo or its
       document's external_reference, or the digits of a document number;
-    - or the customer agrees (the same e-mail, or the same customer name key) and the payment is
-      booked between var candidate_days_before days before and var candidate_days_after days
-      after the item, in the item's currency or the currency it settled in;
-    - or only the amount agrees (equal, within rounding, or the net of Stripe's fee) and the
-      payment is booked within the narrower window of vars candidate_amount_only_days_*.
+    - or the customer agrees (the same e-mail or customer name key) and so does the amount
+      (equal, within rounding, or the net of Stripe's fee), the payment booked between var
+      candidate_days_before days before and var candidate_days_after days after the item;
+    - or the e-mail agrees and the amount does not (a part of a split, a short or over payment)
+      within the narrower window of vars candidate_amount_only_days_*, or the payment is in the
+      currency the item settled in (booked converted) within the wide window;
+    - or only the amount agrees, within the narrow window, for the items and payments that have
+      no pair of their amount yet (a customer written differently on each side): a recurring
+      amount meets hundreds of receipts a month, so what is already paired stays out.
     Each pair carries its evidence as levels (amount, days apart, e-mail, name, customer number,
     Stripe id, document number, payment method): the features the scorer learns weights for
     (ml/match_scorer.py) and that explain a scored match to a person.
@@ -44,7 +48,7 @@ payment_references as (
     select * from {{ ref('int_erp_payment_references') }}
 ),
 
-shared_references as (
+shared_references as materialized (
     select
         item_references.stripe_object_id,
         payment_references.payment_number,
@@ -77,82 +81,14 @@ shared_references as (
     group by item_references.stripe_object_id, payment_references.payment_number
 ),
 
-item_emails as (
-    select
-        stripe_object_id,
-        match_type,
-        currency,
-        settlement_currency,
-        item_date,
-        customer_email as customer_key
-    from items
-    where customer_email is not null
-    union
-    select
-        stripe_object_id,
-        match_type,
-        currency,
-        settlement_currency,
-        item_date,
-        stripe_customer_email
-    from items
-    where stripe_customer_email is not null
-),
-
-item_names as (
-    select
-        stripe_object_id,
-        match_type,
-        currency,
-        settlement_currency,
-        item_date,
-        customer_name_key as customer_key
-    from items
-    where customer_name_key is not null
-    union
-    select
-        stripe_object_id,
-        match_type,
-        currency,
-        settlement_currency,
-        item_date,
-        stripe_customer_name_key
-    from items
-    where stripe_customer_name_key is not null
-),
-
-by_customer as (
-    select
-        item_emails.stripe_object_id,
-        payments.payment_number
-    from item_emails
-    inner join payments
-        on item_emails.match_type = payments.match_type
-        and item_emails.customer_key = payments.customer_email
-    where payments.currency in (item_emails.currency, item_emails.settlement_currency)
-        and payments.payment_date
-        between {{ dbt.dateadd('day', -var('candidate_days_before'), 'item_emails.item_date') }}
-        and {{ dbt.dateadd('day', var('candidate_days_after'), 'item_emails.item_date') }}
-    union
-    select
-        item_names.stripe_object_id,
-        payments.payment_number
-    from item_names
-    inner join payments
-        on item_names.match_type = payments.match_type
-        and item_names.customer_key = payments.customer_name_key
-    where payments.currency in (item_names.currency, item_names.settlement_currency)
-        and payments.payment_date
-        between {{ dbt.dateadd('day', -var('candidate_days_before'), 'item_names.item_date') }}
-        and {{ dbt.dateadd('day', var('candidate_days_after'), 'item_names.item_date') }}
-),
-
 amount_offsets as (
     {%- for offset in range(-tolerance, tolerance + 1) %}
         select {{ offset }} as amount_offset{{ " union all" if not loop.last }}
     {%- endfor %}
 ),
 
+-- The amounts a receipt of the whole item may have: its own (within rounding), or its net of
+-- Stripe's fee when the ERP booked what Stripe paid out.
 item_amounts as (
     select
         items.stripe_object_id,
@@ -168,27 +104,147 @@ item_amounts as (
         match_type,
         currency,
         item_date,
-        net_minor
+        net_minor as amount_minor
     from items
     where object_type = 'charge'
         and settlement_currency = currency
 ),
 
-by_amount as (
+item_customers as (
     select
-        item_amounts.stripe_object_id,
-        payments.payment_number
-    from item_amounts
-    inner join payments
-        on item_amounts.match_type = payments.match_type
-        and item_amounts.currency = payments.currency
-        and item_amounts.amount_minor = payments.amount_minor
-    where payments.payment_date
-        between {{ dbt.dateadd('day', -var('candidate_amount_only_days_before'), 'item_amounts.item_date') }}
-        and {{ dbt.dateadd('day', var('candidate_amount_only_days_after'), 'item_amounts.item_date') }}
+        stripe_object_id,
+        'email' as key_kind,
+        customer_email as customer_key
+    from items
+    where customer_email is not null
+    union
+    select
+        stripe_object_id,
+        'email' as key_kind,
+        stripe_customer_email as customer_key
+    from items
+    where stripe_customer_email is not null
+    union
+    select
+        stripe_object_id,
+        'name' as key_kind,
+        customer_name_key as customer_key
+    from items
+    where customer_name_key is not null
+    union
+    select
+        stripe_object_id,
+        'name' as key_kind,
+        stripe_customer_name_key as customer_key
+    from items
+    where stripe_customer_name_key is not null
 ),
 
-pairs as (
+payment_customers as (
+    select
+        payment_number,
+        'email' as key_kind,
+        customer_email as customer_key
+    from payments
+    where customer_email is not null
+    union all
+    select
+        payment_number,
+        'name' as key_kind,
+        customer_name_key as customer_key
+    from payments
+    where customer_name_key is not null
+),
+
+-- The same customer (e-mail or name key) and a whole amount, within the wide window: the key
+-- and the amount are one join key (materialized, so the planner cannot first pair every
+-- recurring amount with every receipt of it), and a common name costs nothing.
+items_keyed as materialized (
+    select
+        item_amounts.stripe_object_id,
+        item_amounts.match_type,
+        item_amounts.currency,
+        item_amounts.item_date,
+        item_amounts.amount_minor,
+        item_customers.key_kind,
+        item_customers.customer_key
+    from item_amounts
+    inner join item_customers
+        on item_amounts.stripe_object_id = item_customers.stripe_object_id
+),
+
+payments_keyed as materialized (
+    select
+        payments.payment_number,
+        payments.match_type,
+        payments.currency,
+        payments.payment_date,
+        payments.amount_minor,
+        payment_customers.key_kind,
+        payment_customers.customer_key
+    from payments
+    inner join payment_customers
+        on payments.payment_number = payment_customers.payment_number
+),
+
+by_customer_and_amount as (
+    select distinct
+        items_keyed.stripe_object_id,
+        payments_keyed.payment_number
+    from items_keyed
+    inner join payments_keyed
+        on items_keyed.match_type = payments_keyed.match_type
+        and items_keyed.key_kind = payments_keyed.key_kind
+        and items_keyed.customer_key = payments_keyed.customer_key
+        and items_keyed.currency = payments_keyed.currency
+        and items_keyed.amount_minor = payments_keyed.amount_minor
+    where payments_keyed.payment_date
+        between {{ dbt.dateadd('day', -var('candidate_days_before'), 'items_keyed.item_date') }}
+        and {{ dbt.dateadd('day', var('candidate_days_after'), 'items_keyed.item_date') }}
+),
+
+item_emails as (
+    select
+        items.stripe_object_id,
+        items.match_type,
+        items.currency,
+        items.settlement_currency,
+        items.amount_minor,
+        items.item_date,
+        item_customers.customer_key
+    from items
+    inner join item_customers
+        on items.stripe_object_id = item_customers.stripe_object_id
+    where item_customers.key_kind = 'email'
+),
+
+-- The same e-mail and another amount: a part of a split, a short or an over payment, a keying
+-- error (within the narrow window), or a booking in the settlement currency (within the wide one).
+by_email as (
+    select
+        item_emails.stripe_object_id,
+        payments.payment_number
+    from item_emails
+    inner join payments
+        on item_emails.match_type = payments.match_type
+        and item_emails.customer_key = payments.customer_email
+    where (
+        payments.currency = item_emails.currency
+        and payments.amount_minor <> item_emails.amount_minor
+        and payments.payment_date
+        between {{ dbt.dateadd('day', -var('candidate_amount_only_days_before'), 'item_emails.item_date') }}
+        and {{ dbt.dateadd('day', var('candidate_amount_only_days_after'), 'item_emails.item_date') }}
+    )
+    or (
+        payments.currency = item_emails.settlement_currency
+        and payments.currency <> item_emails.currency
+        and payments.payment_date
+        between {{ dbt.dateadd('day', -var('candidate_days_before'), 'item_emails.item_date') }}
+        and {{ dbt.dateadd('day', var('candidate_days_after'), 'item_emails.item_date') }}
+    )
+),
+
+known_pairs as materialized (
     select
         stripe_object_id,
         payment_number
@@ -197,7 +253,73 @@ pairs as (
     select
         stripe_object_id,
         payment_number
-    from by_customer
+    from by_customer_and_amount
+    union
+    select
+        stripe_object_id,
+        payment_number
+    from by_email
+),
+
+-- Only the amount: for what has no pair of its amount yet (a customer written differently on
+-- each side), within the narrow window. A recurring amount meets hundreds of receipts a month,
+-- so the items and receipts already paired with their amount stay out of it.
+whole_pairs as (
+    select distinct
+        known_pairs.stripe_object_id,
+        known_pairs.payment_number
+    from known_pairs
+    inner join item_amounts
+        on known_pairs.stripe_object_id = item_amounts.stripe_object_id
+    inner join payments
+        on known_pairs.payment_number = payments.payment_number
+        and item_amounts.amount_minor = payments.amount_minor
+        and item_amounts.currency = payments.currency
+),
+
+paired_items as (
+    select distinct stripe_object_id from whole_pairs
+),
+
+paired_payments as (
+    select distinct payment_number from whole_pairs
+),
+
+unpaired_item_amounts as materialized (
+    select item_amounts.*
+    from item_amounts
+    left join paired_items
+        on item_amounts.stripe_object_id = paired_items.stripe_object_id
+    where paired_items.stripe_object_id is null
+),
+
+unpaired_payments as materialized (
+    select payments.*
+    from payments
+    left join paired_payments
+        on payments.payment_number = paired_payments.payment_number
+    where paired_payments.payment_number is null
+),
+
+by_amount as (
+    select
+        unpaired_item_amounts.stripe_object_id,
+        unpaired_payments.payment_number
+    from unpaired_item_amounts
+    inner join unpaired_payments
+        on unpaired_item_amounts.match_type = unpaired_payments.match_type
+        and unpaired_item_amounts.currency = unpaired_payments.currency
+        and unpaired_item_amounts.amount_minor = unpaired_payments.amount_minor
+    where unpaired_payments.payment_date
+        between {{ dbt.dateadd('day', -var('candidate_amount_only_days_before'), 'unpaired_item_amounts.item_date') }}
+        and {{ dbt.dateadd('day', var('candidate_amount_only_days_after'), 'unpaired_item_amounts.item_date') }}
+),
+
+pairs as (
+    select
+        stripe_object_id,
+        payment_number
+    from known_pairs
     union
     select
         stripe_object_id,

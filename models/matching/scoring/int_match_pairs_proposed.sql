@@ -4,6 +4,8 @@
     50: after every analysts' rule), so the resolution weighs it against the rules' pairs. Its
     confidence is the scorer's probability. A pair for less than the item's amount may be one
     part of a split (allows_split: the resolution keeps the parts within the item's amount).
+    With var match_scorer_enabled false, or RECON_RULES_ONLY=1 in the environment (`recon run
+    --rules-only`), it is empty: the rules alone.
 -#}
 with
 
@@ -29,6 +31,7 @@ final as (
         amount_level = 'part' as allows_split
     from scored
     where probability >= {{ var('match_min_probability') }}
+        and {{ scored_matching_enabled() }}
 )
 
 select * from final

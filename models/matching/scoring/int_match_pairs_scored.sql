@@ -6,10 +6,7 @@
     `probability_as_whole` is what the probability would be were the amounts equal: for a pair
     that may be one part of a split, whose amount the sum search (int_match_splits_found)
     checks instead. int_match_pairs_proposed passes the likely pairs to the resolution.
-    With var match_scorer_enabled false, or RECON_RULES_ONLY=1 in the environment (`recon run
-    --rules-only`), it is empty: the rules alone.
 -#}
-{%- set enabled = var('match_scorer_enabled') and env_var('RECON_RULES_ONLY', '0') not in ('1', 'true') %}
 {%- set features = [
     'amount_level', 'days_level', 'email_level', 'name_level', 'customer_number_level',
     'stripe_id_level', 'document_level', 'method_level',
@@ -80,7 +77,6 @@ final as (
         1.0 / (1.0 + exp(-score)) as probability,
         1.0 / (1.0 + exp(-(score + whole_amount_gain))) as probability_as_whole
     from scored
-    where {{ 'true' if enabled else 'false' }}
 )
 
 select * from final

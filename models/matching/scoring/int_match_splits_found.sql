@@ -10,6 +10,8 @@
     up, a charge keeps its most likely (the weakest receipt's probability, then fewer receipts);
     a receipt in the groups of two charges goes to the more likely group, and the other charge
     stays unmatched.
+    With var match_scorer_enabled false, or RECON_RULES_ONLY=1 in the environment (`recon run
+    --rules-only`), it is empty: the rules alone.
 -#}
 {%- set max_parts = var('split_max_parts') | int %}
 {%- set tolerance = var('rounding_tolerance_minor') %}
@@ -59,6 +61,7 @@ parts as (
         and assigned_items.stripe_object_id is null
         and assigned_payments.erp_payment_number is null
         and decisions.stripe_object_id is null
+        and {{ scored_matching_enabled() }}
 ),
 
 bounded as (
