@@ -5,6 +5,9 @@
     (int_dispute_chargebacks_found); with a stable id and a status: `confirmed` (a person
     confirmed the pair), `auto_matched` (confidence at least var auto_match_min_confidence),
     else `suggested` (a person should look).
+    A receipt paying several invoices at once (int_receipt_documents_covered) is one row per
+    invoice: its amount allocated by the invoices' amounts (the last row takes the remainder, so
+    the rows add up to the receipt).
 -#}
 with
 
@@ -20,8 +23,51 @@ chargebacks as (
     select * from {{ ref('int_dispute_chargebacks_found') }}
 ),
 
+covered as (
+    select * from {{ ref('int_receipt_documents_covered') }}
+),
+
+covered_allocated as (
+    select
+        covered.*,
+        row_number() over (partition by payment_number order by document_number) as document_position,
+        count(*) over (partition by payment_number) as document_count,
+        sum(document_amount_minor) over (
+            partition by payment_number order by document_number
+            rows between unbounded preceding and current row
+        ) - document_amount_minor as allocated_before_minor
+    from covered
+),
+
+assigned_by_document as (
+    select
+        assigned.stripe_object_id,
+        coalesce(covered_allocated.document_number, assigned.erp_document_number) as erp_document_number,
+        assigned.erp_payment_number,
+        assigned.erp_journal_number,
+        assigned.match_type,
+        assigned.rule_name,
+        assigned.priority,
+        assigned.confidence,
+        assigned.currency,
+        assigned.stripe_amount_minor,
+        assigned.erp_currency,
+        case
+            when covered_allocated.payment_number is null then assigned.erp_amount_minor
+            when covered_allocated.document_position < covered_allocated.document_count
+                then covered_allocated.document_amount_minor
+            else assigned.erp_amount_minor - covered_allocated.allocated_before_minor
+        end as erp_amount_minor,
+        assigned.days_apart,
+        assigned.allows_split or covered_allocated.payment_number is not null as allows_split
+    from assigned
+    left join covered_allocated
+        on assigned.erp_payment_number = covered_allocated.payment_number
+        and assigned.match_type = 'charge_payment'
+),
+
 unioned as (
-    select * from assigned
+    select * from assigned_by_document
     union all
     select * from splits
     union all

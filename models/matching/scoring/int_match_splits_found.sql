@@ -70,7 +70,10 @@ bounded as (
 ),
 
 combinations as (
-    {{ split_combinations('bounded', max_parts, tolerance) }}
+    {{ split_combinations('bounded', {
+        'group': 'stripe_object_id', 'member': 'payment_number', 'amount': 'erp_amount_minor',
+        'target': 'stripe_amount_minor', 'score': 'probability_as_whole',
+    }, max_parts, tolerance) }}
 ),
 
 best_per_charge as (
@@ -79,16 +82,24 @@ best_per_charge as (
         select
             combinations.*,
             row_number() over (
-                partition by stripe_object_id
-                order by group_probability desc, part_count asc, payment_number_1 asc, payment_number_2 asc
+                partition by group_key
+                order by group_score desc, part_count asc, member_1 asc, member_2 asc
             ) as group_rank
         from combinations
     ) as ranked
     where group_rank = 1
 ),
 
-members as (
+unpivoted as (
     {{ split_members('best_per_charge', max_parts) }}
+),
+
+members as (
+    select
+        group_key as stripe_object_id,
+        group_score as group_probability,
+        member as payment_number
+    from unpivoted
 ),
 
 -- A receipt claimed by two charges' groups goes to the more likely group; the other group
