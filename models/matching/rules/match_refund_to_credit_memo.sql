@@ -3,8 +3,8 @@
     credit memo).
 
     What it matches, strongest first:
-    - the payment's memo or its document's external_reference names the refund (or its balance
-      transaction), in any case; or names the refunded charge, for the refunded amount;
+    - the payment's memo or its document's external_reference names the refund, its balance
+      transaction or the refunded charge, in any case, for the refunded amount;
     - the refund's text or its charge's (metadata, description: a credit memo number, the
       invoice it reverses) names the payment's document or a document its memo names, for the
       refunded amount (whole reference named, or five digits or more);
@@ -53,8 +53,10 @@ by_id as (
         on payment_references.payment_number = payments.payment_number
     where item_references.reference_kind = 'stripe_id'
         and payment_references.reference_kind = 'stripe_id'
-        -- the refunded charge's id is evidence for the refund of that amount only
-        and (item_references.reference_source <> 'charge' or payments.amount_minor = -items.amount_minor)
+        -- an id is trusted with the refunded amount (within rounding); else the scored
+        -- matching weighs it (a typo, another refund of the same charge)
+        and items.currency = payments.currency
+        and abs(payments.amount_minor + items.amount_minor) <= {{ var('rounding_tolerance_minor') }}
 ),
 
 by_document as (
