@@ -44,6 +44,12 @@ def _add_settings_options(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="cap on Stripe requests per second (RECON_STRIPE_MAX_RPS; default Stripe's: 25 test, 100 live)",
     )
+    group.add_argument(
+        "--rules-only",
+        action="store_true",
+        default=None,
+        help="the analysts' SQL matching rules alone: no scored matching, no classifier (RECON_RULES_ONLY=1)",
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -55,6 +61,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         decisions_dir=getattr(args, "decisions_dir", None),
         stripe_api_base=getattr(args, "stripe_api_base", None),
         stripe_max_rps=getattr(args, "stripe_max_rps", None),
+        rules_only=getattr(args, "rules_only", None),
     )
 
 

@@ -34,7 +34,13 @@ def _environment(env: Mapping[str, str]) -> Iterator[None]:
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment dbt's profile reads for these settings (profiles.yml)."""
-    return {"RECON_WAREHOUSE": str(settings.warehouse), "RECON_TARGET": settings.target, "DO_NOT_TRACK": "1"}
+    return {
+        "RECON_WAREHOUSE": str(settings.warehouse),
+        "RECON_TARGET": settings.target,
+        "DO_NOT_TRACK": "1",
+        # read by int_match_pairs_scored: the rules alone, no scored matching
+        "RECON_RULES_ONLY": "1" if settings.rules_only else "0",
+    }
 
 
 def parse_manifest(env: Mapping[str, str] | None = None) -> Any:

@@ -34,10 +34,23 @@ def ingest_erp(settings: Settings) -> list[LoadReport]:
 
 
 def build_models(settings: Settings) -> str:
-    """`dbt build`: seeds, staging, matching, marts and every dbt test, once, in this process."""
+    """`dbt build`: seeds, staging, matching, marts and every dbt test, each once, in this process.
+
+    With the scored matching (not --rules-only), in two parts around the match scorer: what the
+    scorer learns from (everything up to the candidate pairs and the rules' matches), then the
+    scorer learns its weights from it (ml/match_scorer.py), then what its weights feed (the
+    scored pairs, the resolution, the exceptions and the marts)."""
     from recon.dbt import describe, run_dbt, settings_env
 
-    return describe(run_dbt(["build"], settings_env(settings)))
+    env = settings_env(settings)
+    if settings.rules_only:
+        return describe(run_dbt(["build"], env)) + "\nMatching: the analysts' rules alone (--rules-only)"
+    from ml.match_scorer import DOWNSTREAM_SELECTOR, learn
+
+    upstream = describe(run_dbt(["build", "--exclude", DOWNSTREAM_SELECTOR], env))
+    scorer = learn(settings)
+    downstream = describe(run_dbt(["build", "--select", DOWNSTREAM_SELECTOR], env))
+    return "\n".join([upstream, scorer.render(), downstream])
 
 
 def run_steps(settings: Settings, out: TextIO, *, stripe_until: int | None = None) -> None:
@@ -72,7 +85,9 @@ def _run_steps(settings: Settings, out: TextIO, stripe_until: int | None) -> Non
     from ml.classification import build_downstream, classify
     from recon.summary import summarize
 
-    if settings.target == "duckdb":
+    if settings.rules_only:
+        out.write("\n== classify: not run (--rules-only): the rule-based types and dispositions stand\n")
+    elif settings.target == "duckdb":
         started = time.monotonic()
         classified = classify(settings)
         downstream = build_downstream(settings)

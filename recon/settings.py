@@ -32,6 +32,8 @@ class Settings:
     stripe_api_base: str | None
     stripe_api_key: str | None
     stripe_max_rps: float | None = None
+    # The analysts' SQL rules alone: no scored matching, no classifier (a baseline to compare with).
+    rules_only: bool = False
 
     def __repr__(self) -> str:
         key = "<set>" if self.stripe_api_key else "<unset>"
@@ -39,7 +41,7 @@ class Settings:
             f"Settings(warehouse={self.warehouse!s}, target={self.target}, "
             f"erp_dir={self.erp_dir}, erp_sql={'<set>' if self.erp_sql else None}, "
             f"decisions_dir={self.decisions_dir}, stripe_api_base={self.stripe_api_base}, "
-            f"stripe_api_key={key}, stripe_max_rps={self.stripe_max_rps})"
+            f"stripe_api_key={key}, stripe_max_rps={self.stripe_max_rps}, rules_only={self.rules_only})"
         )
 
     __str__ = __repr__
@@ -61,6 +63,7 @@ def resolve(
     decisions_dir: str | None = None,
     stripe_api_base: str | None = None,
     stripe_max_rps: float | None = None,
+    rules_only: bool | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
     """Resolve each setting from its option, else its environment variable, else the default."""
@@ -77,7 +80,17 @@ def resolve(
         stripe_api_base=_pick(stripe_api_base, env, "STRIPE_API_BASE"),
         stripe_api_key=env.get("STRIPE_API_KEY") or None,
         stripe_max_rps=_rate(stripe_max_rps, env),
+        rules_only=rules_only if rules_only else _flag(env, "RECON_RULES_ONLY"),
     )
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise UserError(f"{name} must be 1 or 0 (true or false), not {value!r}.")
 
 
 def _rate(option: float | None, env: Mapping[str, str]) -> float | None:

@@ -65,6 +65,27 @@ def _busy(path: Path, error: Exception) -> SourceUnavailableError:
     )
 
 
+def connect_postgres() -> Any:
+    """A psycopg2 connection to the PostgreSQL warehouse (RECON_PG_* settings, the password from
+    DBT_ENV_SECRET_RECON_PG_PASSWORD); the caller closes it. Unreachable: UserError."""
+    import psycopg2
+
+    from ingest.destinations import postgres_credentials
+
+    c = postgres_credentials()
+    try:
+        return psycopg2.connect(
+            host=c["host"],
+            port=c["port"],
+            user=c["username"],
+            dbname=c["database"],
+            password=c.get("password") or None,
+            connect_timeout=10,
+        )
+    except psycopg2.OperationalError as error:
+        raise UserError(f"Cannot reach the PostgreSQL warehouse: {str(error).strip()}") from None
+
+
 def fetch_all(settings: Settings, queries: Sequence[str]) -> list[list[tuple[Any, ...]]]:
     """Runs each query and returns its rows. Missing relations raise UserError (not built)."""
     if settings.target == "duckdb":
@@ -80,20 +101,7 @@ def fetch_all(settings: Settings, queries: Sequence[str]) -> list[list[tuple[Any
     if settings.target == "postgres":
         import psycopg2
 
-        from ingest.destinations import postgres_credentials
-
-        c = postgres_credentials()
-        try:
-            connection = psycopg2.connect(
-                host=c["host"],
-                port=c["port"],
-                user=c["username"],
-                dbname=c["database"],
-                password=c.get("password") or None,
-                connect_timeout=10,
-            )
-        except psycopg2.OperationalError as error:
-            raise UserError(f"Cannot reach the PostgreSQL warehouse: {str(error).strip()}") from None
+        connection = connect_postgres()
         try:
             with connection.cursor() as cursor:
                 results = []

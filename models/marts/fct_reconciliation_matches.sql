@@ -2,7 +2,8 @@
     One row per matched pair (CONTRACT.md section 5). A Stripe object matched to several ERP
     documents (a split) repeats on several rows: its amount is allocated to them (each row's
     ERP amount, the remainder on the last row), so the rows of an object add up to its amount
-    and a difference shows once.
+    and a difference shows once. Each charge or refund pair carries the scorer's probability and
+    the evidence it weighed (int_match_pairs_scored), whichever rule made the match.
 -#}
 with
 
@@ -12,6 +13,10 @@ matches as (
 
 charges as (
     select * from {{ ref('int_charges_enriched') }}
+),
+
+scored as (
+    select * from {{ ref('int_match_pairs_scored') }}
 ),
 
 allocated as (
@@ -65,10 +70,20 @@ final as (
         end as difference_currency,
         allocated.priority,
         cast(allocated.days_apart as {{ dbt.type_bigint() }}) as days_apart,
-        allocated.allows_split
+        allocated.allows_split,
+        cast(scored.probability as numeric(5, 4)) as match_probability,
+        {{ dbt.concat([
+            "'amount '", 'scored.amount_level', "'; days '", 'scored.days_level',
+            "'; email '", 'scored.email_level', "'; name '", 'scored.name_level',
+            "'; customer number '", 'scored.customer_number_level', "'; stripe id '", 'scored.stripe_id_level',
+            "'; document '", 'scored.document_level', "'; method '", 'scored.method_level',
+        ]) }} as evidence
     from allocated
     left join charges
         on allocated.stripe_object_id = charges.charge_id
+    left join scored
+        on allocated.stripe_object_id = scored.stripe_object_id
+        and allocated.erp_payment_number = scored.payment_number
 )
 
 select * from final

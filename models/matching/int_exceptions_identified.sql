@@ -1,9 +1,9 @@
 {#-
     One row per item that did not reconcile, with a rule-based exception_type (CONTRACT.md
     section 5 vocabulary) and the features a classifier needs. Rules, in order:
-    - a succeeded charge with no ERP payment: `duplicate_charge` when the same customer paid
-      the same amount in the same currency within a day before and that charge is matched,
-      else `missing_in_erp`;
+    - a succeeded charge with no ERP payment: `duplicate_charge` when the same customer (the same
+      Stripe customer, e-mail or customer name key) paid the same amount in the same currency
+      within a day before and that charge is matched, else `missing_in_erp`;
     - a matched charge or refund whose ERP amount differs: in another currency within var
       fx_variance_max_ratio of what Stripe settled `fx_variance`; a difference of at most var
       rounding_tolerance_minor per line `rounding`; the ERP booked the net (gross minus the
@@ -28,7 +28,11 @@ charges as (
 
 refunds as (
     select * from {{ ref('stg_stripe__refunds') }}
-    where status = 'succeeded'
+    where status not in ('failed', 'canceled')
+),
+
+items as (
+    select * from {{ ref('int_stripe_items_prepared') }}
 ),
 
 disputes as (
@@ -87,22 +91,57 @@ customer_history as (
 
 -- Unmatched charges repeating a matched charge of the same customer, currency and amount made
 -- within the day before (a duplicate_charge; only an unmatched charge can be one).
-repeated_charges as (
-    select distinct charges.charge_id
+customer_keys as (
+    select
+        charge_id,
+        'customer' as key_kind,
+        customer_id as customer_key
+    from charges
+    where customer_id is not null
+    union
+    select
+        charge_id,
+        'email' as key_kind,
+        customer_email as customer_key
+    from charges
+    where customer_email is not null
+    union
+    select
+        stripe_object_id as charge_id,
+        'name' as key_kind,
+        customer_name_key as customer_key
+    from items
+    where object_type = 'charge'
+        and customer_name_key is not null
+),
+
+unmatched_charges as (
+    select charges.*
     from charges
     left join matched_objects
         on charges.charge_id = matched_objects.stripe_object_id
         and matched_objects.match_type = 'charge_payment'
+    where matched_objects.stripe_object_id is null
+),
+
+repeated_charges as (
+    select distinct unmatched_charges.charge_id
+    from unmatched_charges
+    inner join customer_keys
+        on unmatched_charges.charge_id = customer_keys.charge_id
+    inner join customer_keys as earlier_keys
+        on customer_keys.key_kind = earlier_keys.key_kind
+        and customer_keys.customer_key = earlier_keys.customer_key
+        and customer_keys.charge_id <> earlier_keys.charge_id
     inner join charges as earlier
-        on charges.customer_email = earlier.customer_email
-        and charges.currency = earlier.currency
-        and charges.amount_minor = earlier.amount_minor
+        on earlier_keys.charge_id = earlier.charge_id
     inner join matched_objects as earlier_matched
         on earlier.charge_id = earlier_matched.stripe_object_id
         and earlier_matched.match_type = 'charge_payment'
-    where matched_objects.stripe_object_id is null
-        and earlier.created_at < charges.created_at
-        and earlier.created_at >= {{ dbt.dateadd('day', -1, 'charges.created_at') }}
+    where unmatched_charges.currency = earlier.currency
+        and unmatched_charges.amount_minor = earlier.amount_minor
+        and earlier.created_at < unmatched_charges.created_at
+        and earlier.created_at >= {{ dbt.dateadd('day', -1, 'unmatched_charges.created_at') }}
 ),
 
 charges_checked as (

@@ -1,161 +1,103 @@
 {#-
-    One row per resolved match: the candidates of every rule with rejected pairs removed and
-    precedence applied, so that
-    - each ERP payment (or journal) is matched to at most one Stripe object;
-    - each Stripe object is matched to at most one ERP document per match type, except when
-      its best rule allows a split (one charge paying several invoices);
-    - a confirmed pair (priority 0) wins every conflict and is marked `confirmed`.
-    Precedence: lower priority first, then an exact amount in the same currency, the smaller
-    difference, the fewer days apart, the earlier Stripe object, then ids (deterministic).
+    One row per resolved match: the assigned pairs of the analysts' rules and the scored
+    matching (int_matches_assigned), the splits the sum search found among what they left
+    (int_match_splits_found), and the chargebacks that name a matched charge's document
+    (int_dispute_chargebacks_found); with a stable id and a status: `confirmed` (a person
+    confirmed the pair), `auto_matched` (confidence at least var auto_match_min_confidence),
+    else `suggested` (a person should look).
+    A receipt paying several invoices at once (int_receipt_documents_covered) is one row per
+    invoice: its amount allocated by the invoices' amounts (the last row takes the remainder, so
+    the rows add up to the receipt).
 -#}
 with
 
-candidates as (
-    select * from {{ ref('int_match_candidates_unioned') }}
+assigned as (
+    select * from {{ ref('int_matches_assigned') }}
 ),
 
-decisions as (
-    select * from {{ ref('stg_decisions__match_decisions') }}
+splits as (
+    select * from {{ ref('int_match_splits_found') }}
 ),
 
-rejected as (
-    select * from decisions
-    where decision = 'rejected'
+chargebacks as (
+    select * from {{ ref('int_dispute_chargebacks_found') }}
 ),
 
-confirmed as (
-    select * from decisions
-    where decision = 'confirmed'
+covered as (
+    select * from {{ ref('int_receipt_documents_covered') }}
 ),
 
-charges as (
+covered_allocated as (
     select
-        charge_id,
-        created_at
-    from {{ ref('int_charges_enriched') }}
+        covered.*,
+        row_number() over (partition by payment_number order by document_number) as document_position,
+        count(*) over (partition by payment_number) as document_count,
+        sum(document_amount_minor) over (
+            partition by payment_number order by document_number
+            rows between unbounded preceding and current row
+        ) - document_amount_minor as allocated_before_minor
+    from covered
 ),
 
--- A rejection names the Stripe object and any of the ERP numbers; it removes every candidate
--- pair it fits (an anti-join: the candidates no rejection fits).
-not_rejected as (
-    select candidates.*
-    from candidates
-    left join rejected
-        on candidates.stripe_object_id = rejected.stripe_object_id
-        and (
-            rejected.erp_document_number is null
-            or candidates.erp_document_number = rejected.erp_document_number
-        )
-        and (
-            rejected.erp_payment_number is null
-            or candidates.erp_payment_number = rejected.erp_payment_number
-        )
-        and (
-            rejected.erp_journal_number is null
-            or candidates.erp_journal_number = rejected.erp_journal_number
-        )
-    where rejected.stripe_object_id is null
-),
-
-ordered as (
+assigned_by_document as (
     select
-        not_rejected.*,
-        coalesce(not_rejected.erp_payment_number, not_rejected.erp_journal_number) as erp_item_number,
+        assigned.stripe_object_id,
+        coalesce(covered_allocated.document_number, assigned.erp_document_number) as erp_document_number,
+        assigned.erp_payment_number,
+        assigned.erp_journal_number,
+        assigned.match_type,
+        assigned.rule_name,
+        assigned.priority,
+        assigned.confidence,
+        assigned.currency,
+        assigned.stripe_amount_minor,
+        assigned.erp_currency,
         case
-            when not_rejected.currency = not_rejected.erp_currency
-                and not_rejected.stripe_amount_minor = not_rejected.erp_amount_minor then 0
-            else 1
-        end as amount_rank,
-        case
-            when not_rejected.currency = not_rejected.erp_currency
-                then abs(not_rejected.erp_amount_minor - not_rejected.stripe_amount_minor)
-            else 999999999999
-        end as difference_rank,
-        abs(coalesce(not_rejected.days_apart, 9999)) as days_rank,
-        -- Of two identical charges, the first one paid the invoice (the later is a duplicate).
-        charges.created_at as stripe_created_at
-    from not_rejected
-    left join charges
-        on not_rejected.stripe_object_id = charges.charge_id
+            when covered_allocated.payment_number is null then assigned.erp_amount_minor
+            when covered_allocated.document_position < covered_allocated.document_count
+                then covered_allocated.document_amount_minor
+            else assigned.erp_amount_minor - covered_allocated.allocated_before_minor
+        end as erp_amount_minor,
+        assigned.days_apart,
+        assigned.allows_split or covered_allocated.payment_number is not null as allows_split
+    from assigned
+    left join covered_allocated
+        on assigned.erp_payment_number = covered_allocated.payment_number
+        and assigned.match_type = 'charge_payment'
 ),
 
--- Each ERP payment (or journal) goes to one Stripe object: the first by precedence. Of several
--- rules finding that same pair, the strongest evidence is kept (priority, then confidence).
-one_per_erp_item as (
-    select *
-    from (
-        select
-            ordered.*,
-            row_number() over (
-                partition by erp_item_number
-                order by
-                    priority asc, amount_rank asc, difference_rank asc, days_rank asc, stripe_created_at asc,
-                    stripe_object_id asc, confidence desc, rule_name asc, erp_document_number asc
-            ) as erp_rank
-        from ordered
-    ) as ranked
-    where erp_rank = 1
-),
-
--- Per Stripe object (and match type): its best pair, and its best pair of each document.
-ranked_per_object as (
-    select
-        one_per_erp_item.*,
-        row_number() over (
-            partition by match_type, stripe_object_id, coalesce(erp_document_number, erp_item_number)
-            order by priority, amount_rank, difference_rank, days_rank, erp_item_number
-        ) as document_rank,
-        row_number() over (
-            partition by match_type, stripe_object_id
-            order by priority, amount_rank, difference_rank, days_rank, erp_item_number
-        ) as object_rank,
-        first_value(allows_split) over (
-            partition by match_type, stripe_object_id
-            order by priority, amount_rank, difference_rank, days_rank, erp_item_number
-        ) as best_allows_split
-    from one_per_erp_item
-),
-
--- One pair per document; the object's best pair, and when that pair allows a split, every
--- other pair allowing one.
-kept as (
-    select * from ranked_per_object
-    where document_rank = 1
-        and (object_rank = 1 or (best_allows_split and allows_split))
+unioned as (
+    select * from assigned_by_document
+    union all
+    select * from splits
+    union all
+    select * from chargebacks
 ),
 
 final as (
     select
-        {{ hash_key(['kept.match_type', 'kept.stripe_object_id', 'kept.erp_document_number',
-            'kept.erp_payment_number', 'kept.erp_journal_number']) }} as match_id,
-        kept.match_type,
-        kept.stripe_object_id,
-        kept.erp_document_number,
-        kept.erp_payment_number,
-        kept.erp_journal_number,
-        kept.rule_name,
-        kept.priority,
-        cast(kept.confidence as numeric(5, 4)) as confidence,
+        {{ hash_key(['match_type', 'stripe_object_id', 'erp_document_number',
+            'erp_payment_number', 'erp_journal_number']) }} as match_id,
+        match_type,
+        stripe_object_id,
+        erp_document_number,
+        erp_payment_number,
+        erp_journal_number,
+        rule_name,
+        priority,
+        cast(confidence as numeric(5, 4)) as confidence,
         case
-            when confirmed.stripe_object_id is not null then 'confirmed'
-            when kept.confidence >= {{ var('auto_match_min_confidence') }} then 'auto_matched'
+            when rule_name = 'human_decision' then 'confirmed'
+            when confidence >= {{ var('auto_match_min_confidence') }} then 'auto_matched'
             else 'suggested'
         end as status,
-        kept.currency,
-        kept.stripe_amount_minor,
-        kept.erp_currency,
-        kept.erp_amount_minor,
-        kept.days_apart,
-        kept.allows_split
-    from kept
-    left join confirmed
-        on kept.stripe_object_id = confirmed.stripe_object_id
-        and coalesce(kept.erp_document_number, '')
-        = coalesce(confirmed.erp_document_number, kept.erp_document_number, '')
-        and coalesce(kept.erp_payment_number, '')
-        = coalesce(confirmed.erp_payment_number, kept.erp_payment_number, '')
-        and coalesce(kept.erp_journal_number, '')
-        = coalesce(confirmed.erp_journal_number, kept.erp_journal_number, '')
+        currency,
+        stripe_amount_minor,
+        erp_currency,
+        erp_amount_minor,
+        days_apart,
+        allows_split
+    from unioned
 )
 
 select * from final

@@ -72,6 +72,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert "charges" in out and "== ingest stripe: done" in out and "== ingest erp: done" in out
     assert "== dbt build: done" in out and "Match rate:" in out and "Exceptions:" in out
     assert "== classify: done" in out and "== balance checks: done" in out
+    assert "Match scorer:" in out and "learned from" in out
     with duckdb.connect(str(warehouse), read_only=True) as con:
         charges = con.execute("select count(*) from raw_stripe.charges").fetchone()
         payments = con.execute("select count(*) from raw_erp.payments").fetchone()

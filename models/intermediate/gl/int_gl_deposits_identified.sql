@@ -29,7 +29,8 @@ final as (
         posting_date,
         deposit_amount_minor,
         memo,
-        {{ regexp_first('memo', 'po_[A-Za-z0-9]+') }} as memo_payout_id,
+        -- banks upper-case memos: the payout id is read in any case and compared upper case
+        upper({{ regexp_first('memo', '[Pp][Oo]_[A-Za-z0-9]+') }}) as memo_payout_id,
         coalesce(upper(memo) like '%STRIPE%', false) as is_stripe_memo
     from bank_debits
 )

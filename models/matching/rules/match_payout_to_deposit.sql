@@ -1,13 +1,16 @@
 {#-
     Rule: a Stripe payout and its bank deposit in the ERP.
 
-    What it matches: a paid payout and an ERP journal debiting the bank account, when the
-    journal's memo names the payout id; else when the deposit equals the payout amount in the
-    payout's currency and is posted between var payout_deposit_days_before days before and
-    var payout_deposit_days_after days after the payout's arrival date (a memo mentioning
-    Stripe makes it more certain).
-    Why: banks post Stripe's transfer as one deposit of the exact payout amount, a few days
-    around the arrival date, often with "STRIPE PAYOUT" and sometimes the payout id.
+    What it matches: a paid payout and an ERP journal debiting a bank account, when the
+    journal's memo names the payout id (in any case) or quotes its trace number; else when the
+    deposit equals the payout amount in the payout's currency and is posted between var
+    payout_deposit_days_before days before and var payout_deposit_days_after days after the
+    payout's arrival date (a memo mentioning Stripe makes it more certain). Of several payouts of
+    one amount on adjacent days, the resolution gives each deposit to the closest payout still
+    free (int_matches_resolved assigns in rounds, not first come).
+    Why: banks post Stripe's transfer as one deposit of the exact payout amount, on or a few
+    days after the arrival date, with "STRIPE" and the payout id or an ACH trace number in
+    the memo, or nothing at all.
 -#}
 with
 
@@ -28,7 +31,21 @@ by_id as (
         0.99 as confidence
     from payouts
     inner join deposits
-        on payouts.payout_id = deposits.memo_payout_id
+        on upper(payouts.payout_id) = deposits.memo_payout_id
+),
+
+by_trace_number as (
+    select
+        payouts.payout_id,
+        deposits.journal_number,
+        10 as priority,
+        0.97 as confidence
+    from payouts
+    inner join deposits
+        on payouts.currency = deposits.currency
+        and payouts.amount_minor = deposits.deposit_amount_minor
+    where length(payouts.trace_id) >= 6
+        and {{ dbt.position('payouts.trace_id', 'deposits.memo') }} > 0
 ),
 
 by_amount_and_date as (
@@ -41,7 +58,7 @@ by_amount_and_date as (
     inner join deposits
         on payouts.currency = deposits.currency
         and payouts.amount_minor = deposits.deposit_amount_minor
-    where deposits.memo_payout_id is null
+    where (deposits.memo_payout_id is null or deposits.memo_payout_id = upper(payouts.payout_id))
         and deposits.posting_date
         between {{ dbt.dateadd('day', -var('payout_deposit_days_before'), 'payouts.arrival_date') }}
         and {{ dbt.dateadd('day', var('payout_deposit_days_after'), 'payouts.arrival_date') }}
@@ -49,6 +66,8 @@ by_amount_and_date as (
 
 pairs as (
     select * from by_id
+    union all
+    select * from by_trace_number
     union all
     select * from by_amount_and_date
 ),

@@ -1,29 +1,24 @@
 {#-
-    Rule: a Stripe refund and the ERP's credit memo with its negative payment.
+    Rule: a Stripe refund and the ERP's refund paid out (a negative Stripe payment, usually on a
+    credit memo).
 
-    What it matches: an ERP Stripe payment with a negative amount (a refund paid out) on a
-    credit memo, when
-    - the payment's memo or the credit memo's external_reference names the refund (strongest);
-    - or the memo says "Refund <invoice>" for an invoice the refunded charge names, with the
-      refunded amount;
-    - or the credit memo is the refunded customer's (same e-mail), for the refunded amount, in
-      the refund's currency, within var refund_memo_days days of the refund.
+    What it matches, strongest first:
+    - the payment's memo or its document's external_reference names the refund, its balance
+      transaction or the refunded charge, in any case, for the refunded amount;
+    - the refund's text or its charge's (metadata, description: a credit memo number, the
+      invoice it reverses) names the payment's document or a document its memo names, for the
+      refunded amount (whole reference named, or five digits or more);
+    - the refunded customer's payment (same e-mail or customer name key) for the refunded amount
+      in the refund's currency, booked within var refund_memo_days days of the refund, before
+      or after it (credit memos are dated either side of the refund).
     Why: a refund is booked as a credit memo and paid out as a negative receipt; ids are best,
-    the invoice it reverses is next, who and how much is the fallback.
+    the documents it names are next, who and how much is the fallback.
 -#}
 with
 
-refunds as (
-    select * from {{ ref('stg_stripe__refunds') }}
-    where status = 'succeeded'
-),
-
-charges as (
-    select * from {{ ref('int_charges_enriched') }}
-),
-
-document_references as (
-    select * from {{ ref('int_charge_documents_referenced') }}
+items as (
+    select * from {{ ref('int_stripe_items_prepared') }}
+    where object_type = 'refund'
 ),
 
 payments as (
@@ -32,53 +27,76 @@ payments as (
         and amount_minor < 0
 ),
 
-by_id as (
-    select
-        refunds.refund_id,
-        payments.payment_number,
-        0.99 as confidence
-    from refunds
-    inner join payments
-        on refunds.refund_id = payments.memo_stripe_id
-    union all
-    select
-        refunds.refund_id,
-        payments.payment_number,
-        0.97 as confidence
-    from refunds
-    inner join payments
-        on refunds.refund_id = payments.external_reference
+item_references as (
+    select * from {{ ref('int_stripe_item_references') }}
 ),
 
-by_invoice_in_memo as (
+payment_references as (
+    select * from {{ ref('int_erp_payment_references') }}
+),
+
+by_id as (
     select
-        refunds.refund_id,
+        items.stripe_object_id as refund_id,
+        payments.payment_number,
+        case item_references.reference_source
+            when 'refund' then 0.99
+            when 'balance_transaction' then 0.97
+            else 0.95
+        end as confidence
+    from item_references
+    inner join payment_references
+        on item_references.reference_key = payment_references.reference_key
+    inner join items
+        on item_references.stripe_object_id = items.stripe_object_id
+    inner join payments
+        on payment_references.payment_number = payments.payment_number
+    where item_references.reference_kind = 'stripe_id'
+        and payment_references.reference_kind = 'stripe_id'
+        -- an id is trusted with the refunded amount (within rounding); else the scored
+        -- matching weighs it (a typo, another refund of the same charge)
+        and items.currency = payments.currency
+        and abs(payments.amount_minor + items.amount_minor) <= {{ var('rounding_tolerance_minor') }}
+),
+
+by_document as (
+    select
+        items.stripe_object_id as refund_id,
         payments.payment_number,
         0.92 as confidence
-    from refunds
-    inner join document_references
-        on refunds.charge_id = document_references.charge_id
+    from item_references
+    inner join payment_references
+        on item_references.reference_key = payment_references.reference_key
+    inner join items
+        on item_references.stripe_object_id = items.stripe_object_id
     inner join payments
-        on document_references.document_number = payments.memo_document_number
-        and refunds.currency = payments.currency
-        and payments.amount_minor = -refunds.amount_minor
+        on payment_references.payment_number = payments.payment_number
+    where item_references.reference_kind = 'document_digits'
+        and payment_references.reference_kind = 'document_digits'
+        and items.currency = payments.currency
+        and payments.amount_minor = -items.amount_minor
+        and (
+            length(item_references.reference_key) >= 5
+            or {{ dbt.position(reference_key('payments.document_number'), reference_key('items.reference_text')) }} > 0
+        )
 ),
 
 by_customer_amount as (
     select
-        refunds.refund_id,
+        items.stripe_object_id as refund_id,
         payments.payment_number,
         0.85 as confidence
-    from refunds
-    inner join charges
-        on refunds.charge_id = charges.charge_id
+    from items
     inner join payments
-        on refunds.currency = payments.currency
-        and payments.amount_minor = -refunds.amount_minor
-        and charges.customer_email = payments.customer_email
-    where payments.payment_date
-        between {{ dbt.dateadd('day', -var('refund_memo_days'), 'refunds.created_date') }}
-        and {{ dbt.dateadd('day', var('refund_memo_days'), 'refunds.created_date') }}
+        on items.currency = payments.currency
+        and payments.amount_minor = -items.amount_minor
+    where (
+        payments.customer_email in (items.customer_email, items.stripe_customer_email)
+        or payments.customer_name_key in (items.customer_name_key, items.stripe_customer_name_key)
+    )
+    and payments.payment_date
+    between {{ dbt.dateadd('day', -var('refund_memo_days'), 'items.item_date') }}
+    and {{ dbt.dateadd('day', var('refund_memo_days'), 'items.item_date') }}
 ),
 
 pairs as (
@@ -89,7 +107,7 @@ pairs as (
     from (
         select * from by_id
         union all
-        select * from by_invoice_in_memo
+        select * from by_document
         union all
         select * from by_customer_amount
     ) as found
@@ -98,7 +116,7 @@ pairs as (
 
 final as (
     select
-        refunds.refund_id as stripe_object_id,
+        items.stripe_object_id,
         payments.document_number as erp_document_number,
         payments.payment_number as erp_payment_number,
         cast(null as {{ dbt.type_string() }}) as erp_journal_number,
@@ -106,15 +124,15 @@ final as (
         'match_refund_to_credit_memo' as rule_name,
         case when pairs.confidence >= 0.97 then 10 else 40 end as priority,
         pairs.confidence,
-        refunds.currency,
-        refunds.amount_minor as stripe_amount_minor,
+        items.currency,
+        items.amount_minor as stripe_amount_minor,
         payments.currency as erp_currency,
         -payments.amount_minor as erp_amount_minor,
-        {{ days_between('refunds.created_date', 'payments.payment_date') }} as days_apart,
+        {{ days_between('items.item_date', 'payments.payment_date') }} as days_apart,
         false as allows_split
     from pairs
-    inner join refunds
-        on pairs.refund_id = refunds.refund_id
+    inner join items
+        on pairs.refund_id = items.stripe_object_id
     inner join payments
         on pairs.payment_number = payments.payment_number
 )

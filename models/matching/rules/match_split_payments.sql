@@ -1,117 +1,137 @@
 {#-
-    Rule: one charge paying several invoices, or several charges paying one invoice, with no
+    Rule: one charge paying several invoices, booked as one receipt per invoice, with no
     reference written anywhere.
 
-    What it matches:
-    - several charges of one customer (same e-mail), currency and day whose amounts add up to
-      one ERP invoice of that customer, each with the invoice's payment of its own amount;
-    - one charge whose amount equals the sum of the invoices one customer (same e-mail) dated
-      on one day in the charge's currency, each invoice with its payment.
-    Why: customers pay in instalments or settle a batch of invoices at once; the sums tie the
-    pieces together where no id does. Dates are windowed like the fuzzy rule's.
+    What it matches: a charge and two or more ERP Stripe receipts of its customer (same e-mail,
+    or same customer name key) in its currency, booked on one day within var rule_days_apart
+    days of the charge, whose amounts add up to the charge's amount exactly: each receipt is a
+    row.
+    Why: customers settle a batch of invoices at once; the sum ties the pieces together where no
+    id does. Other splits (receipts on different days, several charges for one receipt) are
+    left to the scored matching's sum search.
 -#}
 with
 
-charges as (
-    select * from {{ ref('int_charges_enriched') }}
+items as (
+    select * from {{ ref('int_stripe_items_prepared') }}
+    where object_type = 'charge'
 ),
 
 payments as (
     select * from {{ ref('int_erp_payments_enriched') }}
     where is_stripe_payment
         and amount_minor > 0
-        and document_type = 'invoice'
 ),
 
-charge_days as (
+customer_payments as (
     select
-        customer_email,
+        'email' as key_kind,
+        customer_email as customer_key,
+        payment_number,
         currency,
-        created_date,
-        sum(amount_minor) as total_minor,
-        count(*) as charge_count
-    from charges
-    where customer_email is not null
-    group by customer_email, currency, created_date
-    having count(*) > 1
-),
-
-documents as (
-    select distinct
-        document_number,
-        customer_email,
-        document_currency,
-        document_amount_minor,
-        document_date
+        payment_date,
+        amount_minor
     from payments
     where customer_email is not null
+    union all
+    select
+        'name' as key_kind,
+        customer_name_key as customer_key,
+        payment_number,
+        currency,
+        payment_date,
+        amount_minor
+    from payments
+    where customer_name_key is not null
 ),
 
-document_days as (
+payment_days as (
     select
-        customer_email,
-        document_currency,
-        document_date,
-        sum(document_amount_minor) as total_minor,
-        count(*) as document_count
-    from documents
-    group by customer_email, document_currency, document_date
+        key_kind,
+        customer_key,
+        currency,
+        payment_date,
+        sum(amount_minor) as total_minor
+    from customer_payments
+    group by key_kind, customer_key, currency, payment_date
     having count(*) > 1
 ),
 
-several_charges_one_invoice as (
+item_keys as (
     select
-        charges.charge_id,
-        payments.payment_number
-    from charge_days
-    inner join documents
-        on charge_days.customer_email = documents.customer_email
-        and charge_days.currency = documents.document_currency
-        and charge_days.total_minor = documents.document_amount_minor
-    inner join charges
-        on charge_days.customer_email = charges.customer_email
-        and charge_days.currency = charges.currency
-        and charge_days.created_date = charges.created_date
-    inner join payments
-        on documents.document_number = payments.document_number
-        and charges.amount_minor = payments.amount_minor
-    where documents.document_date
-        between {{ dbt.dateadd('day', -var('fuzzy_document_days_before'), 'charge_days.created_date') }}
-        and {{ dbt.dateadd('day', var('fuzzy_document_days_after'), 'charge_days.created_date') }}
+        stripe_object_id,
+        'email' as key_kind,
+        customer_email as customer_key,
+        currency,
+        amount_minor,
+        item_date
+    from items
+    where customer_email is not null
+    union
+    select
+        stripe_object_id,
+        'email' as key_kind,
+        stripe_customer_email as customer_key,
+        currency,
+        amount_minor,
+        item_date
+    from items
+    where stripe_customer_email is not null
+    union
+    select
+        stripe_object_id,
+        'name' as key_kind,
+        customer_name_key as customer_key,
+        currency,
+        amount_minor,
+        item_date
+    from items
+    where customer_name_key is not null
+    union
+    select
+        stripe_object_id,
+        'name' as key_kind,
+        stripe_customer_name_key as customer_key,
+        currency,
+        amount_minor,
+        item_date
+    from items
+    where stripe_customer_name_key is not null
 ),
 
-one_charge_several_invoices as (
-    select
-        charges.charge_id,
-        payments.payment_number
-    from document_days
-    inner join charges
-        on document_days.customer_email = charges.customer_email
-        and document_days.document_currency = charges.currency
-        and document_days.total_minor = charges.amount_minor
-    inner join documents
-        on document_days.customer_email = documents.customer_email
-        and document_days.document_currency = documents.document_currency
-        and document_days.document_date = documents.document_date
-    inner join payments
-        on documents.document_number = payments.document_number
-    where document_days.document_date
-        between {{ dbt.dateadd('day', -var('fuzzy_document_days_before'), 'charges.created_date') }}
-        and {{ dbt.dateadd('day', var('fuzzy_document_days_after'), 'charges.created_date') }}
+groups_found as (
+    select distinct
+        item_keys.stripe_object_id as charge_id,
+        payment_days.key_kind,
+        payment_days.customer_key,
+        payment_days.currency,
+        payment_days.payment_date
+    from item_keys
+    inner join payment_days
+        on item_keys.key_kind = payment_days.key_kind
+        and item_keys.customer_key = payment_days.customer_key
+        and item_keys.currency = payment_days.currency
+        and item_keys.amount_minor = payment_days.total_minor
+    where payment_days.payment_date
+        between {{ dbt.dateadd('day', -var('rule_days_apart'), 'item_keys.item_date') }}
+        and {{ dbt.dateadd('day', var('rule_days_apart'), 'item_keys.item_date') }}
 ),
 
 pairs as (
-    select
-        charge_id,
-        payment_number,
-        0.85 as confidence
-    from several_charges_one_invoice
-    union
-    select
-        charge_id,
-        payment_number,
-        0.85 as confidence
-    from one_charge_several_invoices
+    select distinct
+        groups_found.charge_id,
+        customer_payments.payment_number,
+        case when groups_found.key_kind = 'email' then 0.88 else 0.85 end as confidence
+    from groups_found
+    inner join customer_payments
+        on groups_found.key_kind = customer_payments.key_kind
+        and groups_found.customer_key = customer_payments.customer_key
+        and groups_found.currency = customer_payments.currency
+        and groups_found.payment_date = customer_payments.payment_date
+),
+
+charges as (
+    select * from {{ ref('int_charges_enriched') }}
 ),
 
 final as (

@@ -18,6 +18,7 @@ renamed as (
         cast(amount_paid as {{ dbt.type_bigint() }}) as amount_paid_minor,
         status,
         description,
+        metadata,
         {{ json_text('metadata', 'erp_document_number') }} as metadata_erp_document_number,
         {{ unix_to_timestamp('created') }} as created_at,
         cast({{ unix_to_timestamp('created') }} as date) as created_date

@@ -18,6 +18,8 @@ renamed as (
         method,
         description,
         destination as destination_id,
+        statement_descriptor,
+        {{ json_text('trace_id', 'value') }} as trace_id,
         {{ unix_to_timestamp('created') }} as created_at,
         cast({{ unix_to_timestamp('created') }} as date) as created_date,
         {{ unix_to_timestamp('arrival_date') }} as arrival_at,

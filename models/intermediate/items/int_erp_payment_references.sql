@@ -1,0 +1,73 @@
+{#-
+    One row per ERP payment and reference it carries, as keys the Stripe side can be compared
+    with:
+    - `stripe_id`: every Stripe-style id (`ch_…`, `pi_…`, `in_…`, `re_…`, `txn_…`, any prefix) in the
+      payment's memo or in its document's external_reference, upper case (bank and ERP exports
+      often upper-case them);
+    - `document_digits`: the digits of the document it is applied to, and every run of three or
+      more digits in its memo (Stripe-style ids left out), leading zeros dropped.
+-#}
+with
+
+payments as (
+    select * from {{ ref('int_erp_payments_enriched') }}
+),
+
+stripe_ids as (
+    select
+        payment_number,
+        'memo' as reference_source,
+        {{ regexp_each('memo', '[A-Za-z]{2,5}_[A-Za-z0-9]{6,}') }} as stripe_id
+    from payments
+    where memo is not null
+    union all
+    select
+        payment_number,
+        'external_reference' as reference_source,
+        {{ regexp_each('external_reference', '[A-Za-z]{2,5}_[A-Za-z0-9]{6,}') }} as stripe_id
+    from payments
+    where external_reference is not null
+),
+
+memo_digit_runs as (
+    select
+        payment_number,
+        {{ regexp_each("regexp_replace(memo, '[A-Za-z]+_[A-Za-z0-9]+', ' ', 'g')", '[0-9]{3,}') }} as digit_run
+    from payments
+    where memo is not null
+),
+
+document_digits as (
+    select
+        payment_number,
+        'applied_document' as reference_source,
+        {{ digits_key('document_number') }} as reference_key
+    from payments
+    where document_number is not null
+    union all
+    select
+        payment_number,
+        'memo' as reference_source,
+        {{ digits_key('digit_run') }} as reference_key
+    from memo_digit_runs
+),
+
+final as (
+    select distinct
+        payment_number,
+        'stripe_id' as reference_kind,
+        reference_source,
+        upper(stripe_id) as reference_key
+    from stripe_ids
+    where stripe_id is not null
+    union all
+    select distinct
+        payment_number,
+        'document_digits' as reference_kind,
+        reference_source,
+        reference_key
+    from document_digits
+    where length(reference_key) >= 3
+)
+
+select * from final

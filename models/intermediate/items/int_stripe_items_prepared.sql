@@ -1,0 +1,91 @@
+{#-
+    One row per Stripe item an ERP payment can settle: every succeeded charge (a receipt) and
+    every refund not failed or canceled (a refund paid out), with what the matching compares:
+    amounts (as charged and as settled), its date, who paid (e-mails, names as keys, the Stripe
+    customer's metadata) and the free text in which a person or an integration may have written
+    an ERP document number.
+-#}
+with
+
+charges as (
+    select * from {{ ref('int_charges_enriched') }}
+),
+
+refunds as (
+    select * from {{ ref('stg_stripe__refunds') }}
+    where status not in ('failed', 'canceled')
+),
+
+charge_items as (
+    select
+        charge_id as stripe_object_id,
+        'charge' as object_type,
+        'charge_payment' as match_type,
+        charge_id,
+        currency,
+        amount_minor,
+        settlement_currency,
+        settlement_amount_minor,
+        fee_minor,
+        net_minor,
+        created_at as item_at,
+        created_date as item_date,
+        customer_email,
+        stripe_customer_email,
+        customer_name,
+        stripe_customer_name,
+        customer_metadata,
+        {{ dbt.concat([
+            "coalesce(description, '')", "' '", "coalesce(metadata, '')", "' '",
+            "coalesce(stripe_invoice_number, '')", "' '", "coalesce(stripe_invoice_description, '')",
+            "' '", "coalesce(stripe_invoice_metadata, '')",
+        ]) }} as reference_text
+    from charges
+),
+
+refund_items as (
+    select
+        refunds.refund_id as stripe_object_id,
+        'refund' as object_type,
+        'refund_payment' as match_type,
+        refunds.charge_id,
+        refunds.currency,
+        refunds.amount_minor,
+        -- a refund is paid out in the charge's presentment currency; what it cost in the
+        -- balance currency is not needed to match it
+        cast(null as {{ dbt.type_string() }}) as settlement_currency,
+        cast(null as {{ dbt.type_bigint() }}) as settlement_amount_minor,
+        cast(0 as {{ dbt.type_bigint() }}) as fee_minor,
+        refunds.amount_minor as net_minor,
+        refunds.created_at as item_at,
+        refunds.created_date as item_date,
+        charge_items.customer_email,
+        charge_items.stripe_customer_email,
+        charge_items.customer_name,
+        charge_items.stripe_customer_name,
+        charge_items.customer_metadata,
+        -- a credit memo often names the invoice it reverses: the refunded charge's text counts
+        {{ dbt.concat([
+            "coalesce(refunds.description, '')", "' '", "coalesce(refunds.metadata, '')", "' '",
+            "coalesce(charge_items.reference_text, '')",
+        ]) }} as reference_text
+    from refunds
+    left join charge_items
+        on refunds.charge_id = charge_items.charge_id
+),
+
+items as (
+    select * from charge_items
+    union all
+    select * from refund_items
+),
+
+final as (
+    select
+        items.*,
+        {{ customer_name_key('items.customer_name') }} as customer_name_key,
+        {{ customer_name_key('items.stripe_customer_name') }} as stripe_customer_name_key
+    from items
+)
+
+select * from final

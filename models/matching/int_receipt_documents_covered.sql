@@ -1,0 +1,219 @@
+{#-
+    One row per ERP receipt matched to a charge that pays several ERP invoices at once (one
+    receipt for all), and each invoice it pays: a person books one receipt for a consolidated
+    card payment, applied to one of the invoices or to none. The invoices are found by the
+    bounded sum search (macro split_combinations) among, strongest first: the receipt's own
+    invoice and those its memo names, those the charge's text names, and the charge's customer's
+    invoices (same e-mail or name key) that no other receipt pays, dated within 45 days before to 5
+    days after the charge; 2 to var split_max_parts of them adding up to the receipt exactly (or
+    within rounding). Of the combinations, the one with the strongest evidence, then the fewest
+    invoices, wins. A receipt whose own invoice is its whole amount covers only that invoice and
+    is not listed.
+-#}
+{%- set max_parts = var('split_max_parts') | int %}
+{%- set tolerance = var('rounding_tolerance_minor') %}
+with
+
+assigned as (
+    select * from {{ ref('int_matches_assigned') }}
+    where match_type = 'charge_payment'
+        and erp_payment_number is not null
+),
+
+-- A charge matched to one receipt alone (several receipts: each pays its own invoice).
+single_receipts as (
+    select
+        stripe_object_id,
+        min(erp_payment_number) as payment_number
+    from assigned
+    group by stripe_object_id
+    having count(*) = 1
+),
+
+payments as (
+    select * from {{ ref('int_erp_payments_enriched') }}
+),
+
+invoices as (
+    select
+        document_number,
+        currency,
+        amount_minor,
+        document_date,
+        customer_email,
+        {{ customer_name_key('customer_name') }} as customer_name_key,
+        {{ digits_key('document_number') }} as document_digits
+    from {{ ref('stg_erp__invoices') }}
+    where document_type = 'invoice'
+),
+
+payment_references as (
+    select * from {{ ref('int_erp_payment_references') }}
+    where reference_kind = 'document_digits'
+        and reference_source = 'memo'
+),
+
+item_references as (
+    select * from {{ ref('int_stripe_item_references') }}
+    where reference_kind = 'document_digits'
+),
+
+items as (
+    select * from {{ ref('int_stripe_items_prepared') }}
+),
+
+-- Receipts that pay more than their own invoice (or have none), matched to one charge alone.
+receipts as (
+    select
+        assigned.payment_number,
+        assigned.stripe_object_id,
+        payments.document_number as applied_document_number,
+        payments.currency,
+        payments.amount_minor,
+        items.item_date,
+        items.customer_email,
+        items.stripe_customer_email,
+        items.customer_name_key,
+        items.stripe_customer_name_key
+    from single_receipts as assigned
+    inner join payments
+        on assigned.payment_number = payments.payment_number
+    inner join items
+        on assigned.stripe_object_id = items.stripe_object_id
+    left join invoices as applied
+        on payments.document_number = applied.document_number
+    where payments.amount_minor > 0
+        and coalesce(applied.amount_minor, 0) <> payments.amount_minor
+),
+
+receipts_paying as (
+    select distinct document_number
+    from payments
+    where document_number is not null
+        and amount_minor > 0
+),
+
+candidates as (
+    select
+        receipts.payment_number,
+        receipts.amount_minor as receipt_amount_minor,
+        invoices.document_number,
+        invoices.amount_minor,
+        3 as evidence
+    from receipts
+    inner join invoices
+        on receipts.applied_document_number = invoices.document_number
+    union all
+    select
+        receipts.payment_number,
+        receipts.amount_minor as receipt_amount_minor,
+        invoices.document_number,
+        invoices.amount_minor,
+        3 as evidence
+    from receipts
+    inner join payment_references
+        on receipts.payment_number = payment_references.payment_number
+    inner join invoices
+        on payment_references.reference_key = invoices.document_digits
+        and receipts.currency = invoices.currency
+    union all
+    select
+        receipts.payment_number,
+        receipts.amount_minor as receipt_amount_minor,
+        invoices.document_number,
+        invoices.amount_minor,
+        2 as evidence
+    from receipts
+    inner join item_references
+        on receipts.stripe_object_id = item_references.stripe_object_id
+    inner join invoices
+        on item_references.reference_key = invoices.document_digits
+        and receipts.currency = invoices.currency
+    union all
+    select
+        receipts.payment_number,
+        receipts.amount_minor as receipt_amount_minor,
+        invoices.document_number,
+        invoices.amount_minor,
+        1 as evidence
+    from receipts
+    inner join invoices
+        on receipts.currency = invoices.currency
+        and (
+            invoices.customer_email in (receipts.customer_email, receipts.stripe_customer_email)
+            or invoices.customer_name_key in (receipts.customer_name_key, receipts.stripe_customer_name_key)
+        )
+    left join receipts_paying
+        on invoices.document_number = receipts_paying.document_number
+    where receipts_paying.document_number is null
+        and invoices.document_date
+        between {{ dbt.dateadd('day', -45, 'receipts.item_date') }}
+        and {{ dbt.dateadd('day', 5, 'receipts.item_date') }}
+),
+
+-- One row per receipt and invoice (its strongest evidence); per receipt its 8 best candidates.
+distinct_candidates as (
+    select
+        payment_number,
+        receipt_amount_minor,
+        document_number,
+        amount_minor,
+        max(evidence) as evidence
+    from candidates
+    where amount_minor < receipt_amount_minor + {{ tolerance }}
+    group by payment_number, receipt_amount_minor, document_number, amount_minor
+),
+
+ranked_candidates as (
+    select
+        distinct_candidates.*,
+        row_number() over (
+            partition by payment_number order by evidence desc, document_number asc
+        ) as candidate_rank
+    from distinct_candidates
+),
+
+bounded as (
+    select * from ranked_candidates
+    where candidate_rank <= 8
+),
+
+combinations as (
+    {{ split_combinations('bounded', {
+        'group': 'payment_number', 'member': 'document_number', 'amount': 'amount_minor',
+        'target': 'receipt_amount_minor', 'score': 'evidence',
+    }, max_parts, tolerance) }}
+),
+
+ranked_combinations as (
+    select
+        combinations.*,
+        row_number() over (
+            partition by group_key
+            order by group_score desc, part_count asc, member_1 asc, member_2 asc
+        ) as combination_rank
+    from combinations
+),
+
+best as (
+    select * from ranked_combinations
+    where combination_rank = 1
+),
+
+unpivoted as (
+    {{ split_members('best', max_parts) }}
+),
+
+final as (
+    select
+        unpivoted.group_key as payment_number,
+        unpivoted.member as document_number,
+        bounded.amount_minor as document_amount_minor,
+        unpivoted.group_score as evidence
+    from unpivoted
+    inner join bounded
+        on unpivoted.group_key = bounded.payment_number
+        and unpivoted.member = bounded.document_number
+)
+
+select * from final
