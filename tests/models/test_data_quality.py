@@ -300,16 +300,6 @@ def _rewrite_csv(path: Path, change: Any) -> None:
         writer.writerows(change(row) for row in rows)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "models/matching/_matching__models.yml (owned by the matching rewrite) keeps the "
-        "relationships tests of int_matches_resolved (erp_document_number, erp_payment_number, "
-        "erp_journal_number) at severity error: a receipt matched to its charge but applied to a "
-        "document the load refused or never had still stops every mart. Remove this marker when "
-        "they warn."
-    ),
-)
 def test_matched_receipts_of_missing_documents_do_not_stop_the_marts(
     clean_world: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
