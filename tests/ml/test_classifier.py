@@ -176,3 +176,14 @@ def test_recon_classify_command(
     out = capsys.readouterr().out
     assert "Classifier exc-" in out and "dbt build" in out
     assert main(["classify", "--warehouse", str(tmp_path / "none.duckdb")]) == 2
+
+
+def test_every_feature_column_is_described(ml_warehouse: MlWarehouse) -> None:
+    import yaml
+
+    from recon.settings import PROJECT_DIR
+
+    described = yaml.safe_load((PROJECT_DIR / "models" / "ml" / "_ml__models.yml").read_text())["models"][0]
+    names = [c["name"] for c in described["columns"] if c.get("description")]
+    built = [name for (name, *_) in _rows(ml_warehouse.warehouse, "describe ml.ml_exception_features")]
+    assert names == built
