@@ -2,7 +2,7 @@
 time split of the history.
 
 The key is the rule-based type (`rule_exception_type`), known for every exception at prediction
-time. On the validation items of a rule type (predicted by models trained only on earlier
+time. On the validation items of a rule type (predicted by a model trained only on earlier
 periods), the model stands when it is right where the rules are wrong significantly more often
 than the reverse: an exact one-sided sign test (McNemar's test on the discordant items) at
 `ALPHA`, and it must not get more dispositions wrong than the rules. A tie, too few discordant
@@ -26,10 +26,14 @@ RULES = "rules"
 # One-sided significance of the sign test: with no item the other way, the model must be right
 # on at least 5 validation items of a rule type where the rules were wrong (0.5**5 = 0.031).
 ALPHA = 0.05
-# Validation: the latest periods of the history, one fold each, until they hold this share of
-# the labelled examples (at most MAX_FOLDS); the first period always stays for training.
+# The time split: the latest periods of the history are validated on, by one model trained on
+# the periods before them; they are taken until they hold this share of the labelled examples or
+# VALIDATION_ENOUGH of them (at most MAX_VALIDATION_PERIODS); the first period always stays for
+# training. The count bounds the cost of large histories, where a few thousand validation items
+# already separate the model from the rules per type.
 VALIDATION_SHARE = 1 / 3
-MAX_FOLDS = 3
+VALIDATION_ENOUGH = 2_000
+MAX_VALIDATION_PERIODS = 3
 # Pseudo-examples of the rules' fixed certainty in their measured accuracy (a Beta prior).
 PRIOR_WEIGHT = 2.0
 
@@ -65,9 +69,11 @@ class TypeGate:
 
 
 @dataclass(frozen=True)
-class Fold:
+class Split:
+    """The time split the gate was decided on."""
+
     train_periods: tuple[str, ...]
-    validation_period: str
+    validation_periods: tuple[str, ...]
     train_examples: int
     validation_examples: int
 
@@ -76,12 +82,12 @@ class Fold:
 class Gate:
     """Per rule-based type, the source that stands; what the registry records."""
 
-    folds: list[Fold] = field(default_factory=list)
+    split: Split | None = None
     types: dict[str, TypeGate] = field(default_factory=dict)
 
     @property
     def validation_periods(self) -> list[str]:
-        return [f.validation_period for f in self.folds]
+        return list(self.split.validation_periods) if self.split else []
 
     def source_of(self, rule_type: str) -> str:
         gate = self.types.get(rule_type)
@@ -92,17 +98,22 @@ class Gate:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "folds": [asdict(f) for f in self.folds],
+            "split": asdict(self.split) if self.split else None,
             "types": {t: g.to_dict() for t, g in sorted(self.types.items())},
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Gate:
-        folds = [
-            Fold(tuple(f["train_periods"]), f["validation_period"], f["train_examples"], f["validation_examples"])
-            for f in data.get("folds", [])
-        ]
-        return cls(folds, {t: TypeGate(**g) for t, g in data.get("types", {}).items()})
+        split = data.get("split")
+        return cls(
+            Split(
+                tuple(split["train_periods"]), tuple(split["validation_periods"]),
+                split["train_examples"], split["validation_examples"],
+            )
+            if split
+            else None,
+            {t: TypeGate(**g) for t, g in data.get("types", {}).items()},
+        )
 
 
 def period_numbers(periods: pd.Series) -> pd.Series:
@@ -115,9 +126,9 @@ def period_label(period: float) -> str:
 
 
 def validation_periods(periods: pd.Series) -> list[float]:
-    """The periods validated on, oldest first: the latest ones, each a fold, until they hold
-    VALIDATION_SHARE of the examples (at most MAX_FOLDS); never the first period. Empty when
-    the history spans one period."""
+    """The periods validated on, oldest first: the latest ones, until they hold VALIDATION_SHARE
+    of the examples or VALIDATION_ENOUGH (at most MAX_VALIDATION_PERIODS); never the first
+    period. Empty when the history spans one period."""
     counts = period_numbers(periods).dropna().value_counts()
     ordered = sorted(counts.index)
     if len(ordered) < 2:
@@ -127,7 +138,7 @@ def validation_periods(periods: pd.Series) -> list[float]:
     for period in reversed(ordered[1:]):
         chosen.append(float(period))
         held += int(counts[period])
-        if held >= VALIDATION_SHARE * total or len(chosen) == MAX_FOLDS:
+        if held >= min(VALIDATION_SHARE * total, VALIDATION_ENOUGH) or len(chosen) == MAX_VALIDATION_PERIODS:
             break
     return sorted(chosen)
 

@@ -39,8 +39,8 @@ from ml.features import (
 from ml.gate import (
     MODEL,
     RULES,
-    Fold,
     Gate,
+    Split,
     decide,
     period_label,
     period_numbers,
@@ -194,35 +194,32 @@ def _fit_pipeline(examples: pd.DataFrame, seed: int) -> tuple[Pipeline, list[str
 
 
 def validate(examples: pd.DataFrame, *, seed: int = DEFAULT_SEED) -> tuple[Gate, pd.DataFrame]:
-    """The time split: for each of the latest periods (ml.gate.validation_periods), a model
-    trained on the periods before it predicts its items; per rule-based type, the gate decides
-    which source stands. Returns the gate and the validation items with the model's predictions.
-    Raises NoTimeSplitError when no period has enough history before it to train on."""
+    """The time split: a model trained on the earlier periods predicts the latest ones
+    (ml.gate.validation_periods); per rule-based type, the gate decides which source stands.
+    Returns the gate and the validation items with the model's predictions. Raises
+    NoTimeSplitError when there is no later period, or too little history before it."""
     examples = _ordered(examples)
     period = period_numbers(examples["period"])
-    folds: list[Fold] = []
-    parts: list[pd.DataFrame] = []
-    for held_period in validation_periods(examples["period"]):
-        earlier = examples[period < held_period]
-        held = examples[period == held_period]
-        if _too_little(earlier) is not None:
-            log.info("validation period %s: too little history before it to train on", period_label(held_period))
-            continue
-        pipeline, classes = _fit_pipeline(earlier, seed)
-        raw = predict(pipeline, classes, held, known_cases(earlier))
-        parts.append(held.assign(predicted_type=raw.exception_type, predicted_disposition=raw.disposition))
-        earlier_periods = sorted(period[period < held_period].dropna().unique())
-        folds.append(
-            Fold(tuple(period_label(p) for p in earlier_periods), period_label(held_period), len(earlier), len(held))
-        )
-    if not folds:
+    held_periods = validation_periods(examples["period"])
+    earlier = examples[period < held_periods[0]] if held_periods else examples.iloc[0:0]
+    reason = _too_little(earlier)
+    if not held_periods or reason is not None:
         spanned = period.dropna().nunique()
         raise NoTimeSplitError(
             f"{len(examples)} past resolution(s) over {spanned} period(s): no later period with enough history "
             f"before it to validate a model on (at least {MIN_EXAMPLES} resolutions of 2 types earlier)"
         )
-    validation = pd.concat(parts, ignore_index=True)
-    return Gate(folds, decide(validation, examples)), validation
+    held = examples[period.isin(held_periods)]
+    pipeline, classes = _fit_pipeline(earlier, seed)
+    raw = predict(pipeline, classes, held, known_cases(earlier))
+    validation = held.assign(predicted_type=raw.exception_type, predicted_disposition=raw.disposition)
+    split = Split(
+        train_periods=tuple(period_label(p) for p in sorted(period[period < held_periods[0]].dropna().unique())),
+        validation_periods=tuple(period_label(p) for p in held_periods),
+        train_examples=len(earlier),
+        validation_examples=len(held),
+    )
+    return Gate(split, decide(validation, examples)), validation.reset_index(drop=True)
 
 
 def fit(examples: pd.DataFrame, *, seed: int = DEFAULT_SEED) -> TrainedModel:

@@ -113,11 +113,13 @@ def test_decide_gives_the_rules_ties_and_small_margins(model_only: int, rules_on
 def test_validation_periods_are_the_latest_and_never_the_first() -> None:
     assert validation_periods(pd.Series([202501] * 30)) == []
     assert validation_periods(pd.Series([202501] * 30 + [202502] * 2)) == [202502]
-    # The latest periods until a third of the examples, at most three folds.
+    # The latest periods until a third of the examples, at most three.
     assert validation_periods(pd.Series([202501] * 10 + [202502] * 10 + [202503] * 10)) == [202503]
     assert validation_periods(pd.Series([202501] * 90 + [202502, 202503, 202504, 202505])) == [
         202503, 202504, 202505,
     ]
+    # A large history: one period already holds enough validation items.
+    assert validation_periods(pd.Series([202501] * 9_000 + [202502] * 3_000 + [202503] * 2_500)) == [202503]
 
 
 # -- histories: the model misled keeps the rules; the rules overruled lets the model win --------
