@@ -261,3 +261,23 @@ def test_classify_records_and_reports_which_source_stands(
         "where rule_exception_type = 'amount_mismatch' and exception_type = 'fee_variance' and object_id like 'grown-%'",
     )
     assert overruled > 0
+
+
+def test_classify_with_one_period_of_history_lets_the_rules_stand(ml_warehouse: MlWarehouse, tmp_path: Path) -> None:
+    settings = copy_warehouse(ml_warehouse.warehouse, tmp_path / "one-period.duckdb")
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute(
+            "delete from raw_decisions.exception_resolutions where object_id not in "
+            "(select object_id from ml.ml_exception_features where period = "
+            "(select min(period) from ml.ml_exception_features))"
+        )
+        [(left,)] = con.execute("select count(*) from raw_decisions.exception_resolutions").fetchall()
+    finally:
+        con.close()
+    assert left >= 10  # enough to learn from, not to validate on
+    report = classify(settings, model_dir=tmp_path / "models")
+    assert report.status == "no_time_split" and report.cold_start
+    assert "too short to validate" in report.render() and "stand for all" in report.render()
+    [(rows,)] = _rows(settings.warehouse, "select count(*) from ml.ml_exception_classifications")
+    assert rows == 0
