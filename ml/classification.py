@@ -1,7 +1,9 @@
 """`recon classify`: train (or reuse) the exception classifier and write its classifications.
 
 `classify(settings)` writes `ml.ml_exception_classifications` (exception_id, exception_type,
-disposition, confidence, model_version, classified_at) into the DuckDB warehouse; the models
+disposition, confidence, model_version, classified_at, type_source) into the DuckDB warehouse:
+per rule-based type, the model's values where it beat the rules on the time split (ml.gate),
+else the rules' values with their measured accuracy as confidence. The models
 downstream of it (`DOWNSTREAM_SELECTOR`, the exceptions mart) then take the classifier's values
 over the rule-based ones: `build_downstream(settings)` rebuilds them.
 """
@@ -24,6 +26,7 @@ from ml.training import (
     DEFAULT_MODEL_DIR,
     DEFAULT_SEED,
     ColdStartError,
+    NoTimeSplitError,
     TrainedModel,
     fit,
     history_digest,
@@ -44,7 +47,7 @@ DOWNSTREAM_SELECTOR = "stg_ml__exception_classifications+"
 _TABLE_DDL = (
     "create or replace table {table} (exception_id varchar primary key, exception_type varchar not null, "
     "disposition varchar not null, confidence double not null, model_version varchar not null, "
-    "classified_at timestamp not null)"
+    "classified_at timestamp not null, type_source varchar not null)"
 )
 
 
@@ -53,10 +56,32 @@ def classifications_table() -> str:
 
 
 @dataclass(frozen=True)
+class TypeSource:
+    """One rule-based type: the source that stands, the validation figures behind it, and how
+    many exceptions of this run have that rule-based type."""
+
+    rule_type: str
+    source: str
+    validation_examples: int
+    model_right: int
+    rules_right: int
+    p_value: float
+    exceptions: int
+
+    def render(self) -> str:
+        if self.validation_examples == 0:
+            figures = "no validation item"
+        else:
+            n = self.validation_examples
+            figures = f"model {self.model_right}/{n}, rules {self.rules_right}/{n}, p={self.p_value:.3f}"
+        return f"  {self.rule_type:22}{self.source:7}{self.exceptions:>8,}   {figures}"
+
+
+@dataclass(frozen=True)
 class ClassifyReport:
     """What `classify` did, for the command's output."""
 
-    status: str  # "classified" or "cold_start"
+    status: str  # "classified", "cold_start" or "no_time_split"
     exceptions: int
     training_examples: int
     model_version: str | None = None
@@ -67,25 +92,39 @@ class ClassifyReport:
     expected_variance: int = 0
     seconds: float = 0.0
     reason: str = ""
+    validation_periods: tuple[str, ...] = ()
+    sources: tuple[TypeSource, ...] = ()
+    by_model: int = 0  # exceptions whose values are the model's
 
     @property
     def cold_start(self) -> bool:
-        return self.status == "cold_start"
+        return self.status in ("cold_start", "no_time_split")
 
     def render(self) -> str:
-        if self.cold_start:
+        if self.status == "cold_start":
             return (
                 f"Classifier: nothing to learn from ({self.reason}); the rule-based types and dispositions "
                 f"stand for all {self.exceptions:,} exceptions."
             )
+        if self.status == "no_time_split":
+            return (
+                f"Classifier: the history is too short to validate a model on ({self.reason}); the rule-based "
+                f"types and dispositions stand for all {self.exceptions:,} exceptions."
+            )
         how = "trained" if self.trained else "reused"
         start, end = self.training_window
-        return (
+        won = [s.rule_type for s in self.sources if s.source == "model"]
+        lines = [
             f"Classifier {self.model_version} ({how}; {self.training_examples:,} past resolutions, periods "
-            f"{start} to {end}) classified {self.exceptions:,} exceptions in {self.seconds:.1f} s: "
-            f"{self.expected_variance:,} expected variance; type differs from the rules' on {self.changed_type:,}, "
-            f"disposition on {self.changed_disposition:,}."
-        )
+            f"{start} to {end}, validated on {', '.join(self.validation_periods)}) classified "
+            f"{self.exceptions:,} exceptions in {self.seconds:.1f} s: {self.expected_variance:,} expected variance; "
+            f"type differs from the rules' on {self.changed_type:,}, disposition on {self.changed_disposition:,}.",
+            f"The model's values stand for {self.by_model:,} exceptions (rule-based types: {', '.join(won) or 'none'}), "
+            f"the rules' for {self.exceptions - self.by_model:,}. Per rule-based type, on the time split:",
+            f"  {'rule-based type':22}{'source':7}{'items':>8}   validation (type right of n; sign test)",
+            *(s.render() for s in self.sources),
+        ]
+        return "\n".join(lines)
 
 
 def _write(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> None:
@@ -97,7 +136,7 @@ def _write(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> None:
             con.register("ml_classifications_frame", frame)
             con.execute(
                 f"insert into {classifications_table()} select exception_id, exception_type, disposition, "
-                "confidence, model_version, classified_at from ml_classifications_frame"
+                "confidence, model_version, classified_at, type_source from ml_classifications_frame"
             )
             con.unregister("ml_classifications_frame")
         con.execute("commit")
@@ -150,7 +189,7 @@ def classify(
             _write(con, pd.DataFrame())
             log.info("cold start: %s", error)
             return ClassifyReport(
-                status="cold_start",
+                status="no_time_split" if isinstance(error, NoTimeSplitError) else "cold_start",
                 exceptions=len(features),
                 training_examples=len(examples),
                 seconds=time.monotonic() - started,
@@ -165,11 +204,26 @@ def classify(
                 "confidence": predictions.confidence.round(4),
                 "model_version": model.version,
                 "classified_at": datetime.now(UTC).replace(microsecond=0, tzinfo=None),
+                "type_source": predictions.source.astype(str),
             }
         )
         _write(con, frame)
     finally:
         con.close()
+    items = features["rule_exception_type"].astype(str).value_counts()
+    rule_types = sorted(set(model.gate.types) | set(items.index))
+    sources = tuple(
+        TypeSource(
+            rule_type=t,
+            source=gate.source if (gate := model.gate.types.get(t)) else "rules",
+            validation_examples=gate.validation_examples if gate else 0,
+            model_right=gate.model_right if gate else 0,
+            rules_right=gate.rules_right if gate else 0,
+            p_value=gate.p_value if gate else 1.0,
+            exceptions=int(items.get(t, 0)),
+        )
+        for t in rule_types
+    )
     return ClassifyReport(
         status="classified",
         exceptions=len(features),
@@ -181,6 +235,9 @@ def classify(
         changed_disposition=int((frame["disposition"] != features["rule_disposition"].astype(str)).sum()),
         expected_variance=int((frame["disposition"] == "expected_variance").sum()),
         seconds=time.monotonic() - started,
+        validation_periods=tuple(model.gate.validation_periods),
+        sources=sources,
+        by_model=int((frame["type_source"] == "model").sum()),
     )
 
 

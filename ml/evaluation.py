@@ -1,9 +1,12 @@
 """`recon classify --evaluate`: a time-split evaluation of the classifier against the
 rule-based values on the same test items, printed and written as an HTML report.
 
-Train on the past resolutions of the earlier periods; test on the later periods, labelled by
-the resolutions (or, for a demo world, by its ground truth `truth/anomalies.csv`, which also
-labels the last month that has no resolutions yet).
+Train on the past resolutions of the earlier periods (the training itself decides, on its own
+time split of those, which source stands per rule-based type: ml.gate); test on the later
+periods, labelled by the resolutions (or, for a demo world, by its ground truth
+`truth/anomalies.csv`, which also labels the last month that has no resolutions yet). Three
+scorers on the same test items: the model alone, the rules alone, and the values as used (the
+model where its gate let it stand, else the rules).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from ml.features import (
     load_features,
     load_resolutions,
 )
+from ml.gate import Gate
 from ml.training import DEFAULT_SEED, fit
 from recon.errors import UserError
 from recon.settings import PROJECT_DIR, Settings
@@ -82,6 +86,33 @@ class Scores:
 
 
 @dataclass(frozen=True)
+class TypeComparison:
+    """One rule-based type: the source its gate chose on the training's own time split
+    (validation) and how the model and the rules did on the evaluation's test items."""
+
+    rule_type: str
+    source: str
+    validation_examples: int
+    validation_model_right: int
+    validation_rules_right: int
+    p_value: float
+    test_examples: int
+    test_model_right: int
+    test_rules_right: int
+
+    def render(self) -> str:
+        def of(right: int, n: int) -> str:
+            return f"{right}/{n}" if n else "-"
+
+        return (
+            f"  {self.rule_type:22}{self.source:8}"
+            f"{of(self.validation_model_right, self.validation_examples):>9}"
+            f"{of(self.validation_rules_right, self.validation_examples):>9}{self.p_value:>8.3f}"
+            f"{of(self.test_model_right, self.test_examples):>10}{of(self.test_rules_right, self.test_examples):>9}"
+        )
+
+
+@dataclass(frozen=True)
 class ClassifierEvaluation:
     train_periods: list[str]
     test_periods: list[str]
@@ -92,6 +123,9 @@ class ClassifierEvaluation:
     classifier: Scores
     rules: Scores
     unlabelled_test_exceptions: int
+    gated: Scores | None = None  # the values as used: the model where its gate let it stand
+    validation_periods: list[str] = field(default_factory=list)
+    per_type: list[TypeComparison] = field(default_factory=list)
     report_path: Path | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -103,24 +137,33 @@ class ClassifierEvaluation:
             f"{self.unlabelled_test_exceptions} unlabelled left out).",
             f"Policy: review when confidence < {self.policy.min_confidence} or amount > "
             f"{self.policy.amount_limit_minor} minor units.",
-            "",
-            f"{'':28}{'classifier':>12}{'rules':>12}",
         ]
+        if self.per_type:
+            lines += [
+                "",
+                "Per rule-based type: which source stands (decided when training, on its validation periods "
+                f"{', '.join(self.validation_periods)}), and the model vs. the rules (type right of n):",
+                f"  {'':30}{'validation':>13}{'':13}{'test':>14}",
+                f"  {'rule-based type':22}{'stands':8}{'model':>9}{'rules':>9}{'p':>8}{'model':>10}{'rules':>9}",
+                *(t.render() for t in self.per_type),
+            ]
         c, r = self.classifier, self.rules
+        g = self.gated or self.classifier
+        lines += ["", f"{'':28}{'model':>12}{'rules':>12}{'as used':>12}"]
         default = self.policy.min_confidence
-        for label, a, b in (
-            ("macro F1 (exception_type)", c.macro_f1, r.macro_f1),
-            ("type accuracy", c.type_accuracy, r.type_accuracy),
-            ("disposition accuracy", c.disposition_accuracy, r.disposition_accuracy),
-            ("ECE (type confidence)", c.ece_type, r.ece_type),
-            ("ECE (disposition)", c.ece_disposition, r.ece_disposition),
+        for label, a, b, used in (
+            ("macro F1 (exception_type)", c.macro_f1, r.macro_f1, g.macro_f1),
+            ("type accuracy", c.type_accuracy, r.type_accuracy, g.type_accuracy),
+            ("disposition accuracy", c.disposition_accuracy, r.disposition_accuracy, g.disposition_accuracy),
+            ("ECE (type confidence)", c.ece_type, r.ece_type, g.ece_type),
+            ("ECE (disposition)", c.ece_disposition, r.ece_disposition, g.ece_disposition),
             ("EV auto-resolved @default", c.at(default).expected_variance_auto_resolved,
-             r.at(default).expected_variance_auto_resolved),
+             r.at(default).expected_variance_auto_resolved, g.at(default).expected_variance_auto_resolved),
             ("TE auto-resolved @default", c.at(default).true_exceptions_auto_resolved,
-             r.at(default).true_exceptions_auto_resolved),
+             r.at(default).true_exceptions_auto_resolved, g.at(default).true_exceptions_auto_resolved),
         ):
-            lines.append(f"{label:28}{a:>12.4f}{b:>12.4f}")
-        for scores in (c, r):
+            lines.append(f"{label:28}{a:>12.4f}{b:>12.4f}{used:>12.4f}")
+        for scores in (c, r, g) if self.gated else (c, r):
             lines += ["", f"{scores.name}: per class (precision recall F1 support)"]
             for name, precision, recall, f1, support in scores.per_class:
                 lines.append(f"  {name:22}{precision:8.3f}{recall:8.3f}{f1:8.3f}{support:6d}")
@@ -248,20 +291,26 @@ def evaluate_classifier(
     test = test_labelled[test_labelled["period"].astype(str) >= first_test].reset_index(drop=True)
     in_test = features[features["period"].astype(str) >= first_test]
     model = fit(train, seed=seed)
-    predictions = model.predict(test)
+    raw = model.predict_ungated(test)
+    used = model.predict(test)
     policy = review_policy()
     truth_type = test["label_type"].astype(str).to_numpy()
     truth_disposition = test["label_disposition"].astype(str).to_numpy()
     amount = pd.to_numeric(test["amount_minor"]).to_numpy()
     classifier = score(
-        "classifier", truth_type, truth_disposition, predictions.exception_type.astype(str),
-        predictions.disposition.astype(str), predictions.confidence, predictions.disposition_confidence,
+        "model", truth_type, truth_disposition, raw.exception_type.astype(str),
+        raw.disposition.astype(str), raw.confidence, raw.disposition_confidence,
         amount, policy, thresholds,
     )
     rule_confidence = pd.to_numeric(test["rule_confidence"]).astype(float).to_numpy()
     rules = score(
         "rules", truth_type, truth_disposition, test["rule_exception_type"].astype(str).to_numpy(),
         test["rule_disposition"].astype(str).to_numpy(), rule_confidence, rule_confidence,
+        amount, policy, thresholds,
+    )
+    gated = score(
+        "as used", truth_type, truth_disposition, used.exception_type.astype(str),
+        used.disposition.astype(str), used.confidence, used.disposition_confidence,
         amount, policy, thresholds,
     )
     evaluation = ClassifierEvaluation(
@@ -273,11 +322,15 @@ def evaluate_classifier(
         policy=policy,
         classifier=classifier,
         rules=rules,
+        gated=gated,
+        validation_periods=model.gate.validation_periods,
+        per_type=compare_per_type(model.gate, test, raw.exception_type.astype(str)),
         unlabelled_test_exceptions=len(in_test) - len(test),
         report_path=report_path,
         notes=[
             "auto-resolved = no review needed and classified expected_variance; "
-            "the rules' confidence is their fixed per-type certainty, not a calibrated probability.",
+            "the rules' own confidence is their fixed per-type certainty, not a calibrated probability; "
+            "as used, where the rules stand, it is their measured accuracy on that rule-based type.",
         ],
     )
     if report_path is not None:
@@ -285,12 +338,37 @@ def evaluate_classifier(
     return evaluation
 
 
+def compare_per_type(gate: Gate, test: pd.DataFrame, model_type: np.ndarray[Any, Any]) -> list[TypeComparison]:
+    """Per rule-based type of the gate or the test items: the gate's decision and validation
+    figures, and the model's and the rules' type accuracy on the test items."""
+    rule_type = test["rule_exception_type"].astype(str).to_numpy()
+    label = test["label_type"].astype(str).to_numpy()
+    rows = []
+    for t in sorted(set(gate.types) | set(rule_type)):
+        mask = rule_type == t
+        decided = gate.types.get(t)
+        rows.append(
+            TypeComparison(
+                rule_type=t,
+                source=gate.source_of(t),
+                validation_examples=decided.validation_examples if decided else 0,
+                validation_model_right=decided.model_right if decided else 0,
+                validation_rules_right=decided.rules_right if decided else 0,
+                p_value=decided.p_value if decided else 1.0,
+                test_examples=int(mask.sum()),
+                test_model_right=int((model_type[mask] == label[mask]).sum()),
+                test_rules_right=int((label[mask] == t).sum()),
+            )
+        )
+    return rows
+
+
 # -- the HTML report: tables and inline SVG, no plotting dependency -------------------------------
 
 
 def _svg_autonomy(scores: list[Scores], default: float) -> str:
     width, height, pad = 420, 260, 40
-    colors = {"classifier": "#1f77b4", "rules": "#d62728"}
+    colors = {"model": "#1f77b4", "rules": "#d62728", "as used": "#2ca02c"}
 
     def x(v: float) -> float:
         return pad + v * (width - 2 * pad)
@@ -368,18 +446,26 @@ def _confusion(s: Scores) -> str:
 def write_html(evaluation: ClassifierEvaluation, path: Path) -> None:
     """The report: summary, per-class scores, confusion matrices, reliability and autonomy plots."""
     c, r = evaluation.classifier, evaluation.rules
+    g = evaluation.gated or c
     default = evaluation.policy.min_confidence
     summary = _table(
-        ["measure", "classifier", "rules"],
+        ["measure", "model", "rules", "as used"],
         [
-            ["macro F1 (exception_type)", c.macro_f1, r.macro_f1],
-            ["disposition accuracy", c.disposition_accuracy, r.disposition_accuracy],
-            ["ECE (type)", c.ece_type, r.ece_type],
+            ["macro F1 (exception_type)", c.macro_f1, r.macro_f1, g.macro_f1],
+            ["type accuracy", c.type_accuracy, r.type_accuracy, g.type_accuracy],
+            ["disposition accuracy", c.disposition_accuracy, r.disposition_accuracy, g.disposition_accuracy],
+            ["ECE (type)", c.ece_type, r.ece_type, g.ece_type],
             ["expected variances auto-resolved @ default", c.at(default).expected_variance_auto_resolved,
-             r.at(default).expected_variance_auto_resolved],
+             r.at(default).expected_variance_auto_resolved, g.at(default).expected_variance_auto_resolved],
             ["true exceptions auto-resolved @ default", c.at(default).true_exceptions_auto_resolved,
-             r.at(default).true_exceptions_auto_resolved],
+             r.at(default).true_exceptions_auto_resolved, g.at(default).true_exceptions_auto_resolved],
         ],
+    )
+    per_type = _table(
+        ["rule-based type", "stands", "validation n", "validation: model right", "validation: rules right",
+         "sign test p", "test n", "test: model right", "test: rules right"],
+        [[t.rule_type, t.source, t.validation_examples, t.validation_model_right, t.validation_rules_right,
+          t.p_value, t.test_examples, t.test_model_right, t.test_rules_right] for t in evaluation.per_type],
     )
     sections = [
         "<h1>Exception classifier: time-split evaluation</h1>",
@@ -389,10 +475,13 @@ def write_html(evaluation: ClassifierEvaluation, path: Path) -> None:
         f"{html.escape(evaluation.labels_from)}). Default review threshold {default}, amount limit "
         f"{evaluation.policy.amount_limit_minor} minor units.</p>",
         summary,
+        "<h2>Which source stands, per rule-based type</h2>",
+        f"<p>Decided when training, on its validation periods {html.escape(', '.join(evaluation.validation_periods))}.</p>",
+        per_type,
         "<h2>Autonomy trade-off</h2>",
-        _svg_autonomy([c, r], default),
+        _svg_autonomy([c, r, g] if evaluation.gated else [c, r], default),
     ]
-    for s in (c, r):
+    for s in (c, r, g) if evaluation.gated else (c, r):
         sections += [
             f"<h2>{s.name}</h2>",
             _table(["exception_type", "precision", "recall", "F1", "support"], [list(row) for row in s.per_class]),

@@ -165,6 +165,7 @@ def fingerprint(examples: pd.DataFrame, spec: str) -> str:
     digest = hashlib.sha256(spec.encode())
     inputs = model_inputs(examples)
     inputs.insert(0, "object_id", examples["object_id"].astype(str).to_numpy())
+    inputs["period"] = examples["period"].astype(str).to_numpy()  # the time split depends on it
     inputs["label_type"] = examples["label_type"].astype(str).to_numpy()
     digest.update(pd.util.hash_pandas_object(inputs, index=False).to_numpy().tobytes())
     return digest.hexdigest()

@@ -2,7 +2,9 @@
     One row per exception (the items of int_exceptions_identified), with its rule-based type,
     disposition and confidence and the features the exception classifier (ml/) learns from.
     Past exceptions and today's get their features from the same raw data, so the classifier
-    learns from what it will see. The exceptions mart reads this model and takes the
+    learns from what it will see. Every feature is one any company's books have (amounts,
+    differences against the fee and the settled amount, dates, currencies, match evidence, the
+    customer's history): none looks for one world's numbering or wording. The exceptions mart reads this model and takes the
     classifier's values over the rule-based ones where it has them.
 -#}
 with
@@ -76,7 +78,8 @@ evidence_joined as (
         match_evidence.match_rule_name,
         match_evidence.match_confidence,
         coalesce(match_evidence.match_count, 0) as match_count,
-        payments.payment_method as erp_payment_method
+        payments.payment_method as erp_payment_method,
+        payments.document_number as erp_document_number
     from customer_history_added
     left join match_evidence
         on customer_history_added.object_id = match_evidence.stripe_object_id
@@ -136,10 +139,21 @@ final as (
         cast(match_confidence as numeric(5, 4)) as match_confidence,
         cast(match_count as {{ dbt.type_bigint() }}) as match_count,
         memo,
-        coalesce({{ dbt.position("'ch_'", 'memo') }} > 0 or {{ dbt.position("'py_'", 'memo') }} > 0, false)
-            as has_memo_stripe_id,
-        coalesce({{ dbt.position("'INV-'", 'memo') }} > 0 or {{ dbt.position("'CM-'", 'memo') }} > 0, false)
-            as has_memo_document_number,
+        -- Stripe's own id formats (a charge, a payment, a payment intent), in any case: bank
+        -- statements often upper-case the memo.
+        coalesce(
+            {{ dbt.position("'ch_'", 'lower(memo)') }} > 0
+            or {{ dbt.position("'py_'", 'lower(memo)') }} > 0
+            or {{ dbt.position("'pi_'", 'lower(memo)') }} > 0,
+            false
+        ) as has_memo_stripe_id,
+        -- The memo names the document the payment is applied to, in whatever numbering the
+        -- books use (shorter numbers would be found inside dates and amounts).
+        coalesce(
+            {{ dbt.length('erp_document_number') }} >= 4
+            and {{ dbt.position('erp_document_number', 'memo') }} > 0,
+            false
+        ) as has_memo_document_number,
         customer_email,
         cast(coalesce(customer_charge_count, 0) as {{ dbt.type_bigint() }}) as customer_charge_count,
         cast(customer_prior_exception_count as {{ dbt.type_bigint() }}) as customer_prior_exception_count

@@ -51,7 +51,7 @@ def test_classify_writes_table_registry_and_file(classified: tuple[MlWarehouse, 
         "from ml.model_registry",
     )
     assert version == report.model_version and start <= end and examples == report.training_examples > 0
-    assert "train_type_accuracy" in metrics
+    assert "train_type_accuracy" in metrics and "validation" in metrics
     assert Path(path).parent == model_dir and Path(path).exists()
     # The mart takes the classifier's values.
     [(classified_rows, mismatched)] = _rows(
@@ -149,8 +149,15 @@ def test_time_split_evaluation_scores_classifier_and_rules(ml_warehouse: MlWareh
         assert 0 <= scores.macro_f1 <= 1 and 0 <= scores.ece_type <= 1
         assert evaluation.policy.min_confidence in [p.threshold for p in scores.autonomy]
         assert sum(map(sum, scores.confusion)) == evaluation.test_examples
+    assert evaluation.gated is not None and sum(map(sum, evaluation.gated.confusion)) == evaluation.test_examples
+    # Per rule-based type: the gate decided on the training's own validation periods, before the test ones.
+    assert evaluation.validation_periods and max(evaluation.validation_periods) <= max(evaluation.train_periods)
+    assert sum(t.test_examples for t in evaluation.per_type) == evaluation.test_examples
+    assert {t.source for t in evaluation.per_type} <= {"model", "rules"}
     text = evaluation.render()
-    assert "macro F1" in text and "rules" in text
+    assert "macro F1" in text and "as used" in text and "stands" in text
+    for comparison in evaluation.per_type:
+        assert any(line.split()[:2] == [comparison.rule_type, comparison.source] for line in text.splitlines())
     page = report.read_text()
     assert "<svg" in page and "Confusion matrix" in page
 
@@ -169,3 +176,14 @@ def test_recon_classify_command(
     out = capsys.readouterr().out
     assert "Classifier exc-" in out and "dbt build" in out
     assert main(["classify", "--warehouse", str(tmp_path / "none.duckdb")]) == 2
+
+
+def test_every_feature_column_is_described(ml_warehouse: MlWarehouse) -> None:
+    import yaml
+
+    from recon.settings import PROJECT_DIR
+
+    described = yaml.safe_load((PROJECT_DIR / "models" / "ml" / "_ml__models.yml").read_text())["models"][0]
+    names = [c["name"] for c in described["columns"] if c.get("description")]
+    built = [name for (name, *_) in _rows(ml_warehouse.warehouse, "describe ml.ml_exception_features")]
+    assert names == built

@@ -1,3 +1,16 @@
+{#-
+    A classifications table written before `type_source` existed (an older recon) still
+    builds: the column is null until the next `recon classify` rewrites the table.
+-#}
+{%- set has_type_source = namespace(value=true) -%}
+{%- if execute -%}
+    {%- set existing = load_relation(source('ml', 'ml_exception_classifications')) -%}
+    {%- if existing is not none -%}
+        {%- set names = adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list -%}
+        {%- set has_type_source.value = 'type_source' in names -%}
+    {%- endif -%}
+{%- endif -%}
+
 with
 
 source as (
@@ -8,6 +21,7 @@ source as (
         'confidence': dbt.type_float(),
         'model_version': dbt.type_string(),
         'classified_at': dbt.type_timestamp(),
+        'type_source': dbt.type_string(),
     }) }} as ml_exception_classifications
 ),
 
@@ -18,7 +32,12 @@ renamed as (
         disposition,
         cast(confidence as numeric(5, 4)) as confidence,
         model_version,
-        classified_at
+        classified_at,
+        {% if has_type_source.value -%}
+            type_source
+        {%- else -%}
+            cast(null as {{ dbt.type_string() }}) as type_source
+        {%- endif %}
     from source
 )
 
