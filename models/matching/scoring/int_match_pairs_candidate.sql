@@ -486,7 +486,9 @@ levelled as (
                 then 'named'
             when has_document_digits = 1 then 'digits'
             when has_memo_document_digits = 1 then 'in_memo'
-            when item_names_documents then 'other_document'
+            -- a refund's text includes its charge's, which names the invoice the credit memo
+            -- reverses, not the credit memo: naming another document says nothing there
+            when item_names_documents and object_type = 'charge' then 'other_document'
             else 'none'
         end as document_level,
         case when is_stripe_payment then 'stripe' else 'unknown' end as method_level
