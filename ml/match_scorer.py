@@ -57,7 +57,7 @@ LEARNED_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if f not in SELECT
 MATCH_TYPES: tuple[str, ...] = ("charge_payment", "refund_payment")
 PRIOR_SEED = PROJECT_DIR / "seeds" / "match_scorer_prior_weights.csv"
 # Fewer labelled pairs of either class than this: the prior stands for the match type.
-MIN_LABELLED = 30
+MIN_LABELLED = 10
 # Strength of the pull towards the prior (an L2 penalty on weight - prior, per unit of weight).
 PRIOR_STRENGTH = 2.0
 # dbt selector of the models that read the weights: rebuilt after learning.

@@ -42,3 +42,36 @@
     ), ' +', ' ', 'g')), ' ')), ' '), '')
 {%- endmacro %}
 
+
+{#-
+    A coarser customer key from a name key (macro customer_name_key): its longest word whole and
+    the others by their initial, so "Omar Dubois" and "O. Dubois" (and "Larsen Works" and "Larsen
+    W.") meet. Coarse, so used to find candidates near in time, never alone as evidence.
+-#}
+{% macro customer_initials_key(name_key) -%}
+    {{ return(adapter.dispatch('customer_initials_key', 'recon')(name_key)) }}
+{%- endmacro %}
+
+{% macro default__customer_initials_key(name_key) -%}
+    (
+        select string_agg(case when word_rank = 1 then word else left(word, 1) end, ' ' order by word_rank)
+        from (
+            select
+                word,
+                row_number() over (order by length(word) desc, word asc) as word_rank
+            from unnest(string_to_array({{ name_key }}, ' ')) as words (word)
+        ) as ranked_words
+    )
+{%- endmacro %}
+
+{% macro duckdb__customer_initials_key(name_key) -%}
+    (
+        select string_agg(case when word_rank = 1 then word else left(word, 1) end, ' ' order by word_rank)
+        from (
+            select
+                word,
+                row_number() over (order by length(word) desc, word asc) as word_rank
+            from unnest(string_split({{ name_key }}, ' ')) as words (word)
+        ) as ranked_words
+    )
+{%- endmacro %}

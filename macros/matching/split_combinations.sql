@@ -1,22 +1,26 @@
 {#-
     A bounded sum search: from the CTE `parts` (one row per group and candidate member), every
-    combination of 2 to `max_parts` members of one group, in member order, whose amounts add up
+    combination of `min_parts` (2 unless given) to `max_parts` members of one group, in member order, whose amounts add up
     to the group's target within `tolerance`. Returns group_key, part_count, group_score (the
     weakest member's score) and member_1 .. member_<max_parts> (null beyond part_count).
     `columns` names the parts' columns: group (the group's key), member (the member's key),
     amount (the member's amount), target (the amount the group must reach), score (the member's
     score).
 -#}
-{% macro split_combinations(parts, columns, max_parts, tolerance) -%}
-    {%- for size in range(2, max_parts + 1) %}
+{% macro split_combinations(parts, columns, max_parts, tolerance, min_parts=2) -%}
+    {%- for size in range(min_parts, max_parts + 1) %}
     select
         part_1.{{ columns.group }} as group_key,
         {{ size }} as part_count,
+        {%- if size == 1 %}
+        part_1.{{ columns.score }} as group_score,
+        {%- else %}
         least(
             {%- for n in range(1, size + 1) %}
             part_{{ n }}.{{ columns.score }}{{ "," if not loop.last }}
             {%- endfor %}
         ) as group_score,
+        {%- endif %}
         {%- for n in range(1, max_parts + 1) %}
         {%- if n <= size %}
         part_{{ n }}.{{ columns.member }} as member_{{ n }}{{ "," if not loop.last }}

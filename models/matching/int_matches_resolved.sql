@@ -2,7 +2,8 @@
     One row per resolved match: the assigned pairs of the analysts' rules and the scored
     matching (int_matches_assigned), the splits the sum search found among what they left
     (int_match_splits_found), and the chargebacks that name a matched charge's document
-    (int_dispute_chargebacks_found); with a stable id and a status: `confirmed` (a person
+    (int_dispute_chargebacks_found), and the pairs of what all of these left that have no other
+    candidate (int_match_leftovers_paired); with a stable id and a status: `confirmed` (a person
     confirmed the pair), `auto_matched` (confidence at least var auto_match_min_confidence),
     else `suggested` (a person should look).
     A receipt paying several invoices at once (int_receipt_documents_covered) is one row per
@@ -21,6 +22,10 @@ splits as (
 
 chargebacks as (
     select * from {{ ref('int_dispute_chargebacks_found') }}
+),
+
+leftovers as (
+    select * from {{ ref('int_match_leftovers_paired') }}
 ),
 
 covered as (
@@ -72,6 +77,8 @@ unioned as (
     select * from splits
     union all
     select * from chargebacks
+    union all
+    select * from leftovers
 ),
 
 final as (

@@ -12,6 +12,28 @@ documents as (
     select * from {{ ref('stg_erp__invoices') }}
 ),
 
+-- Customer names as keys, computed once per distinct name.
+names as (
+    select distinct customer_name
+    from documents
+    where customer_name is not null
+),
+
+name_keys as (
+    select
+        customer_name,
+        {{ customer_name_key('customer_name') }} as customer_name_key
+    from names
+),
+
+name_and_initials_keys as (
+    select
+        customer_name,
+        customer_name_key,
+        {{ customer_initials_key('customer_name_key') }} as customer_initials_key
+    from name_keys
+),
+
 enriched as (
     select
         payments.payment_number,
@@ -27,7 +49,8 @@ enriched as (
         documents.customer_number,
         documents.customer_name,
         documents.customer_email,
-        {{ customer_name_key('documents.customer_name') }} as customer_name_key,
+        name_and_initials_keys.customer_name_key,
+        name_and_initials_keys.customer_initials_key,
         documents.document_date,
         documents.currency as document_currency,
         documents.amount_minor as document_amount_minor,
@@ -36,6 +59,8 @@ enriched as (
     from payments
     left join documents
         on payments.document_number = documents.document_number
+    left join name_and_initials_keys
+        on documents.customer_name = name_and_initials_keys.customer_name
 )
 
 select * from enriched

@@ -71,7 +71,7 @@ named_amounts as (
         payments.document_amount_minor,
         sum(case when payments.currency = charges.currency then payments.amount_minor else 0 end)
             over (partition by named.charge_id, named.reference_source)
-        as named_total_minor
+            as named_total_minor
     from named
     inner join charges
         on named.charge_id = charges.charge_id
@@ -86,20 +86,20 @@ agreeing as (
         confidence
     from named_amounts
     where (
-            currency = charge_currency
-            and (
-                abs(amount_minor - charge_amount_minor) <= {{ var('rounding_tolerance_minor') }}
-                or document_amount_minor = charge_amount_minor
-                or (settlement_currency = charge_currency and amount_minor = net_minor)
-                or named_total_minor = charge_amount_minor
-            )
+        currency = charge_currency
+        and (
+            abs(amount_minor - charge_amount_minor) <= {{ var('rounding_tolerance_minor') }}
+            or document_amount_minor = charge_amount_minor
+            or (settlement_currency = charge_currency and amount_minor = net_minor)
+            or named_total_minor = charge_amount_minor
         )
-        or (
-            currency = settlement_currency
-            and currency <> charge_currency
-            and abs(amount_minor - settlement_amount_minor)
-            <= {{ var('fx_variance_max_ratio') }} * settlement_amount_minor
-        )
+    )
+    or (
+        currency = settlement_currency
+        and currency <> charge_currency
+        and abs(amount_minor - settlement_amount_minor)
+        <= {{ var('fx_variance_max_ratio') }} * settlement_amount_minor
+    )
 ),
 
 pairs as (

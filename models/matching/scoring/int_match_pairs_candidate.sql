@@ -34,7 +34,8 @@ payments as (
         is_stripe_payment,
         customer_number,
         customer_email,
-        customer_name_key
+        customer_name_key,
+        customer_initials_key
     from {{ ref('int_erp_payments_enriched') }}
     where amount_minor <> 0
         and (is_stripe_payment or payment_method is null)
@@ -138,6 +139,20 @@ item_customers as (
         stripe_customer_name_key as customer_key
     from items
     where stripe_customer_name_key is not null
+    union
+    select
+        stripe_object_id,
+        'initials' as key_kind,
+        customer_initials_key as customer_key
+    from items
+    where customer_initials_key is not null
+    union
+    select
+        stripe_object_id,
+        'initials' as key_kind,
+        stripe_customer_initials_key as customer_key
+    from items
+    where stripe_customer_initials_key is not null
 ),
 
 payment_customers as (
@@ -154,6 +169,13 @@ payment_customers as (
         customer_name_key as customer_key
     from payments
     where customer_name_key is not null
+    union all
+    select
+        payment_number,
+        'initials' as key_kind,
+        customer_initials_key as customer_key
+    from payments
+    where customer_initials_key is not null
 ),
 
 -- The same customer (e-mail or name key) and a whole amount, within the wide window: the key
@@ -203,7 +225,7 @@ by_customer_and_amount as (
         and {{ dbt.dateadd('day', var('candidate_days_after'), 'items_keyed.item_date') }}
 ),
 
-item_emails as (
+items_by_customer as (
     select
         items.stripe_object_id,
         items.match_type,
@@ -211,36 +233,38 @@ item_emails as (
         items.settlement_currency,
         items.amount_minor,
         items.item_date,
+        item_customers.key_kind,
         item_customers.customer_key
     from items
     inner join item_customers
         on items.stripe_object_id = item_customers.stripe_object_id
-    where item_customers.key_kind = 'email'
 ),
 
--- The same e-mail and another amount: a part of a split, a short or an over payment, a keying
--- error (within the narrow window), or a booking in the settlement currency (within the wide one).
-by_email as (
-    select
-        item_emails.stripe_object_id,
-        payments.payment_number
-    from item_emails
-    inner join payments
-        on item_emails.match_type = payments.match_type
-        and item_emails.customer_key = payments.customer_email
+-- The same customer and another amount: a part of a split, a short or an over payment, a
+-- keying error (within the narrow window), or a booking in the settlement currency (within the
+-- wide one).
+by_customer_other_amount as (
+    select distinct
+        items_by_customer.stripe_object_id,
+        payments_keyed.payment_number
+    from items_by_customer
+    inner join payments_keyed
+        on items_by_customer.match_type = payments_keyed.match_type
+        and items_by_customer.key_kind = payments_keyed.key_kind
+        and items_by_customer.customer_key = payments_keyed.customer_key
     where (
-        payments.currency = item_emails.currency
-        and payments.amount_minor <> item_emails.amount_minor
-        and payments.payment_date
-        between {{ dbt.dateadd('day', -var('candidate_amount_only_days_before'), 'item_emails.item_date') }}
-        and {{ dbt.dateadd('day', var('candidate_amount_only_days_after'), 'item_emails.item_date') }}
+        payments_keyed.currency = items_by_customer.currency
+        and payments_keyed.amount_minor <> items_by_customer.amount_minor
+        and payments_keyed.payment_date
+        between {{ dbt.dateadd('day', -var('candidate_amount_only_days_before'), 'items_by_customer.item_date') }}
+        and {{ dbt.dateadd('day', var('candidate_amount_only_days_after'), 'items_by_customer.item_date') }}
     )
     or (
-        payments.currency = item_emails.settlement_currency
-        and payments.currency <> item_emails.currency
-        and payments.payment_date
-        between {{ dbt.dateadd('day', -var('candidate_days_before'), 'item_emails.item_date') }}
-        and {{ dbt.dateadd('day', var('candidate_days_after'), 'item_emails.item_date') }}
+        payments_keyed.currency = items_by_customer.settlement_currency
+        and payments_keyed.currency <> items_by_customer.currency
+        and payments_keyed.payment_date
+        between {{ dbt.dateadd('day', -var('candidate_days_before'), 'items_by_customer.item_date') }}
+        and {{ dbt.dateadd('day', var('candidate_days_after'), 'items_by_customer.item_date') }}
     )
 ),
 
@@ -258,7 +282,7 @@ known_pairs as materialized (
     select
         stripe_object_id,
         payment_number
-    from by_email
+    from by_customer_other_amount
 ),
 
 -- Only the amount: for what has no pair of its amount yet (a customer written differently on
@@ -367,11 +391,14 @@ joined as (
         items.stripe_customer_email,
         items.customer_name_key,
         items.stripe_customer_name_key,
+        items.customer_initials_key,
+        items.stripe_customer_initials_key,
         items.customer_metadata,
         items.reference_text,
         payments.customer_number as erp_customer_number,
         payments.customer_email as erp_customer_email,
         payments.customer_name_key as erp_customer_name_key,
+        payments.customer_initials_key as erp_customer_initials_key,
         payments.is_stripe_payment,
         coalesce(shared_references.has_id_in_memo, 0) as has_id_in_memo,
         coalesce(shared_references.has_id_in_document, 0) as has_id_in_document,
@@ -438,6 +465,7 @@ levelled as (
                     {{ string_similarity('erp_customer_name_key', 'customer_name_key') }},
                     {{ string_similarity('erp_customer_name_key', 'stripe_customer_name_key') }}
                 ) >= 0.9 then 'similar'
+            when erp_customer_initials_key in (customer_initials_key, stripe_customer_initials_key) then 'initials'
             else 'different'
         end as name_level,
         case
@@ -458,7 +486,9 @@ levelled as (
                 then 'named'
             when has_document_digits = 1 then 'digits'
             when has_memo_document_digits = 1 then 'in_memo'
-            when item_names_documents then 'other_document'
+            -- a refund's text includes its charge's, which names the invoice the credit memo
+            -- reverses, not the credit memo: naming another document says nothing there
+            when item_names_documents and object_type = 'charge' then 'other_document'
             else 'none'
         end as document_level,
         case when is_stripe_payment then 'stripe' else 'unknown' end as method_level

@@ -1,7 +1,8 @@
 {#-
-    One row per receipt of a split the sum search found: a charge that nothing matched yet, and
-    two to var split_max_parts of its candidate ERP receipts that nothing matched yet, each for
-    less than the charge, that together pay it exactly (or within rounding), when each receipt
+    One row per receipt of a split the sum search found: a charge that nothing matched yet (or
+    whose receipts so far allow a split and fall short of it), and two to var split_max_parts (one
+    or more for a charge half paid) of its candidate ERP receipts that nothing matched yet, each
+    for less than what is open, that together pay what is open exactly (or within rounding), when each receipt
     would be a likely match were its amount the charge's (probability_as_whole at least var
     match_min_probability: the customer, the dates and the references agree). The sum replaces
     the amount as evidence.
@@ -30,6 +31,18 @@ decisions as (
     where decision = 'rejected'
 ),
 
+-- What the assignment already gave each charge: a charge whose receipts all allow a split and
+-- do not reach its amount is still open for the rest.
+assigned_totals as (
+    select
+        stripe_object_id,
+        sum(case when currency = erp_currency then erp_amount_minor else 0 end) as assigned_minor,
+        min(case when allows_split then 1 else 0 end) as all_allow_split
+    from assigned
+    where match_type = 'charge_payment'
+    group by stripe_object_id
+),
+
 parts as (
     select
         scored.stripe_object_id,
@@ -42,14 +55,15 @@ parts as (
         scored.erp_amount_minor,
         scored.days_apart,
         scored.probability_as_whole,
+        scored.stripe_amount_minor - coalesce(assigned_totals.assigned_minor, 0) as open_minor,
+        assigned_totals.stripe_object_id is not null as has_receipts,
         row_number() over (
             partition by scored.stripe_object_id
             order by scored.probability_as_whole desc, scored.payment_number asc
         ) as part_rank
     from scored
-    left join assigned as assigned_items
-        on scored.match_type = assigned_items.match_type
-        and scored.stripe_object_id = assigned_items.stripe_object_id
+    left join assigned_totals
+        on scored.stripe_object_id = assigned_totals.stripe_object_id
     left join assigned as assigned_payments
         on scored.payment_number = assigned_payments.erp_payment_number
     left join decisions
@@ -58,7 +72,15 @@ parts as (
     where scored.match_type = 'charge_payment'
         and scored.amount_level = 'part'
         and scored.probability_as_whole >= {{ var('match_min_probability') }}
-        and assigned_items.stripe_object_id is null
+        and (
+            assigned_totals.stripe_object_id is null
+            or (
+                assigned_totals.all_allow_split = 1
+                and assigned_totals.assigned_minor < scored.stripe_amount_minor - {{ tolerance }}
+            )
+        )
+        and scored.erp_amount_minor < scored.stripe_amount_minor - coalesce(assigned_totals.assigned_minor, 0)
+        + {{ tolerance }}
         and assigned_payments.erp_payment_number is null
         and decisions.stripe_object_id is null
         and {{ scored_matching_enabled() }}
@@ -69,11 +91,28 @@ bounded as (
     where part_rank <= 8
 ),
 
-combinations as (
+-- A charge with no receipt yet needs two parts or more (one would be a whole match, which the
+-- assignment saw); a charge half paid may need one more.
+combinations_all as (
     {{ split_combinations('bounded', {
         'group': 'stripe_object_id', 'member': 'payment_number', 'amount': 'erp_amount_minor',
-        'target': 'stripe_amount_minor', 'score': 'probability_as_whole',
-    }, max_parts, tolerance) }}
+        'target': 'open_minor', 'score': 'probability_as_whole',
+    }, max_parts, tolerance, min_parts=1) }}
+),
+
+charges_with_receipts as (
+    select distinct stripe_object_id
+    from bounded
+    where has_receipts
+),
+
+combinations as (
+    select combinations_all.*
+    from combinations_all
+    left join charges_with_receipts
+        on combinations_all.group_key = charges_with_receipts.stripe_object_id
+    where combinations_all.part_count >= 2
+        or charges_with_receipts.stripe_object_id is not null
 ),
 
 best_per_charge as (
