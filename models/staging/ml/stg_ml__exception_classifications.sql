@@ -1,6 +1,8 @@
 {#-
     A classifications table written before `type_source` existed (an older recon) still
     builds: the column is null until the next `recon classify` rewrites the table.
+    With RECON_RULES_ONLY=1 (`recon run --rules-only`) it is empty: the rule-based types stand,
+    whatever an earlier run classified.
 -#}
 {%- set has_type_source = namespace(value=true) -%}
 {%- if execute -%}
@@ -39,6 +41,9 @@ renamed as (
             cast(null as {{ dbt.type_string() }}) as type_source
         {%- endif %}
     from source
+    {%- if env_var('RECON_RULES_ONLY', '0') in ('1', 'true') %}
+    where 1 = 0
+    {%- endif %}
 )
 
 select * from renamed
