@@ -403,10 +403,9 @@ class Evaluation:
             f"by type {self.false_by_type} e.g. {self.false_examples[:5]}",
             f"decisions: {self.rejected_back}/{self.rejected} rejected pairs back as matches, "
             f"{self.confirmed_kept}/{self.confirmed} confirmed pairs kept as confirmed",
-            f"payouts: {self.payouts_ok}/{self.payouts} right (status "
-            f"{ratio(self.payouts_status_correct, self.payouts):.3f}, journal "
-            f"{ratio(self.payouts_journal_correct, self.payouts):.3f}); "
-            f"status errors {self.payout_status_errors}",
+            f"payouts right (status and journal): {self.payouts_ok}/{self.payouts}; "
+            f"payouts with the right status {self.payouts_status_correct}, with the right "
+            f"journal {self.payouts_journal_correct}; status errors {self.payout_status_errors}",
             f"payout invoices: recall "
             f"{ratio(self.payout_invoices_found, self.payout_invoice_pairs):.3f} precision "
             f"{ratio(self.payout_invoices_found, self.payout_invoices_predicted):.3f} "
