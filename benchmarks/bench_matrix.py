@@ -69,6 +69,7 @@ class Result:
     seconds: float
     figures: dict[str, float] = field(default_factory=dict)
     note: str = ""
+    by_knob: str = ""
 
     @property
     def world(self) -> str:
@@ -159,6 +160,9 @@ def run_one(world: Path, seed: int, mess: str, mode: str, work: Path) -> Result:
         "payouts": evaluation.payouts_ok_rate,
     }
     result.note = evaluation.score_line()
+    result.by_knob = (
+        f"missed {evaluation.missed_by_knob or '{}'}; wrong {evaluation.wrong_by_knob or '{}'}"
+    )
     return result
 
 
@@ -275,6 +279,11 @@ def main(argv: list[str] | None = None) -> int:
         print("\nnormal run against the rules alone (figures where it is worse):")
         for line in _against_rules(results):
             print("  " + line)
+    print("\npairs missed and pairs wrong by the mess knob whose story names their Stripe object "
+          "('-': none; knobs of customers' master data name customers, not charges):")
+    for r in results:
+        if r.by_knob:
+            print(f"  {r.world:<11}{r.mode:<11}{r.by_knob}")
     print("\nscore lines:")
     for r in results:
         print(f"  {r.world:<11}{r.mode:<11}{r.note}")

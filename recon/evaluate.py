@@ -96,6 +96,8 @@ class Truth:
     confirmed: tuple[tuple[str, str, str], ...]  # (stripe id, document, payment)
     rejected: tuple[tuple[str, str, str], ...]
     stripe_items: int
+    # Stripe object -> the mess knobs whose stories name it (truth/mess.csv)
+    stories: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, world: Path) -> Truth:
@@ -148,6 +150,10 @@ class Truth:
         for row in _read_csv(truth / "interchangeable.csv", required=False):
             groups[row["group"]].append(row["erp_document_number"])
         decisions = _read_csv(world / "decisions" / "match_decisions.csv", required=False)
+        stories: dict[str, set[str]] = defaultdict(set)
+        for row in _read_csv(truth / "mess.csv", required=False):
+            if row["stripe_object_id"]:
+                stories[row["stripe_object_id"]].add(row["knob"])
 
         def decided(kind: str) -> tuple[tuple[str, str, str], ...]:
             return tuple(
@@ -181,6 +187,7 @@ class Truth:
             confirmed=decided("confirmed"),
             rejected=decided("rejected"),
             stripe_items=_stripe_items(world),
+            stories={k: frozenset(v) for k, v in stories.items()},
         )
 
 
@@ -288,6 +295,10 @@ class Evaluation:
     bad_rows: int
     quarantine_found: int | None  # None: no quarantine table could be read
     missed_anomalies: list[tuple[str, str]] = field(default_factory=list)
+    # missed true pairs and wrong predicted pairs by the mess knob whose story names their
+    # Stripe object ("-": none does)
+    missed_by_knob: dict[str, int] = field(default_factory=dict)
+    wrong_by_knob: dict[str, int] = field(default_factory=dict)
 
     # figures of the whole (the practice scorer's `score:` line)
     @property
@@ -362,6 +373,8 @@ class Evaluation:
             "confirmed": self.confirmed,
             "quarantine_found": self.quarantine_found,
             "bad_rows": self.bad_rows,
+            "missed_by_knob": self.missed_by_knob,
+            "wrong_by_knob": self.wrong_by_knob,
         }
 
     def render(self) -> str:
@@ -417,6 +430,11 @@ class Evaluation:
                 else f"{self.quarantine_found}/{self.bad_rows} bad rows found"
             ),
         ]
+        if self.missed_by_knob or self.wrong_by_knob:
+            lines.append(
+                f"pairs by mess knob (truth/mess.csv): missed {self.missed_by_knob}; "
+                f"wrong {self.wrong_by_knob}"
+            )
         if self.missed_anomalies:
             shown = ", ".join(f"{o} ({t})" for o, t in self.missed_anomalies[:10])
             lines.append(f"missed anomalies: {shown}")
@@ -440,7 +458,7 @@ def _text(value: Any) -> str:
 
 def _score_matches(
     truth: Truth, rows: Iterable[Sequence[Any]]
-) -> tuple[list[MatchScore], dict[str, int]]:
+) -> tuple[list[MatchScore], dict[str, int], dict[str, int], dict[str, int]]:
     predicted: dict[str, set[Pair]] = defaultdict(set)
     other: Counter[str] = Counter()
     for row in rows:
@@ -456,9 +474,14 @@ def _score_matches(
         predicted["charge_payment"], truth.pairs.get("charge_payment", empty), truth.groups
     )
     scores = []
+    missed: Counter[str] = Counter()
+    wrong: Counter[str] = Counter()
     for match_type in SCORED_TYPES:
         every, core = truth.pairs.get(match_type, empty), truth.core.get(match_type, empty)
         mine = predicted[match_type]
+        for counter, pairs in ((missed, core - mine), (wrong, mine - every)):
+            for stripe_id, _ in pairs:
+                counter.update(truth.stories.get(stripe_id) or ("-",))
         scores.append(
             MatchScore(
                 match_type,
@@ -469,7 +492,7 @@ def _score_matches(
                 variance_pairs=len(every) - len(core),
             )
         )
-    return scores, dict(other)
+    return scores, dict(other), dict(sorted(missed.items())), dict(sorted(wrong.items()))
 
 
 def score(
@@ -494,7 +517,7 @@ def score(
     del items
     truth = Truth.load(world)
     match_rows = [tuple(r) for r in matches]
-    match_scores, unscored = _score_matches(truth, match_rows)
+    match_scores, unscored, missed_by_knob, wrong_by_knob = _score_matches(truth, match_rows)
 
     by_object: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for object_id, exception_type, disposition, *_ in exceptions:
@@ -607,6 +630,8 @@ def score(
         bad_rows=len(truth.bad_rows),
         quarantine_found=found_bad,
         missed_anomalies=missed,
+        missed_by_knob=missed_by_knob,
+        wrong_by_knob=wrong_by_knob,
     )
 
 

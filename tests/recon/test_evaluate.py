@@ -80,6 +80,8 @@ def world(tmp_path: Path) -> Path:
     )
     _write(truth / "payout_invoices.csv", ["payout_id", "erp_document_number", "stripe_object_id"],
            [["po_1", "INV-1", "ch_1"], ["po_1", "INV-2", "ch_2"], ["po_1", "INV-3", "ch_3"]])
+    _write(truth / "mess.csv", ["knob", "stripe_object_id", "erp_object_id", "note"],
+           [["twin_invoices", "ch_3", "INV-3", "second invoice"], ["bank_memos", "po_2", "JE-2", "memo"]])
     _write(truth / "bad_rows.csv", ["file", "line", "reason"],
            [["payments.csv", "7", "unparseable amount"], ["invoices.csv", "3", "unknown currency"]])
     _write(
@@ -177,6 +179,9 @@ def test_figures_follow_the_practice_conventions(world: Path, warehouse: Path) -
     assert (result.rejected_back, result.confirmed_kept) == (1, 1)
     assert result.quarantine_found == 1  # invoices.csv line 3 is not the quarantined line 4
     assert result.score_line() == SCORE_LINE
+    # which phenomenon of the books the misses and the wrong pairs come from
+    assert result.missed_by_knob == {"bank_memos": 1}
+    assert result.wrong_by_knob == {"-": 1, "bank_memos": 1, "twin_invoices": 1}
 
 
 def test_a_predicted_variance_pair_is_right_and_recall_stays(world: Path) -> None:
