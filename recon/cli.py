@@ -7,6 +7,7 @@ Exit status: 0 all good; 1 the run found breaks or a check failed; 2 it could no
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -66,8 +67,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.demo.mess import resolve_mess
     from recon.demo import DEMO_WAREHOUSE, run_demo
 
+    mess = resolve_mess(args.mess, args.knob)
     if not args.warehouse and not os.environ.get("RECON_WAREHOUSE"):
         # The demo keeps to its own file, so it never mixes with a warehouse of real books.
         settings = replace(settings, warehouse=DEMO_WAREHOUSE)
@@ -80,6 +83,8 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         serve=args.serve,
         out=sys.stdout,
         live_days=args.live,
+        mess=mess,
+        mess_label=mess.label(args.mess),
     ))
 
 
@@ -115,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="live mode: the batch run stops DAYS (default 7) before the world's end; those days then "
         "arrive as signed webhooks (with duplicates, out of order) at a running `recon serve`",
     )
+    from ingest.demo.mess import add_mess_options
+
+    add_mess_options(demo)
     _add_settings_options(demo)
     demo.set_defaults(handler=_cmd_demo)
 
@@ -204,8 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate",
         help="score the marts against a demo world's ground truth (precision, recall, anomalies)",
+        description=(
+            "Scores the marts against a demo world's truth/ with the practice scorer's conventions "
+            "and prints a table, then a `score:` line."
+        ),
     )
     evaluate.add_argument("--world", required=True, metavar="DIR", help="a demo world directory (with truth/)")
+    evaluate.add_argument("--json", metavar="PATH", help="also write the figures to this JSON file")
     _add_settings_options(evaluate)
     evaluate.set_defaults(handler=_cmd_evaluate)
     return parser
@@ -261,7 +274,10 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
     from recon.evaluate import evaluate
 
-    print(evaluate(settings, Path(args.world)).render())
+    evaluation = evaluate(settings, Path(args.world))
+    print(evaluation.render())
+    if args.json:
+        Path(args.json).write_text(json.dumps(evaluation.as_dict(), indent=1) + "\n", encoding="utf-8")
     return 0
 
 

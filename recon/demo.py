@@ -14,10 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ingest.destinations import PIPELINES_DIR_NAME
 from recon.settings import PROJECT_DIR, Settings
+
+if TYPE_CHECKING:
+    from ingest.demo.mess import MessSettings
 
 log = logging.getLogger(__name__)
 
@@ -27,26 +30,42 @@ DEMO_MAX_RPS = 1_000.0
 
 
 
-def default_world_dir(seed: int, scale: int) -> Path:
-    return PROJECT_DIR / "worlds" / f"seed{seed}-scale{scale}"
+def default_world_dir(seed: int, scale: int, mess_label: str = "none") -> Path:
+    suffix = "" if mess_label == "none" else f"-{mess_label}"
+    return PROJECT_DIR / "worlds" / f"seed{seed}-scale{scale}{suffix}"
 
 
-def ensure_world(world_dir: Path, *, seed: int, scale: int, out: TextIO) -> dict[str, object]:
-    """The world of (seed, scale) in `world_dir`: reused when already there, else generated."""
+def ensure_world(
+    world_dir: Path,
+    *,
+    seed: int,
+    scale: int,
+    out: TextIO,
+    mess: MessSettings | None = None,
+) -> dict[str, object]:
+    """The world of (seed, scale, mess) in `world_dir`: reused when already there, else generated."""
+    from ingest.demo.mess import NONE
     from ingest.demo.world import WorldSpec, generate_world
 
+    mess = mess or NONE
+    wanted_mess = None if mess.is_none else mess.as_dict()
     manifest_path = world_dir / "manifest.json"
     if manifest_path.exists():
         manifest: dict[str, object] = json.loads(manifest_path.read_text())
-        if manifest.get("seed") == seed and manifest.get("scale") == scale:
+        if (
+            manifest.get("seed") == seed
+            and manifest.get("scale") == scale
+            and manifest.get("mess") == wanted_mess
+        ):
             out.write(f"World: reusing {world_dir} (seed {seed}, scale {scale})\n")
             return manifest
-    out.write(f"World: generating seed {seed}, scale {scale} into {world_dir} ...\n")
+    knobs = ", ".join(f"{k}={v:g}" for k, v in mess.active().items()) or "none"
+    out.write(f"World: generating seed {seed}, scale {scale} into {world_dir} (mess: {knobs}) ...\n")
     out.flush()
     started = time.monotonic()
     staging = world_dir.with_name(world_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
-    generate_world(WorldSpec(seed=seed, scale=scale), staging)
+    generate_world(WorldSpec(seed=seed, scale=scale, mess=mess), staging)
     shutil.rmtree(world_dir, ignore_errors=True)
     staging.rename(world_dir)
     out.write(f"World: generated in {time.monotonic() - started:.1f} s\n")
@@ -93,11 +112,15 @@ def run_demo(
     out: TextIO,
     fresh_warehouse: bool = True,
     live_days: int | None = None,
+    mess: MessSettings | None = None,
+    mess_label: str = "none",
 ) -> int:
     from recon import pipeline
 
-    world = Path(world_dir).resolve() if world_dir else default_world_dir(seed, scale)
-    manifest = ensure_world(world, seed=seed, scale=scale, out=out)
+    world = (
+        Path(world_dir).resolve() if world_dir else default_world_dir(seed, scale, mess_label)
+    )
+    manifest = ensure_world(world, seed=seed, scale=scale, out=out, mess=mess)
     _print_world(manifest, out)
 
     if fresh_warehouse:

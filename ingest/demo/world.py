@@ -45,6 +45,7 @@ from ingest.demo._erp_books import (
     CsvSink,
     fmt_major,
 )
+from ingest.demo._mess import Mess, SalePlan
 from ingest.demo._stripe_objects import (
     API_VERSION,
     Customer,
@@ -61,6 +62,9 @@ from ingest.demo._stripe_objects import (
     payout_obj,
     refund_obj,
 )
+from ingest.demo._truth import TruthExtras
+from ingest.demo.mess import NONE, MessSettings, add_mess_options, resolve_mess
+from recon.errors import UserError
 from recon.vocabulary import DISPOSITION_OF_TYPE
 
 log = logging.getLogger(__name__)
@@ -191,6 +195,7 @@ class WorldSpec:
     scale: int = 10_000  # number of sales (about one successful charge each)
     start: dt.date = dt.date(2025, 1, 1)
     months: int = 6
+    mess: MessSettings = NONE  # the phenomena of messy books (ingest/demo/mess.py)
 
 
 @dataclass(frozen=True)
@@ -275,6 +280,8 @@ class _Anomaly:
     # drawn from the payout-variance stream (its decision draws from it too, so that adding
     # these anomalies left every other byte of a world as it was)
     own_stream: bool = False
+    # the other objects the anomaly is about (truth/anomaly_related.csv)
+    related: tuple[str, ...] = ()
 
 
 @dataclass(order=True)
@@ -327,6 +334,8 @@ class _WorldWriter:
         self.failed_payout_done = False
         self.destination = self.ids.make("ba_")
         self._open_files()
+        self.mess = Mess(spec.mess, spec.seed, out_dir)
+        self.extra = TruthExtras(out_dir)
 
     # ---------------------------------------------------------------- files
     def _open_files(self) -> None:
@@ -572,6 +581,7 @@ class _WorldWriter:
             funding=rng.choices(("credit", "debit", "prepaid"), (70, 28, 2))[0],
             card_country=country if rng.random() < 0.95 else "US",
         )
+        self.mess.customer(c)
         self.customers.append(c)
         self._event(c.created, "customer.created", _dumps(customer_obj(c, 1)))
         return c
@@ -622,6 +632,7 @@ class _WorldWriter:
         )
         data = self._write_obj("charges", ch)
         self._event(ts, "charge.failed", data)
+        self.extra.scope("failed_charge", ch_id)
         if standalone:
             pi = payment_intent_obj(
                 pi_id=pi_id,
@@ -821,21 +832,21 @@ class _WorldWriter:
         doc_type: str = "invoice",
     ) -> None:
         due = doc_date + dt.timedelta(days=30) if doc_type == "invoice" else doc_date
-        self.invoices.write(
-            [
-                doc,
-                doc_type,
-                c.erp_number,
-                c.erp_name,
-                c.erp_email,
-                doc_date.isoformat(),
-                due.isoformat(),
-                self._cur_case(currency),
-                fmt_major(amount, currency),
-                status,
-                ext_ref,
-            ]
-        )
+        row = [
+            doc,
+            doc_type,
+            c.erp_number,
+            c.erp_name,
+            c.erp_email,
+            doc_date.isoformat(),
+            due.isoformat(),
+            self._cur_case(currency),
+            fmt_major(amount, currency),
+            status,
+            ext_ref,
+        ]
+        self.mess.export_row("invoices.csv", row, doc)
+        self.invoices.write(row)
 
     def _erp_payment(
         self,
@@ -844,21 +855,25 @@ class _WorldWriter:
         currency: str,
         amount: int,
         memo: str,
+        stripe_id: str = "",
+        customer_id: str = "",
+        *,
         method: str | None = None,
-        number: str | None = None,
     ) -> str:
-        pn = number or self._next_pmt()
-        self.payments.write(
-            [
-                pn,
-                doc,
-                day.isoformat(),
-                self._cur_case(currency),
-                fmt_major(amount, currency),
-                method or self._stripe_method(),
-                memo,
-            ]
-        )
+        """One ERP receipt (or refund paid); `stripe_id` and `customer_id` say whose it truly
+        is, for the stories of a reference the mess knobs write wrong or in another form."""
+        pn = self._next_pmt()
+        row = [
+            pn,
+            doc,
+            day.isoformat(),
+            self._cur_case(currency),
+            fmt_major(amount, currency),
+            method or self._stripe_method(),
+            self.mess.erp_reference("memo", memo, stripe_id, pn, customer_id),
+        ]
+        self.mess.export_row("payments.csv", row, pn)
+        self.payments.write(row)
         return pn
 
     def _journal(
@@ -871,9 +886,9 @@ class _WorldWriter:
             num, name = ACCOUNT_BY_ROLE[role]
             debit = fmt_major(amount, "usd") if amount > 0 else "0.00"
             credit = fmt_major(-amount, "usd") if amount < 0 else "0.00"
-            self.gl.write(
-                [je, str(n), day.isoformat(), num, name, debit, credit, "USD", memo, document]
-            )
+            row = [je, str(n), day.isoformat(), num, name, debit, credit, "USD", memo, document]
+            self.mess.export_row("gl_entries.csv", row, f"{je}/{n}")
+            self.gl.write(row)
         self.counts["gl_journals"] += 1
         return je
 
@@ -883,12 +898,34 @@ class _WorldWriter:
         self.matches.write([match_type, stripe_id, doc, pmt, je])
 
     # ---------------------------------------------------------------- a sale
-    def _sale(self, ts: int, day_ts: int, next_ts: int, slot: int, kind: str) -> None:
+    def _sale(
+        self,
+        ts: int,
+        day_ts: int,
+        next_ts: int,
+        slot: int,
+        kind: str,
+        plan: SalePlan | None = None,
+    ) -> None:
+        """One sale: its charge(s) in Stripe, its invoice(s) and receipt(s) in the ERP, the truth.
+
+        `plan` (from the mess knobs, ingest/demo/_mess.py) reshapes a normal sale; without one
+        the main random stream is drawn in exactly the order it always was."""
         rng = self.rng
-        cur_req = "usd" if kind == "fee_variance" else ("nonusd" if kind == "fx_variance" else None)
-        c = self._pick_customer(ts, day_ts, slot, cur_req)
+        style = plan.style if plan is not None else "normal"
+        ambiguous = plan is not None and plan.ambiguous
+        if plan is not None and plan.customer is not None:
+            c = plan.customer
+        else:
+            cur_req = (
+                "usd" if kind == "fee_variance" else ("nonusd" if kind == "fx_variance" else None)
+            )
+            c = self._pick_customer(ts, day_ts, slot, cur_req)
         cur = c.currency
-        amount = self._amount(cur)
+        amount = plan.amount if plan is not None and plan.amount is not None else self._amount(cur)
+        granule = _GRANULE.get(cur, 1)
+        if style == "subscription":
+            self.mess.subscribe(c, amount, ts)
         day = day_of(ts)
         forced = kind not in ("normal", "consolidated", "partial", "missing_in_stripe")
         if kind == "missing_in_erp":
@@ -899,13 +936,21 @@ class _WorldWriter:
             link = rng.choices(
                 ("metadata", "description", "stripe_invoice", "none"), (50, 20, 15, 15)
             )[0]
-        if kind in ("consolidated", "partial", "duplicate_charge") and link == "stripe_invoice":
+        if ambiguous:
+            link = "none"  # nothing on either side tells the twins apart
+        split_sale = style in ("multi_invoice", "instalments")
+        if (
+            kind in ("consolidated", "partial", "duplicate_charge") or split_sale
+        ) and link == "stripe_invoice":
             link = "metadata"
         # ERP documents
         doc_amounts: list[tuple[str, int]] = []
         if kind == "consolidated":
             a = self._split(amount, cur)
             doc_amounts = [(self._next_inv(), a), (self._next_inv(), amount - a)]
+        elif style == "multi_invoice" and plan is not None:
+            parts = self.mess.split("multi_invoice", amount, plan.n_docs, granule)
+            doc_amounts = [(self._next_inv(), part) for part in parts]
         elif kind != "missing_in_erp":
             doc_amounts = [(self._next_inv(), amount)]
         docs = tuple(d for d, _ in doc_amounts)
@@ -924,18 +969,27 @@ class _WorldWriter:
         if (
             stripe_inv_meta is None
             and kind not in ("consolidated", "partial", "duplicate_charge")
+            and not split_sale
             and rng.random() < 0.176
         ):
             stripe_inv_meta = {}
         if description is None and stripe_inv_meta is not None:
             description = "Payment for Invoice"
-        allow_future = kind in ("normal", "missing_in_stripe")
+        metadata, description, stripe_inv_meta, ref_notes = self.mess.stripe_refs(
+            metadata, description, stripe_inv_meta
+        )
+        # an interchangeable twin gets no refund: its credit memo's memo would name its invoice
+        allow_future = kind in ("normal", "missing_in_stripe") and not split_sale and not ambiguous
         amounts = [amount]
         if kind == "partial":
             a1 = self._split(amount, cur)
             amounts = [a1, amount - a1]
+        elif style == "instalments" and plan is not None:
+            amounts = self.mess.split(
+                "instalments", amount, len(plan.instalment_offsets) + 1, granule
+            )
         recs: list[_ChargeRec] = []
-        for i, amt in enumerate(amounts):
+        for i, amt in enumerate(amounts[: 1 if style == "instalments" else None]):
             t = ts if i == 0 else min(ts + rng.randint(600, 7200), next_ts - 1)
             recs.append(
                 self._charge(
@@ -950,6 +1004,8 @@ class _WorldWriter:
                     allow_future=allow_future,
                 )
             )
+        for knob, note in ref_notes:
+            self.mess.story(knob, recs[0].id, docs[0] if docs else "", note)
         if kind == "duplicate_charge":
             t = min(ts + rng.randint(60, 900), next_ts - 1)
             dup = self._charge(
@@ -972,6 +1028,7 @@ class _WorldWriter:
                     amount,
                     self._period(t),
                     f"second charge for {docs[0]} {t - ts} s after {recs[0].id}",
+                    related=(recs[0].id, docs[0]),
                 )
             )
         first = recs[0]
@@ -990,9 +1047,18 @@ class _WorldWriter:
             return  # not a wrong-reference candidate: it must leave no trace in the ERP
         # ERP invoices
         doc_date = day - dt.timedelta(days=rng.randint(0, 10))
+        if plan is not None and plan.doc_date is not None:
+            doc_date = plan.doc_date
+        delta = (
+            self.mess.invoice_delta(plan, amount, granule)
+            if style == "short_over" and plan is not None
+            else 0
+        )
         for doc, amt in doc_amounts:
             r = rng.random()
-            if r < 0.40:
+            if ambiguous:
+                ref = ""
+            elif r < 0.40:
                 ref = first.id if rng.random() < 0.75 else first.pi_id
             elif r < 0.42 and self.prev_charge_id is not None:
                 ref = self.prev_charge_id
@@ -1000,11 +1066,23 @@ class _WorldWriter:
                     self.rejected.append((ref, doc, "", "", ts))
             else:
                 ref = ""
-            self._erp_invoice(doc, c, doc_date, cur, amt, "paid", ref)
+            ref = self.mess.erp_reference("external_reference", ref, first.id, doc, c.id)
+            status = "open" if delta > 0 else "paid"  # a short payment leaves a balance due
+            self._erp_invoice(doc, c, doc_date, cur, amt + delta, status, ref)
+        if delta:
+            self.mess.story(
+                "short_over_payment",
+                first.id,
+                docs[0],
+                f"{'short' if delta > 0 else 'over'} payment: invoice {amount + delta}, "
+                f"receipt and charge {amount} {cur}",
+            )
         # ERP payments
         pay_day = self._same_month_shift(day, 1, 0.3)
         if kind == "timing_difference":
             pay_day = self._month_end(day) + dt.timedelta(days=1 + rng.randint(0, 2))
+        if plan is not None and plan.pay_day is not None:
+            pay_day = plan.pay_day
 
         def memo_for(rec: _ChargeRec, doc: str) -> str:
             if kind in (
@@ -1016,12 +1094,30 @@ class _WorldWriter:
             ):
                 return rec.id if rng.random() < 0.5 else doc
             r = rng.random()
-            return rec.id if r < 0.35 else (doc if r < 0.65 else "")
+            memo = rec.id if r < 0.35 else (doc if r < 0.65 else "")
+            return "" if ambiguous else memo
 
-        if kind == "partial":
+        if kind == "partial" or style == "instalments":
             for rec in recs:
-                pn = self._erp_payment(docs[0], pay_day, cur, rec.amount, memo_for(rec, docs[0]))
+                pn = self._erp_payment(
+                    docs[0], pay_day, cur, rec.amount, memo_for(rec, docs[0]), rec.id, c.id
+                )
                 self._match("charge_payment", rec.id, docs[0], pn)
+        elif style == "multi_invoice" and plan is not None and plan.one_receipt:
+            applied = docs[0] if plan.receipt_on_first_doc else ""
+            memo = (
+                self.mess.memo_listing(docs) if plan.memo_lists_docs else memo_for(first, docs[0])
+            )
+            pn = self._erp_payment(applied, pay_day, cur, amount, memo, first.id, c.id)
+            for doc in docs:
+                self._match("charge_payment", first.id, doc, pn)
+            self.mess.story(
+                "multi_invoice",
+                first.id,
+                pn,
+                f"one receipt of {amount} for {', '.join(docs)}, applied to "
+                f"{applied or 'no document'}; memo {memo!r}",
+            )
         else:
             for doc, amt in doc_amounts:
                 pay_cur, pay_amt, diff, note = cur, amt, None, ""
@@ -1039,8 +1135,8 @@ class _WorldWriter:
                         f"ERP booked {pay_amt} usd at its own rate; Stripe settled {first.usd} usd"
                     )
                 elif kind == "rounding":
-                    delta = rng.choice((-1, 1))
-                    pay_amt, diff = amt + delta, delta
+                    delta_r = rng.choice((-1, 1))
+                    pay_amt, diff = amt + delta_r, delta_r
                     note = "ERP amount off by one minor unit"
                 elif kind == "amount_mismatch":
                     pay_amt = _transpose(amt, rng)
@@ -1048,7 +1144,9 @@ class _WorldWriter:
                     note = f"ERP amount {pay_amt} against charge {amt}: transposed digits"
                 elif kind == "timing_difference":
                     note = f"ERP payment dated {pay_day.isoformat()}, next period"
-                pn = self._erp_payment(doc, pay_day, pay_cur, pay_amt, memo_for(first, doc))
+                pn = self._erp_payment(
+                    doc, pay_day, pay_cur, pay_amt, memo_for(first, doc), first.id, c.id
+                )
                 self._match("charge_payment", first.id, doc, pn)
                 if kind in (
                     "fee_variance",
@@ -1059,7 +1157,15 @@ class _WorldWriter:
                 ):
                     self._anomaly(
                         _Anomaly(
-                            first.id, "stripe", kind, cur, amount, self._period(ts), note, diff
+                            first.id,
+                            "stripe",
+                            kind,
+                            cur,
+                            amount,
+                            self._period(ts),
+                            note,
+                            diff,
+                            related=(doc, pn),
                         )
                     )
                 if kind == "duplicate_erp_entry":
@@ -1076,10 +1182,20 @@ class _WorldWriter:
                             amt,
                             self._period(ts),
                             f"same receipt as {pn} entered twice",
+                            related=(pn, doc),
                         )
                     )
-                if link == "none" and len(self.confirmed) < 2000 and rng.random() < 0.25:
+                if (
+                    link == "none"
+                    and len(self.confirmed) < 2000
+                    and not ambiguous
+                    and rng.random() < 0.25
+                ):
                     self.confirmed.append((first.id, doc, pn, "", ts))
+            if style == "multi_invoice":
+                self.mess.story(
+                    "multi_invoice", first.id, docs[0], f"one charge, one receipt each for {', '.join(docs)}"
+                )
         if kind == "missing_in_stripe":
             ghost_c = self.customers[rng.randrange(len(self.customers))]
             g_amt = self._amount(ghost_c.currency)
@@ -1105,9 +1221,96 @@ class _WorldWriter:
                     g_amt,
                     self._period(ts),
                     f"ERP Stripe receipt for {g_doc} with no Stripe charge",
+                    related=(g_doc,),
                 )
             )
         self.prev_charge_id = first.id
+        self.mess.note_charge(first.id, c.id)
+        if plan is not None:
+            self._after_planned_sale(
+                plan, c, amount, amounts, first, docs, description, metadata, doc_date
+            )
+
+    def _after_planned_sale(
+        self,
+        plan: SalePlan,
+        c: Customer,
+        amount: int,
+        amounts: list[int],
+        first: _ChargeRec,
+        docs: tuple[str, ...],
+        description: str | None,
+        metadata: dict[str, str],
+        doc_date: dt.date,
+    ) -> None:
+        """What a planned sale leaves for later (the next instalments, the twin invoice) and
+        its story in truth/mess.csv."""
+        if plan.style == "instalments":
+            for offset, part in zip(plan.instalment_offsets, amounts[1:], strict=False):
+                self._schedule(
+                    first.created + offset,
+                    "instalment",
+                    {"c": c, "amount": part, "doc": docs[0], "description": description,
+                     "metadata": metadata},
+                )
+            self.mess.story(
+                "instalments", first.id, docs[0], f"instalment 1 of {len(amounts)}: {first.amount}"
+            )
+        elif plan.style == "twin" and plan.twin_ts is not None:
+            self._schedule(
+                plan.twin_ts,
+                "twin",
+                {
+                    "plan": SalePlan(
+                        "twin_second",
+                        customer=c,
+                        amount=amount,
+                        ambiguous=plan.ambiguous,
+                        doc_date=doc_date if plan.ambiguous else None,
+                        pay_day=plan.pay_day,
+                        partner=(first.id, docs[0]),
+                    )
+                },
+            )
+        elif plan.style == "twin_second" and plan.partner is not None:
+            pairs = [plan.partner, (first.id, docs[0])]
+            if plan.ambiguous:
+                self.extra.group(pairs)
+            self.mess.story(
+                "twin_invoices",
+                first.id,
+                docs[0],
+                f"second invoice of {amount} {c.currency} for {c.id} after {plan.partner[1]} "
+                f"({plan.partner[0]}); " + ("interchangeable" if plan.ambiguous else "told apart"),
+            )
+        elif plan.style == "renewal":
+            self.mess.story(
+                "subscriptions", first.id, docs[0], f"renewal {plan.n_docs} of {amount} for {c.id}"
+            )
+        elif plan.style == "subscription":
+            self.mess.story("subscriptions", first.id, docs[0], f"subscription of {amount} starts")
+
+    def _instalment(self, ts: int, p: dict[str, Any]) -> None:
+        """A later instalment of an invoice: its own charge and its own receipt."""
+        c: Customer = p["c"]
+        day = day_of(ts)
+        rec = self._charge(
+            c=c,
+            amount=p["amount"],
+            ts=ts,
+            day_ts=epoch(day),
+            docs=(p["doc"],),
+            description=p["description"],
+            metadata=p["metadata"],
+            stripe_invoice_meta=None,
+            allow_future=False,
+        )
+        r = self.mess.rng("instalments").random()
+        memo = rec.id if r < 0.35 else (p["doc"] if r < 0.65 else "")
+        pn = self._erp_payment(p["doc"], day, c.currency, rec.amount, memo, rec.id, c.id)
+        self._match("charge_payment", rec.id, p["doc"], pn)
+        self.mess.story("instalments", rec.id, p["doc"], f"later instalment: {rec.amount}")
+        self.mess.note_charge(rec.id, c.id)
 
     def _other_erp(self, day: dt.date) -> None:
         """Books that are not Stripe's business: open, void and wire/check-paid invoices."""
@@ -1121,8 +1324,10 @@ class _WorldWriter:
         doc_date = day - dt.timedelta(days=rng.randint(0, 5))
         if r < 0.04:
             self._erp_invoice(doc, c, doc_date, c.currency, amt, "open", "")
+            self.extra.scope("open_invoice", doc)
         elif r < 0.043:
             self._erp_invoice(doc, c, doc_date, c.currency, amt, "void", "")
+            self.extra.scope("void_invoice", doc)
         else:
             self._erp_invoice(doc, c, doc_date, c.currency, amt, "paid", "")
             method = rng.choice(("wire", "check", "Wire", "CHECK"))
@@ -1131,7 +1336,8 @@ class _WorldWriter:
                 if method.lower() == "wire"
                 else f"CHECK {rng.randint(1000, 9999)}"
             )
-            self._erp_payment(doc, day, c.currency, amt, memo, method=method)
+            pn = self._erp_payment(doc, day, c.currency, amt, memo, method=method)
+            self.extra.scope("wire_check", doc, pn)
 
     # ---------------------------------------------------------------- futures
     def _do_refund(self, ts: int, p: dict[str, Any]) -> None:
@@ -1204,27 +1410,43 @@ class _WorldWriter:
                     ramount,
                     self._period(ts),
                     "refund never recorded in the ERP",
+                    related=(rec.id,),
                 )
             )
             return
         self.n_cm += 1
         cm = f"CM-{self.n_cm}"
         self.pool.append(_Pending(ts, txn_id, -usd, 0, -usd, re_id, (cm,)))
+        cm_day = self.mess.credit_memo_date(
+            day, self.start, self.end - dt.timedelta(days=1), re_id, cm
+        )
         self._erp_invoice(
             cm,
             rec.customer,
-            day,
+            cm_day,
             rec.currency,
             ramount,
             "paid",
-            re_id if rng.random() < 0.3 else "",
+            self.mess.erp_reference(
+                "external_reference",
+                re_id if rng.random() < 0.3 else "",
+                re_id,
+                cm,
+                rec.customer.id,
+            ),
             doc_type="credit_memo",
         )
         docs: tuple[str, ...] = p["docs"]
         r = rng.random()
         memo = re_id if r < 0.4 else (f"Refund {docs[0]}" if r < 0.7 and docs else "")
         pn = self._erp_payment(
-            cm, self._same_month_shift(day, 1, 0.2), rec.currency, -ramount, memo
+            cm,
+            self._same_month_shift(day, 1, 0.2),
+            rec.currency,
+            -ramount,
+            memo,
+            re_id,
+            rec.customer.id,
         )
         self._match("refund_payment", re_id, cm, pn)
 
@@ -1310,6 +1532,7 @@ class _WorldWriter:
                     rec.amount,
                     self._period(ts),
                     f"chargeback of {rec.usd} usd not booked in the ERP",
+                    related=(rec.id,),
                 )
             )
             return
@@ -1356,7 +1579,18 @@ class _WorldWriter:
         if not ready or total <= 0:
             return
         self.pool = [e for e in self.pool if e.available_on > day_ts]
+        equal = self.mess.equal_payout(day_index, [e.net for e in ready], total)
+        if equal is not None:  # as much as yesterday's payout; the rest waits for tomorrow's
+            chosen = set(equal[0])
+            self.pool += [e for i, e in enumerate(ready) if i not in chosen]
+            ready = [e for i, e in enumerate(ready) if i in chosen]
+            total = sum(e.net for e in ready)
         po_id, txn_id = self.ids.make("po_"), self.ids.make("txn_")
+        self.mess.last_payout = (day_index, total, po_id)
+        if equal is not None:
+            self.mess.story(
+                "equal_payouts", po_id, "", f"{total} usd, as much as {equal[1]} the day before"
+            )
         created = day_ts + rng.randint(300, 900)
         arrival_day = day_of(day_ts)
         for _ in range(rng.choice((1, 1, 2))):
@@ -1489,11 +1723,19 @@ class _WorldWriter:
                     recon = "variance"
                     deposit, lines = self._deposit_variance(po_id, total, fees, period)
                     memo = f"STRIPE PAYOUT {po_id}"  # findable as this payout's deposit
-                je = self._journal(
-                    self._same_month_shift(arrival_day, 3, 0.25),
-                    memo,
-                    [ln for ln in lines if ln[1] != 0],
+                posted = self._same_month_shift(arrival_day, 3, 0.25)
+                posted, lag_note = self.mess.deposit_day(
+                    arrival_day,
+                    posted,
+                    min(self._month_end(arrival_day), self.end - dt.timedelta(days=1)),
                 )
+                memo, memo_note = self.mess.deposit_memo(memo, po_id, keep_id=recon == "variance")
+                je = self._journal(posted, memo, [ln for ln in lines if ln[1] != 0])
+                for knob, note in (("deposit_lag", lag_note), ("bank_memos", memo_note)):
+                    if note:
+                        self.mess.story(knob, po_id, je, note)
+                if recon == "variance":
+                    self.anomalies[-1].related = (je,)
                 self._match("payout_deposit", po_id, je=je)
         self.truth_payouts.write(
             [po_id, status, recon, je, str(deposit) if je else "", str(total), str(n_docs)]
@@ -1683,8 +1925,14 @@ class _WorldWriter:
             items.sort(key=lambda it: (it[0], it[1]))
             for ts, _, kind, payload in items:
                 if kind == "sale":
-                    self._sale(ts, day_ts, next_ts, payload, kinds.get(payload, "normal"))
+                    sale_kind = kinds.get(payload, "normal")
+                    plan = self.mess.plan(ts, self.end_ts) if sale_kind == "normal" else None
+                    self._sale(ts, day_ts, next_ts, payload, sale_kind, plan)
                     self._other_erp(day)
+                elif kind == "twin":
+                    self._sale(ts, day_ts, next_ts, -1, "normal", payload["plan"])
+                elif kind == "instalment":
+                    self._instalment(ts, payload)
                 elif kind == "refund":
                     self._do_refund(ts, payload)
                 elif kind == "dispute":
@@ -1726,6 +1974,9 @@ class _WorldWriter:
             self.payout_invoices,
         ):
             sink.close()
+        self.mess.close()
+        for a in self.anomalies:
+            self.extra.related_ids(a.object_id, a.exception_type, a.related)
         with CsvSink(
             self.out / "erp" / "gl_accounts.csv", ["account_number", "account_name", "role"]
         ) as accounts:
@@ -1763,6 +2014,7 @@ class _WorldWriter:
             for name, line, reason in self.bad_rows:
                 sink.write([name, str(line), reason])
         self._write_decisions()
+        self.extra.close()
         self._write_manifest()
 
     def _decided_at(self, period_or_ts: str | int, rng: Random | None = None) -> str:
@@ -1803,6 +2055,7 @@ class _WorldWriter:
                 if a.period >= last_period:
                     continue
                 rng = self.variance_rng if a.own_stream else self.rng
+                self.extra.resolved.write([a.object_id])
                 sink.write(
                     [
                         a.object_id,
@@ -1855,6 +2108,9 @@ class _WorldWriter:
             "anomalies": dict(sorted(Counter(a.exception_type for a in self.anomalies).items())),
             "bad_rows": len(self.bad_rows),
         }
+        if not self.spec.mess.is_none:  # a world without mess keeps the manifest it always had
+            manifest["mess"] = self.spec.mess.as_dict()
+            manifest["mess_stories"] = dict(sorted(self.mess.counts.items()))
         (self.out / "manifest.json").write_text(
             json.dumps(manifest, indent=2) + "\n", encoding="utf-8"
         )
@@ -1906,10 +2162,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2025, 1, 1))
     parser.add_argument("--months", type=int, default=6)
     parser.add_argument("--out", type=Path, required=True)
+    add_mess_options(parser)
     args = parser.parse_args(argv)
+    try:
+        mess = resolve_mess(args.mess, args.knob)
+    except UserError as error:
+        parser.error(str(error))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     summary = generate_world(
-        WorldSpec(seed=args.seed, scale=args.scale, start=args.start, months=args.months), args.out
+        WorldSpec(
+            seed=args.seed, scale=args.scale, start=args.start, months=args.months, mess=mess
+        ),
+        args.out,
     )
     print(
         json.dumps(
