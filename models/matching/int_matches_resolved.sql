@@ -3,9 +3,11 @@
     matching (int_matches_assigned), the splits the sum search found among what they left
     (int_match_splits_found), and the chargebacks that name a matched charge's document
     (int_dispute_chargebacks_found), and the pairs of what all of these left that have no other
-    candidate (int_match_leftovers_paired); with a stable id and a status: `confirmed` (a person
-    confirmed the pair), `auto_matched` (confidence at least var auto_match_min_confidence),
-    else `suggested` (a person should look).
+    candidate (int_match_leftovers_paired); with a stable id, a confidence (for a charge's or a
+    refund's pair the scorer's probability whatever rule made it, so one calibrated scale; a
+    payout's or a dispute's its rule's; 1 for a confirmed pair) and a status: `confirmed` (a
+    person confirmed the pair), `auto_matched` (confidence at least var
+    auto_match_min_confidence), else `suggested` (a person should look).
     A receipt paying several invoices at once (int_receipt_documents_covered) is one row per
     invoice: its amount allocated by the invoices' amounts (the last row takes the remainder, so
     the rows add up to the receipt).
@@ -26,6 +28,10 @@ chargebacks as (
 
 leftovers as (
     select * from {{ ref('int_match_leftovers_paired') }}
+),
+
+scored as (
+    select * from {{ ref('int_match_pairs_scored') }}
 ),
 
 covered as (
@@ -81,6 +87,23 @@ unioned as (
     select * from leftovers
 ),
 
+-- A charge's or refund's pair is as sure as the scorer says, whichever rule made it: one
+-- calibrated scale for every such match (a rule's fixed confidence is a guess); the rules
+-- alone keep theirs.
+confident as (
+    select
+        unioned.*,
+        case
+            when unioned.rule_name = 'human_decision' then 1.0
+            when scored.probability is not null and {{ scored_matching_enabled() }} then scored.probability
+            else unioned.confidence
+        end as chosen_confidence
+    from unioned
+    left join scored
+        on unioned.stripe_object_id = scored.stripe_object_id
+        and unioned.erp_payment_number = scored.payment_number
+),
+
 final as (
     select
         {{ hash_key(['match_type', 'stripe_object_id', 'erp_document_number',
@@ -92,10 +115,10 @@ final as (
         erp_journal_number,
         rule_name,
         priority,
-        cast(confidence as numeric(5, 4)) as confidence,
+        cast(chosen_confidence as numeric(5, 4)) as confidence,
         case
             when rule_name = 'human_decision' then 'confirmed'
-            when confidence >= {{ var('auto_match_min_confidence') }} then 'auto_matched'
+            when chosen_confidence >= {{ var('auto_match_min_confidence') }} then 'auto_matched'
             else 'suggested'
         end as status,
         currency,
@@ -104,7 +127,7 @@ final as (
         erp_amount_minor,
         days_apart,
         allows_split
-    from unioned
+    from confident
 )
 
 select * from final
