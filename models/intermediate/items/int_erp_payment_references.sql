@@ -5,7 +5,8 @@
       payment's memo or in its document's external_reference, upper case (bank and ERP exports
       often upper-case them);
     - `document_digits`: the digits of the document it is applied to, and every run of three or
-      more digits in its memo (Stripe-style ids left out), leading zeros dropped.
+      more digits in its memo (or of digits joined by a dash, a slash or a dot; Stripe-style ids
+      left out), leading zeros dropped.
 -#}
 with
 
@@ -29,12 +30,25 @@ stripe_ids as (
     where external_reference is not null
 ),
 
+memo_without_ids as (
+    select
+        payment_number,
+        regexp_replace(memo, '[A-Za-z]+_[A-Za-z0-9]+', ' ', 'g') as memo
+    from payments
+    where memo is not null
+),
+
+-- Runs of digits, and runs joined by a dash, slash or dot (`SI-2025/0001`'s 20250001).
 memo_digit_runs as (
     select
         payment_number,
-        {{ regexp_each("regexp_replace(memo, '[A-Za-z]+_[A-Za-z0-9]+', ' ', 'g')", '[0-9]{3,}') }} as digit_run
-    from payments
-    where memo is not null
+        {{ regexp_each('memo', '[0-9]{3,}') }} as digit_run
+    from memo_without_ids
+    union
+    select
+        payment_number,
+        {{ regexp_each('memo', '[0-9]+(?:[-/.][0-9]+)+') }} as digit_run
+    from memo_without_ids
 ),
 
 document_digits as (

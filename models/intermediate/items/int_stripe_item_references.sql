@@ -3,7 +3,8 @@
     - `stripe_id`: the item's own ids, upper case (a charge: itself, its payment intent, the
       Stripe invoice it paid, its balance transaction; a refund: itself, its balance transaction
       and the charge it refunds), since ERP memos and integrations write any of them, in any case;
-    - `document_digits`: every run of three or more digits in the item's free text (description,
+    - `document_digits`: every run of three or more digits (or of digits joined by a dash, a
+      slash or a dot) in the item's free text (description,
       metadata, the Stripe invoice's number, description and metadata; a refund's and its charge's),
       leading zeros dropped, Stripe-style ids left out: however an ERP document number was written
       (`INV-100231`, `inv 100231`, `Invoice #100231`), its digits are there.
@@ -74,10 +75,16 @@ text_without_ids as (
     from items
 ),
 
+-- Runs of digits, and runs joined by a dash, slash or dot (`SI-2025/0001`'s 20250001).
 digit_runs as (
     select
         stripe_object_id,
         {{ regexp_each('reference_text', '[0-9]{3,}') }} as digit_run
+    from text_without_ids
+    union
+    select
+        stripe_object_id,
+        {{ regexp_each('reference_text', '[0-9]+(?:[-/.][0-9]+)+') }} as digit_run
     from text_without_ids
 ),
 
