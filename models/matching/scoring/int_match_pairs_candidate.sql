@@ -264,26 +264,26 @@ unpaired_payments_keyed as materialized (
 -- would otherwise pair every charge with every receipt of the days around it.
 by_customer_other_amount as (
     select distinct
-        unpaired_items_by_customer.stripe_object_id,
-        unpaired_payments_keyed.payment_number
-    from unpaired_items_by_customer
-    inner join unpaired_payments_keyed
-        on unpaired_items_by_customer.match_type = unpaired_payments_keyed.match_type
-        and unpaired_items_by_customer.key_kind = unpaired_payments_keyed.key_kind
-        and unpaired_items_by_customer.customer_key = unpaired_payments_keyed.customer_key
+        item_keys.stripe_object_id,
+        payment_keys.payment_number
+    from unpaired_items_by_customer as item_keys
+    inner join unpaired_payments_keyed as payment_keys
+        on item_keys.match_type = payment_keys.match_type
+        and item_keys.key_kind = payment_keys.key_kind
+        and item_keys.customer_key = payment_keys.customer_key
     where (
-        unpaired_payments_keyed.currency = unpaired_items_by_customer.currency
-        and unpaired_payments_keyed.amount_minor <> unpaired_items_by_customer.amount_minor
-        and unpaired_payments_keyed.payment_date
-        between {{ dbt.dateadd('day', -var('candidate_amount_only_days_before'), 'unpaired_items_by_customer.item_date') }}
-        and {{ dbt.dateadd('day', var('candidate_amount_only_days_after'), 'unpaired_items_by_customer.item_date') }}
+        payment_keys.currency = item_keys.currency
+        and payment_keys.amount_minor <> item_keys.amount_minor
+        and payment_keys.payment_date
+        between {{ dbt.dateadd('day', -var('candidate_amount_only_days_before'), 'item_keys.item_date') }}
+        and {{ dbt.dateadd('day', var('candidate_amount_only_days_after'), 'item_keys.item_date') }}
     )
     or (
-        unpaired_payments_keyed.currency = unpaired_items_by_customer.settlement_currency
-        and unpaired_payments_keyed.currency <> unpaired_items_by_customer.currency
-        and unpaired_payments_keyed.payment_date
-        between {{ dbt.dateadd('day', -var('candidate_days_before'), 'unpaired_items_by_customer.item_date') }}
-        and {{ dbt.dateadd('day', var('candidate_days_after'), 'unpaired_items_by_customer.item_date') }}
+        payment_keys.currency = item_keys.settlement_currency
+        and payment_keys.currency <> item_keys.currency
+        and payment_keys.payment_date
+        between {{ dbt.dateadd('day', -var('candidate_days_before'), 'item_keys.item_date') }}
+        and {{ dbt.dateadd('day', var('candidate_days_after'), 'item_keys.item_date') }}
     )
 ),
 
