@@ -113,9 +113,10 @@ ordered as (
         abs(coalesce(not_rejected.days_apart, 9999)) as days_rank,
         -- Of two identical charges, the first one paid the invoice (the later is a duplicate).
         items.item_at as stripe_created_at,
+        -- what of the object the pair takes: its ERP amount, or (booked in another currency) all of it
         case
             when not_rejected.currency = not_rejected.erp_currency then not_rejected.erp_amount_minor
-            else 0
+            else not_rejected.stripe_amount_minor
         end as capacity_used_minor
     from not_rejected
     left join items

@@ -34,17 +34,44 @@ payments as (
     select * from {{ ref('int_erp_payments_enriched') }}
 ),
 
+names_keyed as (
+    select * from {{ ref('int_customer_names_keyed') }}
+),
+
 invoices as (
     select
+        invoices.document_number,
+        invoices.currency,
+        invoices.amount_minor,
+        invoices.document_date,
+        invoices.customer_email,
+        names_keyed.customer_name_key,
+        {{ digits_key('invoices.document_number') }} as document_digits
+    from {{ ref('stg_erp__invoices') }} as invoices
+    left join names_keyed
+        on invoices.customer_name = names_keyed.customer_name
+    where invoices.document_type = 'invoice'
+),
+
+invoice_keys as (
+    select
         document_number,
-        currency,
-        amount_minor,
-        document_date,
-        customer_email,
-        {{ customer_name_key('customer_name') }} as customer_name_key,
-        {{ digits_key('document_number') }} as document_digits
-    from {{ ref('stg_erp__invoices') }}
-    where document_type = 'invoice'
+        'email' as key_kind,
+        customer_email as customer_key
+    from invoices
+    where customer_email is not null
+    union all
+    select
+        document_number,
+        'name' as key_kind,
+        customer_name_key as customer_key
+    from invoices
+    where customer_name_key is not null
+),
+
+charge_keys as (
+    select * from {{ ref('int_stripe_item_customer_keys') }}
+    where key_kind in ('email', 'name')
 ),
 
 payment_references as (
@@ -70,11 +97,7 @@ receipts as (
         payments.document_number as applied_document_number,
         payments.currency,
         payments.amount_minor,
-        items.item_date,
-        items.customer_email,
-        items.stripe_customer_email,
-        items.customer_name_key,
-        items.stripe_customer_name_key
+        items.item_date
     from single_receipts as assigned
     inner join payments
         on assigned.payment_number = payments.payment_number
@@ -137,12 +160,14 @@ candidates as (
         invoices.amount_minor,
         1 as evidence
     from receipts
+    inner join charge_keys
+        on receipts.stripe_object_id = charge_keys.stripe_object_id
+    inner join invoice_keys
+        on charge_keys.key_kind = invoice_keys.key_kind
+        and charge_keys.customer_key = invoice_keys.customer_key
     inner join invoices
-        on receipts.currency = invoices.currency
-        and (
-            invoices.customer_email in (receipts.customer_email, receipts.stripe_customer_email)
-            or invoices.customer_name_key in (receipts.customer_name_key, receipts.stripe_customer_name_key)
-        )
+        on invoice_keys.document_number = invoices.document_number
+        and receipts.currency = invoices.currency
     left join receipts_paying
         on invoices.document_number = receipts_paying.document_number
     where receipts_paying.document_number is null

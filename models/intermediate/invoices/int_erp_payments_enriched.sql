@@ -12,26 +12,8 @@ documents as (
     select * from {{ ref('stg_erp__invoices') }}
 ),
 
--- Customer names as keys, computed once per distinct name.
-names as (
-    select distinct customer_name
-    from documents
-    where customer_name is not null
-),
-
-name_keys as (
-    select
-        customer_name,
-        {{ customer_name_key('customer_name') }} as customer_name_key
-    from names
-),
-
-name_and_initials_keys as (
-    select
-        customer_name,
-        customer_name_key,
-        {{ customer_initials_key('customer_name_key') }} as customer_initials_key
-    from name_keys
+names_keyed as (
+    select * from {{ ref('int_customer_names_keyed') }}
 ),
 
 enriched as (
@@ -49,8 +31,8 @@ enriched as (
         documents.customer_number,
         documents.customer_name,
         documents.customer_email,
-        name_and_initials_keys.customer_name_key,
-        name_and_initials_keys.customer_initials_key,
+        names_keyed.customer_name_key,
+        names_keyed.customer_initials_key,
         documents.document_date,
         documents.currency as document_currency,
         documents.amount_minor as document_amount_minor,
@@ -59,8 +41,8 @@ enriched as (
     from payments
     left join documents
         on payments.document_number = documents.document_number
-    left join name_and_initials_keys
-        on documents.customer_name = name_and_initials_keys.customer_name
+    left join names_keyed
+        on documents.customer_name = names_keyed.customer_name
 )
 
 select * from enriched

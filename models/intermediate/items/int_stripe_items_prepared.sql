@@ -80,30 +80,8 @@ items as (
     select * from refund_items
 ),
 
--- Names as keys, computed once per distinct name (names recur on many charges).
-names as (
-    select distinct customer_name
-    from items
-    where customer_name is not null
-    union
-    select distinct stripe_customer_name as customer_name
-    from items
-    where stripe_customer_name is not null
-),
-
-name_keys as (
-    select
-        customer_name,
-        {{ customer_name_key('customer_name') }} as customer_name_key
-    from names
-),
-
-name_and_initials_keys as (
-    select
-        customer_name,
-        customer_name_key,
-        {{ customer_initials_key('customer_name_key') }} as customer_initials_key
-    from name_keys
+names_keyed as (
+    select * from {{ ref('int_customer_names_keyed') }}
 ),
 
 final as (
@@ -114,9 +92,9 @@ final as (
         charge_names.customer_initials_key,
         customer_names.customer_initials_key as stripe_customer_initials_key
     from items
-    left join name_and_initials_keys as charge_names
+    left join names_keyed as charge_names
         on items.customer_name = charge_names.customer_name
-    left join name_and_initials_keys as customer_names
+    left join names_keyed as customer_names
         on items.stripe_customer_name = customer_names.customer_name
 )
 

@@ -23,26 +23,28 @@ payments as (
         and amount_minor > 0
 ),
 
+-- e-mails and name keys (not the coarser initials: a rule's pairs are certain)
+payment_keys as (
+    select * from {{ ref('int_erp_payment_customer_keys') }}
+    where key_kind in ('email', 'name')
+),
+
+charge_keys as (
+    select * from {{ ref('int_stripe_item_customer_keys') }}
+    where key_kind in ('email', 'name')
+),
+
 customer_payments as (
     select
-        'email' as key_kind,
-        customer_email as customer_key,
-        payment_number,
-        currency,
-        payment_date,
-        amount_minor
+        payment_keys.key_kind,
+        payment_keys.customer_key,
+        payments.payment_number,
+        payments.currency,
+        payments.payment_date,
+        payments.amount_minor
     from payments
-    where customer_email is not null
-    union all
-    select
-        'name' as key_kind,
-        customer_name_key as customer_key,
-        payment_number,
-        currency,
-        payment_date,
-        amount_minor
-    from payments
-    where customer_name_key is not null
+    inner join payment_keys
+        on payments.payment_number = payment_keys.payment_number
 ),
 
 payment_days as (
@@ -59,44 +61,15 @@ payment_days as (
 
 item_keys as (
     select
-        stripe_object_id,
-        'email' as key_kind,
-        customer_email as customer_key,
-        currency,
-        amount_minor,
-        item_date
+        items.stripe_object_id,
+        charge_keys.key_kind,
+        charge_keys.customer_key,
+        items.currency,
+        items.amount_minor,
+        items.item_date
     from items
-    where customer_email is not null
-    union
-    select
-        stripe_object_id,
-        'email' as key_kind,
-        stripe_customer_email as customer_key,
-        currency,
-        amount_minor,
-        item_date
-    from items
-    where stripe_customer_email is not null
-    union
-    select
-        stripe_object_id,
-        'name' as key_kind,
-        customer_name_key as customer_key,
-        currency,
-        amount_minor,
-        item_date
-    from items
-    where customer_name_key is not null
-    union
-    select
-        stripe_object_id,
-        'name' as key_kind,
-        stripe_customer_name_key as customer_key,
-        currency,
-        amount_minor,
-        item_date
-    from items
-    where stripe_customer_name_key is not null
+    inner join charge_keys
+        on items.stripe_object_id = charge_keys.stripe_object_id
 ),
 
 groups_found as (

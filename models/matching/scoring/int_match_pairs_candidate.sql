@@ -6,12 +6,12 @@
     - or the customer agrees (the same e-mail or customer name key) and so does the amount
       (equal, within rounding, or the net of Stripe's fee), the payment booked between var
       candidate_days_before days before and var candidate_days_after days after the item;
-    - or the e-mail agrees and the amount does not (a part of a split, a short or over payment)
-      within the narrower window of vars candidate_amount_only_days_*, or the payment is in the
-      currency the item settled in (booked converted) within the wide window;
-    - or only the amount agrees, within the narrow window, for the items and payments that have
-      no pair of their amount yet (a customer written differently on each side): a recurring
-      amount meets hundreds of receipts a month, so what is already paired stays out.
+    - for the items and payments that have no pair of their amount yet: the customer agrees and
+      the amount does not (a part of a split, a keying error) within the narrower window of vars
+      candidate_amount_only_days_*, or the payment is in the currency the item settled in
+      (booked converted) within the wide window; or only the amount agrees, within the narrow
+      window (a customer written differently on each side). A recurring amount or a large
+      customer meets hundreds of receipts a month, so what is already paired stays out.
     Each pair carries its evidence as levels (amount, days apart, e-mail, name, customer number,
     Stripe id, document number, payment method): the features the scorer learns weights for
     (ml/match_scorer.py) and that explain a scored match to a person.
@@ -112,70 +112,11 @@ item_amounts as (
 ),
 
 item_customers as (
-    select
-        stripe_object_id,
-        'email' as key_kind,
-        customer_email as customer_key
-    from items
-    where customer_email is not null
-    union
-    select
-        stripe_object_id,
-        'email' as key_kind,
-        stripe_customer_email as customer_key
-    from items
-    where stripe_customer_email is not null
-    union
-    select
-        stripe_object_id,
-        'name' as key_kind,
-        customer_name_key as customer_key
-    from items
-    where customer_name_key is not null
-    union
-    select
-        stripe_object_id,
-        'name' as key_kind,
-        stripe_customer_name_key as customer_key
-    from items
-    where stripe_customer_name_key is not null
-    union
-    select
-        stripe_object_id,
-        'initials' as key_kind,
-        customer_initials_key as customer_key
-    from items
-    where customer_initials_key is not null
-    union
-    select
-        stripe_object_id,
-        'initials' as key_kind,
-        stripe_customer_initials_key as customer_key
-    from items
-    where stripe_customer_initials_key is not null
+    select * from {{ ref('int_stripe_item_customer_keys') }}
 ),
 
 payment_customers as (
-    select
-        payment_number,
-        'email' as key_kind,
-        customer_email as customer_key
-    from payments
-    where customer_email is not null
-    union all
-    select
-        payment_number,
-        'name' as key_kind,
-        customer_name_key as customer_key
-    from payments
-    where customer_name_key is not null
-    union all
-    select
-        payment_number,
-        'initials' as key_kind,
-        customer_initials_key as customer_key
-    from payments
-    where customer_initials_key is not null
+    select * from {{ ref('int_erp_payment_customer_keys') }}
 ),
 
 -- The same customer (e-mail or name key) and a whole amount, within the wide window: the key
@@ -225,49 +166,6 @@ by_customer_and_amount as (
         and {{ dbt.dateadd('day', var('candidate_days_after'), 'items_keyed.item_date') }}
 ),
 
-items_by_customer as (
-    select
-        items.stripe_object_id,
-        items.match_type,
-        items.currency,
-        items.settlement_currency,
-        items.amount_minor,
-        items.item_date,
-        item_customers.key_kind,
-        item_customers.customer_key
-    from items
-    inner join item_customers
-        on items.stripe_object_id = item_customers.stripe_object_id
-),
-
--- The same customer and another amount: a part of a split, a short or an over payment, a
--- keying error (within the narrow window), or a booking in the settlement currency (within the
--- wide one).
-by_customer_other_amount as (
-    select distinct
-        items_by_customer.stripe_object_id,
-        payments_keyed.payment_number
-    from items_by_customer
-    inner join payments_keyed
-        on items_by_customer.match_type = payments_keyed.match_type
-        and items_by_customer.key_kind = payments_keyed.key_kind
-        and items_by_customer.customer_key = payments_keyed.customer_key
-    where (
-        payments_keyed.currency = items_by_customer.currency
-        and payments_keyed.amount_minor <> items_by_customer.amount_minor
-        and payments_keyed.payment_date
-        between {{ dbt.dateadd('day', -var('candidate_amount_only_days_before'), 'items_by_customer.item_date') }}
-        and {{ dbt.dateadd('day', var('candidate_amount_only_days_after'), 'items_by_customer.item_date') }}
-    )
-    or (
-        payments_keyed.currency = items_by_customer.settlement_currency
-        and payments_keyed.currency <> items_by_customer.currency
-        and payments_keyed.payment_date
-        between {{ dbt.dateadd('day', -var('candidate_days_before'), 'items_by_customer.item_date') }}
-        and {{ dbt.dateadd('day', var('candidate_days_after'), 'items_by_customer.item_date') }}
-    )
-),
-
 known_pairs as materialized (
     select
         stripe_object_id,
@@ -278,11 +176,6 @@ known_pairs as materialized (
         stripe_object_id,
         payment_number
     from by_customer_and_amount
-    union
-    select
-        stripe_object_id,
-        payment_number
-    from by_customer_other_amount
 ),
 
 -- Only the amount: for what has no pair of its amount yet (a customer written differently on
@@ -339,11 +232,71 @@ by_amount as (
         and {{ dbt.dateadd('day', var('candidate_amount_only_days_after'), 'unpaired_item_amounts.item_date') }}
 ),
 
+unpaired_items_by_customer as materialized (
+    select
+        items.stripe_object_id,
+        items.match_type,
+        items.currency,
+        items.settlement_currency,
+        items.amount_minor,
+        items.item_date,
+        item_customers.key_kind,
+        item_customers.customer_key
+    from items
+    inner join item_customers
+        on items.stripe_object_id = item_customers.stripe_object_id
+    left join paired_items
+        on items.stripe_object_id = paired_items.stripe_object_id
+    where paired_items.stripe_object_id is null
+),
+
+unpaired_payments_keyed as materialized (
+    select payments_keyed.*
+    from payments_keyed
+    left join paired_payments
+        on payments_keyed.payment_number = paired_payments.payment_number
+    where paired_payments.payment_number is null
+),
+
+-- The same customer and another amount, for what has no pair of its amount: a part of a split,
+-- a keying error (within the narrow window), or a booking in the settlement currency (within the
+-- wide one). What is already paired with its amount stays out: a common name or a large customer
+-- would otherwise pair every charge with every receipt of the days around it.
+by_customer_other_amount as (
+    select distinct
+        item_keys.stripe_object_id,
+        payment_keys.payment_number
+    from unpaired_items_by_customer as item_keys
+    inner join unpaired_payments_keyed as payment_keys
+        on item_keys.match_type = payment_keys.match_type
+        and item_keys.key_kind = payment_keys.key_kind
+        and item_keys.customer_key = payment_keys.customer_key
+    where (
+        payment_keys.currency = item_keys.currency
+        and payment_keys.amount_minor <> item_keys.amount_minor
+        and payment_keys.payment_date
+        between {{ dbt.dateadd('day', -var('candidate_amount_only_days_before'), 'item_keys.item_date') }}
+        and {{ dbt.dateadd('day', var('candidate_amount_only_days_after'), 'item_keys.item_date') }}
+    )
+    or (
+        payment_keys.currency = item_keys.settlement_currency
+        and payment_keys.currency <> item_keys.currency
+        and payment_keys.payment_date
+        between {{ dbt.dateadd('day', -var('candidate_days_before'), 'item_keys.item_date') }}
+        and {{ dbt.dateadd('day', var('candidate_days_after'), 'item_keys.item_date') }}
+    )
+),
+
 pairs as (
     select
         stripe_object_id,
         payment_number
     from known_pairs
+    union
+    select
+        stripe_object_id,
+        payment_number
+    from by_customer_other_amount
     union
     select
         stripe_object_id,
