@@ -91,6 +91,10 @@ customer_history as (
 
 -- Unmatched charges repeating a matched charge of the same customer, currency and amount made
 -- within the day before (a duplicate_charge; only an unmatched charge can be one).
+-- Each charge with each key its customer is known by (the Stripe customer, the e-mail, the name
+-- key) and its currency and amount, so a repeated charge is found by one selective join on all of
+-- them (joining on the key alone first paired every charge with every other charge of a common
+-- name: hundreds of millions of rows at 1M charges).
 customer_keys as (
     select
         charge_id,
@@ -115,33 +119,50 @@ customer_keys as (
         and customer_name_key is not null
 ),
 
-unmatched_charges as (
-    select charges.*
+keyed_charges as materialized (
+    select
+        charges.charge_id,
+        charges.currency,
+        charges.amount_minor,
+        charges.created_at,
+        customer_keys.key_kind,
+        customer_keys.customer_key
     from charges
-    left join matched_objects
-        on charges.charge_id = matched_objects.stripe_object_id
-        and matched_objects.match_type = 'charge_payment'
-    where matched_objects.stripe_object_id is null
+    inner join customer_keys
+        on charges.charge_id = customer_keys.charge_id
+),
+
+matched_charges as (
+    select distinct stripe_object_id as charge_id
+    from matched_objects
+    where match_type = 'charge_payment'
+),
+
+unmatched_keyed as materialized (
+    select keyed_charges.*
+    from keyed_charges
+    left join matched_charges
+        on keyed_charges.charge_id = matched_charges.charge_id
+    where matched_charges.charge_id is null
+),
+
+matched_keyed as materialized (
+    select keyed_charges.*
+    from keyed_charges
+    inner join matched_charges
+        on keyed_charges.charge_id = matched_charges.charge_id
 ),
 
 repeated_charges as (
-    select distinct unmatched_charges.charge_id
-    from unmatched_charges
-    inner join customer_keys
-        on unmatched_charges.charge_id = customer_keys.charge_id
-    inner join customer_keys as earlier_keys
-        on customer_keys.key_kind = earlier_keys.key_kind
-        and customer_keys.customer_key = earlier_keys.customer_key
-        and customer_keys.charge_id <> earlier_keys.charge_id
-    inner join charges as earlier
-        on earlier_keys.charge_id = earlier.charge_id
-    inner join matched_objects as earlier_matched
-        on earlier.charge_id = earlier_matched.stripe_object_id
-        and earlier_matched.match_type = 'charge_payment'
-    where unmatched_charges.currency = earlier.currency
-        and unmatched_charges.amount_minor = earlier.amount_minor
-        and earlier.created_at < unmatched_charges.created_at
-        and earlier.created_at >= {{ dbt.dateadd('day', -1, 'unmatched_charges.created_at') }}
+    select distinct unmatched_keyed.charge_id
+    from unmatched_keyed
+    inner join matched_keyed as earlier
+        on unmatched_keyed.key_kind = earlier.key_kind
+        and unmatched_keyed.customer_key = earlier.customer_key
+        and unmatched_keyed.currency = earlier.currency
+        and unmatched_keyed.amount_minor = earlier.amount_minor
+    where earlier.created_at < unmatched_keyed.created_at
+        and earlier.created_at >= {{ dbt.dateadd('day', -1, 'unmatched_keyed.created_at') }}
 ),
 
 charges_checked as (

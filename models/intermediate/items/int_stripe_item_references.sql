@@ -88,7 +88,7 @@ digit_runs as (
     from text_without_ids
 ),
 
-final as (
+references_found as (
     select distinct
         stripe_object_id,
         'stripe_id' as reference_kind,
@@ -104,6 +104,27 @@ final as (
         {{ digits_key('digit_run') }} as reference_key
     from digit_runs
     where length({{ digits_key('digit_run') }}) >= 3
+),
+
+-- A number many items share (a year, a common amount, a batch number) is not a document
+-- reference: document digits found on more than var reference_max_repeats different items are
+-- left out, like stop words (a reference names one document, paid a few times at most).
+repeats as (
+    select
+        reference_key,
+        count(distinct stripe_object_id) as holders
+    from references_found
+    where reference_kind = 'document_digits'
+    group by reference_key
+),
+
+final as (
+    select references_found.*
+    from references_found
+    left join repeats
+        on references_found.reference_kind = 'document_digits'
+        and references_found.reference_key = repeats.reference_key
+    where coalesce(repeats.holders, 0) <= {{ var('reference_max_repeats') }}
 )
 
 select * from final

@@ -23,36 +23,68 @@ payments as (
         and amount_minor > 0
 ),
 
-same_amount as (
+item_customer_keys as (
+    select * from {{ ref('int_stripe_item_customer_keys') }}
+    where key_kind in ('email', 'name')
+),
+
+payment_customer_keys as (
+    select * from {{ ref('int_erp_payment_customer_keys') }}
+    where key_kind in ('email', 'name')
+),
+
+-- e-mails and name keys (not the coarser initials: a rule's pairs are certain), joined with the
+-- amount in one key: joining on the amount first would pair every charge of a recurring amount
+-- with every receipt of it (hundreds of millions of rows at a million charges).
+charge_keys as (
     select
-        items.stripe_object_id as charge_id,
-        payments.payment_number,
-        items.customer_email,
-        items.stripe_customer_email,
-        items.customer_name_key,
-        items.stripe_customer_name_key,
-        payments.customer_email as erp_customer_email,
-        payments.customer_name_key as erp_customer_name_key
+        items.stripe_object_id,
+        items.currency,
+        items.amount_minor,
+        items.item_date,
+        item_keys.key_kind,
+        item_keys.customer_key
     from items
-    inner join payments
-        on items.currency = payments.currency
-        and items.amount_minor = payments.amount_minor
-    where payments.payment_date
-        between {{ dbt.dateadd('day', -var('rule_days_apart'), 'items.item_date') }}
-        and {{ dbt.dateadd('day', var('rule_days_apart'), 'items.item_date') }}
+    inner join item_customer_keys as item_keys
+        on items.stripe_object_id = item_keys.stripe_object_id
+),
+
+payment_keys as (
+    select
+        payments.payment_number,
+        payments.currency,
+        payments.amount_minor,
+        payments.payment_date,
+        keys.key_kind,
+        keys.customer_key
+    from payments
+    inner join payment_customer_keys as keys
+        on payments.payment_number = keys.payment_number
+),
+
+same_customer_and_amount as (
+    select
+        charge_keys.stripe_object_id as charge_id,
+        payment_keys.payment_number,
+        max(case when charge_keys.key_kind = 'email' then 1 else 0 end) as has_same_email
+    from charge_keys
+    inner join payment_keys
+        on charge_keys.key_kind = payment_keys.key_kind
+        and charge_keys.customer_key = payment_keys.customer_key
+        and charge_keys.currency = payment_keys.currency
+        and charge_keys.amount_minor = payment_keys.amount_minor
+    where payment_keys.payment_date
+        between {{ dbt.dateadd('day', -var('rule_days_apart'), 'charge_keys.item_date') }}
+        and {{ dbt.dateadd('day', var('rule_days_apart'), 'charge_keys.item_date') }}
+    group by charge_keys.stripe_object_id, payment_keys.payment_number
 ),
 
 pairs as (
     select
         charge_id,
         payment_number,
-        case
-            when erp_customer_email in (customer_email, stripe_customer_email) then 0.9
-            else 0.85
-        end as confidence
-    from same_amount
-    where erp_customer_email in (customer_email, stripe_customer_email)
-        or erp_customer_name_key in (customer_name_key, stripe_customer_name_key)
+        case when has_same_email = 1 then 0.9 else 0.85 end as confidence
+    from same_customer_and_amount
 ),
 
 charges as (
