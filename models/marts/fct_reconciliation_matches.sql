@@ -27,9 +27,17 @@ allocated as (
             partition by match_type, stripe_object_id
             order by erp_document_number, erp_payment_number, erp_journal_number
         ) as row_of_object,
-        sum(case when currency = erp_currency then erp_amount_minor else 0 end) over (
+        sum(erp_amount_minor) over (
             partition by match_type, stripe_object_id
-        ) as erp_total_of_object
+        ) as erp_total_of_object,
+        sum(erp_amount_minor) over (
+            partition by match_type, stripe_object_id
+            order by erp_document_number, erp_payment_number, erp_journal_number
+            rows between unbounded preceding and current row
+        ) as erp_through_row,
+        min(case when currency = erp_currency then 1 else 0 end) over (
+            partition by match_type, stripe_object_id
+        ) as is_same_currency
     from matches
 ),
 
@@ -45,22 +53,35 @@ final as (
         allocated.confidence,
         allocated.status,
         allocated.currency,
+        -- In the object's currency each row takes its ERP amount and the last the rest (a difference
+        -- shows once); booked in another currency, the rows share the object's amount in
+        -- proportion to their ERP amounts, rounded cumulatively so they add up to it exactly.
         cast(case
-            when allocated.rows_of_object = 1 or allocated.currency <> allocated.erp_currency
-                then allocated.stripe_amount_minor
-            when allocated.row_of_object < allocated.rows_of_object
+            when allocated.rows_of_object = 1 then allocated.stripe_amount_minor
+            when allocated.is_same_currency = 1 and allocated.row_of_object < allocated.rows_of_object
                 then allocated.erp_amount_minor
-            else allocated.stripe_amount_minor
-                - (allocated.erp_total_of_object - allocated.erp_amount_minor)
+            when allocated.is_same_currency = 1
+                then allocated.stripe_amount_minor
+                    - (allocated.erp_total_of_object - allocated.erp_amount_minor)
+            when allocated.erp_total_of_object = 0
+                then case when allocated.row_of_object = 1 then allocated.stripe_amount_minor else 0 end
+            else
+                round(
+                    allocated.stripe_amount_minor * allocated.erp_through_row
+                    / cast(allocated.erp_total_of_object as {{ dbt.type_numeric() }})
+                )
+                - round(
+                    allocated.stripe_amount_minor * (allocated.erp_through_row - allocated.erp_amount_minor)
+                    / cast(allocated.erp_total_of_object as {{ dbt.type_numeric() }})
+                )
         end as {{ dbt.type_bigint() }}) as stripe_amount_minor,
         cast(allocated.erp_amount_minor as {{ dbt.type_bigint() }}) as erp_amount_minor,
         cast(case
-            when allocated.currency = allocated.erp_currency
-                and (allocated.rows_of_object = 1 or allocated.row_of_object = allocated.rows_of_object)
+            when allocated.rows_of_object > 1 and allocated.row_of_object < allocated.rows_of_object then 0
+            when allocated.is_same_currency = 1
                 then allocated.erp_total_of_object - allocated.stripe_amount_minor
-            when allocated.currency = allocated.erp_currency then 0
             when charges.settlement_currency = allocated.erp_currency
-                then allocated.erp_amount_minor - charges.settlement_amount_minor
+                then allocated.erp_total_of_object - charges.settlement_amount_minor
             else 0
         end as {{ dbt.type_bigint() }}) as difference_minor,
         allocated.erp_currency,

@@ -106,6 +106,10 @@ receipts as (
     left join invoices as applied
         on payments.document_number = applied.document_number
     where payments.amount_minor > 0
+        -- booked in the charge's currency: a receipt converted to another currency pays its
+        -- own invoice, whose amount is in the charge's
+        and payments.currency = items.currency
+        and (applied.currency is null or applied.currency = payments.currency)
         and coalesce(applied.amount_minor, 0) <> payments.amount_minor
 ),
 

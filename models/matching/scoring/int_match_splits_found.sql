@@ -36,7 +36,8 @@ decisions as (
 assigned_totals as (
     select
         stripe_object_id,
-        sum(case when currency = erp_currency then erp_amount_minor else 0 end) as assigned_minor,
+        -- a receipt booked in another currency takes the whole charge, as in the assignment
+        sum(case when currency = erp_currency then erp_amount_minor else stripe_amount_minor end) as assigned_minor,
         min(case when allows_split then 1 else 0 end) as all_allow_split
     from assigned
     where match_type = 'charge_payment'
