@@ -7,8 +7,8 @@
     invoices (same e-mail or name key) that no other receipt pays, dated within 45 days before to 5
     days after the charge; 2 to var split_max_parts of them adding up to the receipt exactly (or
     within rounding). Of the combinations, the one with the strongest evidence, then the fewest
-    invoices, wins. A receipt whose own invoice is its whole amount covers only that invoice and
-    is not listed.
+    invoices, wins. Only a receipt for more than its own invoice (or applied to none) is searched:
+    one for its invoice's amount pays that invoice, one for less pays part of it.
 -#}
 {%- set max_parts = var('split_max_parts') | int %}
 {%- set tolerance = var('rounding_tolerance_minor') %}
@@ -110,7 +110,9 @@ receipts as (
         -- own invoice, whose amount is in the charge's
         and payments.currency = items.currency
         and (applied.currency is null or applied.currency = payments.currency)
-        and coalesce(applied.amount_minor, 0) <> payments.amount_minor
+        -- a receipt for more than its own invoice, or applied to none (one for less is a part
+        -- payment of its invoice)
+        and coalesce(applied.amount_minor, 0) < payments.amount_minor
 ),
 
 receipts_paying as (

@@ -20,6 +20,7 @@ enriched as (
     select
         payments.payment_number,
         payments.document_number,
+        {{ reference_key('payments.document_number') }} as document_reference_key,
         payments.payment_date,
         payments.currency,
         payments.amount_minor,

@@ -87,6 +87,7 @@ names_keyed as (
 final as (
     select
         items.*,
+        {{ reference_key('items.reference_text') }} as reference_text_key,
         charge_names.customer_name_key,
         customer_names.customer_name_key as stripe_customer_name_key,
         charge_names.customer_initials_key,

@@ -46,7 +46,7 @@ named as (
         payments.payment_number,
         payments.amount_minor,
         payments.document_amount_minor,
-        {{ dbt.position(reference_key('payments.document_number'), reference_key('items.reference_text')) }} > 0
+        {{ dbt.position('payments.document_reference_key', 'items.reference_text_key') }} > 0
             as is_whole_reference_named,
         length(charge_digits.reference_key) as digit_count
     from charge_digits

@@ -77,7 +77,7 @@ by_document as (
         and payments.amount_minor = -items.amount_minor
         and (
             length(item_references.reference_key) >= 5
-            or {{ dbt.position(reference_key('payments.document_number'), reference_key('items.reference_text')) }} > 0
+            or {{ dbt.position('payments.document_reference_key', 'items.reference_text_key') }} > 0
         )
 ),
 

@@ -27,6 +27,7 @@ payments as (
     select
         payment_number,
         document_number,
+        document_reference_key,
         case when amount_minor > 0 then 'charge_payment' else 'refund_payment' end as match_type,
         currency,
         abs(amount_minor) as amount_minor,
@@ -327,6 +328,7 @@ joined as (
         items.stripe_object_id,
         payments.payment_number,
         payments.document_number,
+        payments.document_reference_key,
         items.match_type,
         items.object_type,
         items.currency,
@@ -347,7 +349,7 @@ joined as (
         items.customer_initials_key,
         items.stripe_customer_initials_key,
         items.customer_metadata,
-        items.reference_text,
+        items.reference_text_key,
         payments.customer_number as erp_customer_number,
         payments.customer_email as erp_customer_email,
         payments.customer_name_key as erp_customer_name_key,
@@ -435,7 +437,7 @@ levelled as (
         end as stripe_id_level,
         case
             when has_document_digits = 1
-                and {{ dbt.position(reference_key('document_number'), reference_key('reference_text')) }} > 0
+                and {{ dbt.position('document_reference_key', 'reference_text_key') }} > 0
                 then 'named'
             when has_document_digits = 1 then 'digits'
             when has_memo_document_digits = 1 then 'in_memo'
