@@ -7,3 +7,16 @@
     {%- endfor -%}
     md5({{ dbt.concat(parts) }})
 {%- endmacro %}
+
+{#- A stable bucket 0 .. buckets-1 of a text value, for a deterministic sample. -#}
+{% macro stable_bucket(expression, buckets) -%}
+    {{ return(adapter.dispatch('stable_bucket', 'recon')(expression, buckets)) }}
+{%- endmacro %}
+
+{% macro default__stable_bucket(expression, buckets) -%}
+    (abs(hashtext({{ expression }})) % {{ buckets }})
+{%- endmacro %}
+
+{% macro duckdb__stable_bucket(expression, buckets) -%}
+    (hash({{ expression }}) % {{ buckets }})
+{%- endmacro %}

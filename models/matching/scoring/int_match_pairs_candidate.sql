@@ -135,6 +135,9 @@ items_keyed as materialized (
     from item_amounts
     inner join item_customers
         on item_amounts.stripe_object_id = item_customers.stripe_object_id
+    -- with the amount, an e-mail or a name key is enough; the coarse initials key serves the
+    -- other amounts of what stays unpaired
+    where item_customers.key_kind in ('email', 'name')
 ),
 
 payments_keyed as materialized (
@@ -305,6 +308,62 @@ pairs as (
     from by_amount
 ),
 
+-- What the analysts' rules settle with certainty (an id or a document number, the payment
+-- claimed once) needs no score: only the pairs of an item or a payment a certain pair does not
+-- settle go on, and, for the scorer to learn from, every pair of a sample of items (all of them
+-- up to var match_training_sample_items, a share beyond), drawn by a stable hash.
+rule_pairs as (
+    select * from {{ ref('int_match_candidates_unioned') }}
+    where match_type in ('charge_payment', 'refund_payment')
+        and erp_payment_number is not null
+),
+
+certain_pairs as (
+    select
+        stripe_object_id,
+        erp_payment_number as payment_number
+    from rule_pairs
+    group by stripe_object_id, erp_payment_number
+    having max(confidence) >= 0.95
+),
+
+certain_items as (
+    select distinct stripe_object_id from certain_pairs
+),
+
+certain_payments as (
+    select distinct payment_number from certain_pairs
+),
+
+sample_size as (
+    select
+        case
+            when count(*) <= {{ var('match_training_sample_items') }} then 1000
+            else 1000.0 * {{ var('match_training_sample_items') }} / count(*)
+        end as sample_buckets
+    from items
+),
+
+considered_pairs as (
+    select
+        pairs.stripe_object_id,
+        pairs.payment_number,
+        {{ stable_bucket('pairs.stripe_object_id', 1000) }} < sample_size.sample_buckets as is_training_sample,
+        certain_items.stripe_object_id is null or certain_payments.payment_number is null as is_unsettled
+    from pairs
+    cross join sample_size
+    left join certain_items
+        on pairs.stripe_object_id = certain_items.stripe_object_id
+    left join certain_payments
+        on pairs.payment_number = certain_payments.payment_number
+),
+
+kept_pairs as (
+    select * from considered_pairs
+    where is_unsettled
+        or is_training_sample
+),
+
 -- Items whose text names some ERP document (of any payment): naming another one than the
 -- payment's is evidence against the pair.
 items_naming_documents as (
@@ -327,6 +386,7 @@ joined as (
     select
         items.stripe_object_id,
         payments.payment_number,
+        pairs.is_training_sample,
         payments.document_number,
         payments.document_reference_key,
         items.match_type,
@@ -361,7 +421,7 @@ joined as (
         coalesce(shared_references.has_memo_document_digits, 0) as has_memo_document_digits,
         items_naming_documents.stripe_object_id is not null as item_names_documents,
         payments_naming_stripe_ids.payment_number is not null as payment_names_stripe_ids
-    from pairs
+    from kept_pairs as pairs
     inner join items
         on pairs.stripe_object_id = items.stripe_object_id
     inner join payments
@@ -454,6 +514,7 @@ final as (
     select
         stripe_object_id,
         payment_number,
+        is_training_sample,
         document_number,
         match_type,
         object_type,

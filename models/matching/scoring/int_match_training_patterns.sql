@@ -8,6 +8,8 @@
     - 0: a pair a person rejected, and every other candidate of an item or a payment that has a
       certain pair (one-to-one: the other candidates of a matched item are not its match);
     - the rest is unlabelled and left out.
+    Only the pairs of the training sample (int_match_pairs_candidate.is_training_sample: every
+    item up to var match_training_sample_items, a stable share beyond) are counted.
 -#}
 with
 
@@ -101,6 +103,7 @@ final as (
         count(*) as pair_count
     from labelled
     where label is not null
+        and is_training_sample
     group by
         match_type, amount_level, days_level, email_level, name_level, customer_number_level,
         stripe_id_level, document_level, method_level, label
