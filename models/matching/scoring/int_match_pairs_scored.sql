@@ -35,14 +35,14 @@ weights as (
         match_type,
         feature,
         coalesce(level, '') as level,
-        cast(weight as {{ dbt.type_float() }}) as weight
+        cast(weight as {{ type_double() }}) as weight
     from learned
     union all
     select
         priors.match_type,
         priors.feature,
         coalesce(priors.level, '') as level,
-        cast(priors.weight as {{ dbt.type_float() }}) as weight
+        cast(priors.weight as {{ type_double() }}) as weight
     from priors
     where priors.match_type not in (select distinct learned.match_type from learned)
 ),
