@@ -41,8 +41,7 @@ def step(name, fn):
     result = fn()
     steps.append((name, time.monotonic() - started))
     for node in getattr(getattr(result, "result", None), "results", None) or []:
-        if node.node.resource_type == "model":
-            nodes.append((node.node.name, node.execution_time))
+        nodes.append((node.node.name, str(node.node.resource_type), node.execution_time))
     return result
 step("dbt build (up to the candidate pairs)", lambda: run_dbt(["build", "--exclude", DOWNSTREAM_SELECTOR], env))
 report = step("match scorer", lambda: learn(settings))
@@ -50,7 +49,7 @@ step("dbt build (scored pairs and downstream)", lambda: run_dbt(["build", "--sel
 step("classify", lambda: classify(settings))
 step("dbt build (exceptions mart)", lambda: run_dbt(["build", "--select", "stg_ml__exception_classifications+"], env))
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"steps": steps, "scorer": report.render(), "nodes": sorted(nodes, key=lambda n: -n[1]), "peak_kb": peak}))
+print(json.dumps({"steps": steps, "scorer": report.render(), "nodes": sorted(nodes, key=lambda n: -n[2]), "peak_kb": peak}))
 """
 
 
@@ -116,9 +115,14 @@ def main(argv: list[str] | None = None) -> int:
         for name, seconds in steps:  # type: ignore[union-attr]
             print(f"    {seconds:7.1f} s  {name}")
         print(f"    {total:7.1f} s  in all; peak memory {int(result['peak_kb']) / 1024:.0f} MB")  # type: ignore[call-overload]
-        print(f"  slowest models (of {len(result['nodes'])}):")  # type: ignore[arg-type]
-        for name, seconds in result["nodes"][: args.top]:  # type: ignore[index]
-            print(f"    {seconds:7.2f} s  {name}")
+        nodes = result["nodes"]
+        for kind in ("model", "test", "unit_test", "seed"):
+            of_kind = [(name, seconds) for name, node_kind, seconds in nodes if node_kind == kind]  # type: ignore[union-attr]
+            if of_kind:
+                print(f"  {kind}s: {len(of_kind)}, {sum(s for _, s in of_kind):.1f} s summed over 2 threads")
+        print("  slowest models and tests:")
+        for name, kind, seconds in nodes[: args.top]:  # type: ignore[index]
+            print(f"    {seconds:7.2f} s  {name} ({kind})")
         rows.append((scale, total, steps))
     if len(rows) > 1:
         (small, t_small, _), (large, t_large, _) = rows[0], rows[-1]
