@@ -87,9 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     runs = [(Path(w), Path(h)) for w, h in args.run]
     if args.matrix_dir:
-        for world in sorted(args.matrix_dir.glob("**/manifest.json")):
-            for warehouse in sorted(world.parent.parent.glob("*.duckdb")):
-                runs.append((world.parent, warehouse))
+        # bench_matrix.py's layout: <world>/ (with truth/) beside <world>-<mode>/warehouse.duckdb
+        for world in sorted(path.parent for path in args.matrix_dir.glob("*/truth")):
+            for warehouse in sorted(args.matrix_dir.glob(f"{world.name}-*/warehouse.duckdb")):
+                runs.append((world, warehouse))
     if not runs:
         parser.error("give --run WORLD WAREHOUSE or --matrix-dir DIR")
     every: list[tuple[str, float | None, float | None, bool]] = []

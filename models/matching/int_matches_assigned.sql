@@ -128,9 +128,10 @@ pairs as (
     from (
         select
             ordered.*,
+            -- within one pair, what the precedence orders by after these is the same
             row_number() over (
                 partition by match_type, stripe_object_id, erp_item_number, erp_document_number
-                order by {{ precedence }}
+                order by priority asc, score_rank asc, confidence desc, rule_name asc
             ) as pair_rank
         from ordered
     ) as ranked

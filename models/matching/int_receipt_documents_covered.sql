@@ -11,6 +11,8 @@
     one for its invoice's amount pays that invoice, one for less pays part of it.
 -#}
 {%- set max_parts = var('split_max_parts') | int %}
+{%- set member_order = [] %}
+{%- for part in range(1, max_parts + 1) %}{% do member_order.append('member_' ~ part ~ ' asc') %}{% endfor %}
 {%- set tolerance = var('rounding_tolerance_minor') %}
 with
 
@@ -90,7 +92,7 @@ items as (
 ),
 
 -- Receipts that pay more than their own invoice (or have none), matched to one charge alone.
-receipts as (
+receipts as materialized (
     select
         assigned.payment_number,
         assigned.stripe_object_id,
@@ -120,6 +122,37 @@ receipts_paying as (
     from payments
     where document_number is not null
         and amount_minor > 0
+),
+
+-- The customer keys of the searched receipts' charges, and of the invoices no receipt pays: the
+-- few receipts are keyed first, so a customer's key never pairs all charges with all invoices.
+receipt_keys as materialized (
+    select
+        receipts.payment_number,
+        receipts.amount_minor as receipt_amount_minor,
+        receipts.currency,
+        receipts.item_date,
+        charge_keys.key_kind,
+        charge_keys.customer_key
+    from receipts
+    inner join charge_keys
+        on receipts.stripe_object_id = charge_keys.stripe_object_id
+),
+
+unpaid_invoice_keys as materialized (
+    select
+        invoices.document_number,
+        invoices.currency,
+        invoices.amount_minor,
+        invoices.document_date,
+        invoice_keys.key_kind,
+        invoice_keys.customer_key
+    from invoice_keys
+    inner join invoices
+        on invoice_keys.document_number = invoices.document_number
+    left join receipts_paying
+        on invoices.document_number = receipts_paying.document_number
+    where receipts_paying.document_number is null
 ),
 
 candidates as (
@@ -160,26 +193,19 @@ candidates as (
         and receipts.currency = invoices.currency
     union all
     select
-        receipts.payment_number,
-        receipts.amount_minor as receipt_amount_minor,
-        invoices.document_number,
-        invoices.amount_minor,
+        receipt_keys.payment_number,
+        receipt_keys.receipt_amount_minor,
+        unpaid_invoice_keys.document_number,
+        unpaid_invoice_keys.amount_minor,
         1 as evidence
-    from receipts
-    inner join charge_keys
-        on receipts.stripe_object_id = charge_keys.stripe_object_id
-    inner join invoice_keys
-        on charge_keys.key_kind = invoice_keys.key_kind
-        and charge_keys.customer_key = invoice_keys.customer_key
-    inner join invoices
-        on invoice_keys.document_number = invoices.document_number
-        and receipts.currency = invoices.currency
-    left join receipts_paying
-        on invoices.document_number = receipts_paying.document_number
-    where receipts_paying.document_number is null
-        and invoices.document_date
-        between {{ dbt.dateadd('day', -45, 'receipts.item_date') }}
-        and {{ dbt.dateadd('day', 5, 'receipts.item_date') }}
+    from receipt_keys
+    inner join unpaid_invoice_keys
+        on receipt_keys.key_kind = unpaid_invoice_keys.key_kind
+        and receipt_keys.customer_key = unpaid_invoice_keys.customer_key
+        and receipt_keys.currency = unpaid_invoice_keys.currency
+    where unpaid_invoice_keys.document_date
+        between {{ dbt.dateadd('day', -45, 'receipt_keys.item_date') }}
+        and {{ dbt.dateadd('day', 5, 'receipt_keys.item_date') }}
 ),
 
 -- One row per receipt and invoice (its strongest evidence); per receipt its 8 best candidates.
@@ -221,7 +247,8 @@ ranked_combinations as (
         combinations.*,
         row_number() over (
             partition by group_key
-            order by group_score desc, part_count asc, member_1 asc, member_2 asc
+            order by
+                group_score desc, part_count asc, {{ member_order | join(", ") }}
         ) as combination_rank
     from combinations
 ),

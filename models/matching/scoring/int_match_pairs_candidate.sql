@@ -243,6 +243,7 @@ unpaired_items_by_customer as materialized (
         items.currency,
         items.settlement_currency,
         items.amount_minor,
+        items.settlement_amount_minor,
         items.item_date,
         item_customers.key_kind,
         item_customers.customer_key
@@ -263,11 +264,13 @@ unpaired_payments_keyed as materialized (
 ),
 
 -- The same customer and another amount, for what has no pair of its amount: a part of a split,
--- a keying error (within the narrow window), or a booking in the settlement currency (within the
--- wide one). What is already paired with its amount stays out: a common name or a large customer
--- would otherwise pair every charge with every receipt of the days around it.
+-- a keying error (within the narrow window), or a booking in the settlement currency of about
+-- the settled amount (var fx_variance_max_ratio, within the wide window; a common name meets
+-- hundreds of receipts of other amounts in 55 days). What is already paired with its amount
+-- stays out: a common name or a large customer would otherwise pair every charge with every
+-- receipt of the days around it.
 by_customer_other_amount as (
-    select distinct
+    select
         item_keys.stripe_object_id,
         payment_keys.payment_number
     from unpaired_items_by_customer as item_keys
@@ -275,20 +278,27 @@ by_customer_other_amount as (
         on item_keys.match_type = payment_keys.match_type
         and item_keys.key_kind = payment_keys.key_kind
         and item_keys.customer_key = payment_keys.customer_key
-    where (
-        payment_keys.currency = item_keys.currency
-        and payment_keys.amount_minor <> item_keys.amount_minor
+        and item_keys.currency = payment_keys.currency
+    where payment_keys.amount_minor <> item_keys.amount_minor
         and payment_keys.payment_date
         between {{ dbt.dateadd('day', -var('candidate_amount_only_days_before'), 'item_keys.item_date') }}
         and {{ dbt.dateadd('day', var('candidate_amount_only_days_after'), 'item_keys.item_date') }}
-    )
-    or (
-        payment_keys.currency = item_keys.settlement_currency
-        and payment_keys.currency <> item_keys.currency
+    union
+    select
+        item_keys.stripe_object_id,
+        payment_keys.payment_number
+    from unpaired_items_by_customer as item_keys
+    inner join unpaired_payments_keyed as payment_keys
+        on item_keys.match_type = payment_keys.match_type
+        and item_keys.key_kind = payment_keys.key_kind
+        and item_keys.customer_key = payment_keys.customer_key
+        and item_keys.settlement_currency = payment_keys.currency
+    where item_keys.settlement_currency <> item_keys.currency
+        and abs(payment_keys.amount_minor - item_keys.settlement_amount_minor)
+        <= {{ var('fx_variance_max_ratio') }} * item_keys.settlement_amount_minor
         and payment_keys.payment_date
         between {{ dbt.dateadd('day', -var('candidate_days_before'), 'item_keys.item_date') }}
         and {{ dbt.dateadd('day', var('candidate_days_after'), 'item_keys.item_date') }}
-    )
 ),
 
 pairs as (

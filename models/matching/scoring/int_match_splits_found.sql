@@ -15,6 +15,8 @@
     --rules-only`), it is empty: the rules alone.
 -#}
 {%- set max_parts = var('split_max_parts') | int %}
+{%- set member_order = [] %}
+{%- for part in range(1, max_parts + 1) %}{% do member_order.append('member_' ~ part ~ ' asc') %}{% endfor %}
 {%- set tolerance = var('rounding_tolerance_minor') %}
 with
 
@@ -123,7 +125,8 @@ best_per_charge as (
             combinations.*,
             row_number() over (
                 partition by group_key
-                order by group_score desc, part_count asc, member_1 asc, member_2 asc
+                order by
+                    group_score desc, part_count asc, {{ member_order | join(", ") }}
             ) as group_rank
         from combinations
     ) as ranked
