@@ -18,6 +18,8 @@
     A customer's name as a key: lower case, accents and punctuation removed, the words of
     var customer_name_noise_words (legal forms such as gmbh, inc, ltd) left out, the remaining
     words sorted, so that "Miller, Joseph", "JOSEPH MILLER" and "Joseph Miller GmbH" are one key.
+    The dot after a lone letter joins it to the next ("B.V." is bv, "G.m.b.H." gmbh, "J.P." jp),
+    so an abbreviated legal form is a noise word too.
 -#}
 {% macro customer_name_key(expression) -%}
     {{ return(adapter.dispatch('customer_name_key', 'recon')(expression)) }}
@@ -27,7 +29,9 @@
     nullif(array_to_string(array(
         select word
         from unnest(string_to_array(trim(regexp_replace(
-            regexp_replace(lower({{ expression }}), '[^[:alnum:]]+', ' ', 'g'),
+            regexp_replace(
+                regexp_replace(lower({{ expression }}), '\y([[:alpha:]])\.', '\1', 'g'), '[^[:alnum:]]+', ' ', 'g'
+            ),
             '\y({{ var('customer_name_noise_words') | join('|') }})\y|\s+', ' ', 'g'
         )), ' ')) as word
         where word <> ''
@@ -37,7 +41,9 @@
 
 {% macro duckdb__customer_name_key(expression) -%}
     nullif(array_to_string(list_sort(string_split(trim(regexp_replace(regexp_replace(
-        regexp_replace(lower(strip_accents({{ expression }})), '[^a-z0-9]+', ' ', 'g'),
+        regexp_replace(
+            regexp_replace(lower(strip_accents({{ expression }})), '\b([a-z])\.', '\1', 'g'), '[^a-z0-9]+', ' ', 'g'
+        ),
         '\b({{ var('customer_name_noise_words') | join('|') }})\b', ' ', 'g'
     ), ' +', ' ', 'g')), ' ')), ' '), '')
 {%- endmacro %}

@@ -3,7 +3,8 @@
     receipt for all), and each invoice it pays: a person books one receipt for a consolidated
     card payment, applied to one of the invoices or to none. The invoices are found by the
     bounded sum search (macro split_combinations) among, strongest first: the receipt's own
-    invoice and those its memo names, those the charge's text names, and the charge's customer's
+    invoice, those its memo names and those naming the charge's Stripe ids in their
+    external_reference, those the charge's text names, and the charge's customer's
     invoices (same e-mail or name key) that no other receipt pays, dated within 45 days before to 5
     days after the charge; 2 to var split_max_parts of them adding up to the receipt exactly (or
     within rounding). Of the combinations, the one with the strongest evidence, then the fewest
@@ -85,6 +86,30 @@ payment_references as (
 item_references as (
     select * from {{ ref('int_stripe_item_references') }}
     where reference_kind = 'document_digits'
+),
+
+item_ids as (
+    select * from {{ ref('int_stripe_item_references') }}
+    where reference_kind = 'stripe_id'
+),
+
+-- Invoices whose external_reference names a Stripe object (an integration wrote the charge or
+-- payment intent it was paid by), as the payments' references are read.
+invoice_ids_written as (
+    select
+        document_number,
+        {{ regexp_each('external_reference', '[A-Za-z]{2,5}_[A-Za-z0-9]{6,}') }} as stripe_id
+    from {{ ref('stg_erp__invoices') }}
+    where document_type = 'invoice'
+        and external_reference is not null
+),
+
+invoice_ids as (
+    select distinct
+        document_number,
+        upper(stripe_id) as reference_key
+    from invoice_ids_written
+    where stripe_id is not null
 ),
 
 items as (
@@ -177,6 +202,21 @@ candidates as (
         on receipts.payment_number = payment_references.payment_number
     inner join invoices
         on payment_references.reference_key = invoices.document_digits
+        and receipts.currency = invoices.currency
+    union all
+    select
+        receipts.payment_number,
+        receipts.amount_minor as receipt_amount_minor,
+        invoices.document_number,
+        invoices.amount_minor,
+        3 as evidence
+    from receipts
+    inner join item_ids
+        on receipts.stripe_object_id = item_ids.stripe_object_id
+    inner join invoice_ids
+        on item_ids.reference_key = invoice_ids.reference_key
+    inner join invoices
+        on invoice_ids.document_number = invoices.document_number
         and receipts.currency = invoices.currency
     union all
     select
