@@ -10,6 +10,32 @@
 {%- endmacro %}
 
 {#- The digits of a reference without leading zeros (`INV-000231` -> `231`), null when none. -#}
+{#- Every Stripe-style id (`ch_…`, `pi_…`, `in_…`, `txn_…`, any prefix) in a text, one row each. -#}
+{% macro stripe_ids_in(expression) -%}
+    {{ regexp_each(expression, '[A-Za-z]{2,5}_[A-Za-z0-9]{6,}') }}
+{%- endmacro %}
+
+{#-
+    The rows of `references` (a CTE of reference_kind, reference_key, ...) without the document
+    digits more than var reference_max_repeats different `holder`s carry: a number many items
+    share (a year, a common amount, a batch number) is a stop word, not a document reference.
+-#}
+{% macro without_repeated_document_digits(references, holder) -%}
+    select {{ references }}.*
+    from {{ references }}
+    left join (
+        select
+            reference_key,
+            count(distinct {{ holder }}) as holders
+        from {{ references }}
+        where reference_kind = 'document_digits'
+        group by reference_key
+    ) as repeats
+        on {{ references }}.reference_kind = 'document_digits'
+        and {{ references }}.reference_key = repeats.reference_key
+    where coalesce(repeats.holders, 0) <= {{ var('reference_max_repeats') }}
+{%- endmacro %}
+
 {% macro digits_key(expression) -%}
     nullif(ltrim(regexp_replace({{ expression }}, '[^0-9]', '', 'g'), '0'), '')
 {%- endmacro %}

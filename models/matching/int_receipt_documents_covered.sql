@@ -98,7 +98,7 @@ item_ids as (
 invoice_ids_written as (
     select
         document_number,
-        {{ regexp_each('external_reference', '[A-Za-z]{2,5}_[A-Za-z0-9]{6,}') }} as stripe_id
+        {{ stripe_ids_in('external_reference') }} as stripe_id
     from {{ ref('stg_erp__invoices') }}
     where document_type = 'invoice'
         and external_reference is not null

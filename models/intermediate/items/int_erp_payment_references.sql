@@ -18,14 +18,14 @@ stripe_ids as (
     select
         payment_number,
         'memo' as reference_source,
-        {{ regexp_each('memo', '[A-Za-z]{2,5}_[A-Za-z0-9]{6,}') }} as stripe_id
+        {{ stripe_ids_in('memo') }} as stripe_id
     from payments
     where memo is not null
     union all
     select
         payment_number,
         'external_reference' as reference_source,
-        {{ regexp_each('external_reference', '[A-Za-z]{2,5}_[A-Za-z0-9]{6,}') }} as stripe_id
+        {{ stripe_ids_in('external_reference') }} as stripe_id
     from payments
     where external_reference is not null
 ),
@@ -85,24 +85,9 @@ references_found as (
 ),
 
 -- A number many items share (a year, a common amount, a batch number) is not a document
--- reference: document digits found on more than var reference_max_repeats different items are
--- left out, like stop words (a reference names one document, paid a few times at most).
-repeats as (
-    select
-        reference_key,
-        count(distinct payment_number) as holders
-    from references_found
-    where reference_kind = 'document_digits'
-    group by reference_key
-),
-
+-- reference (macro without_repeated_document_digits).
 final as (
-    select references_found.*
-    from references_found
-    left join repeats
-        on references_found.reference_kind = 'document_digits'
-        and references_found.reference_key = repeats.reference_key
-    where coalesce(repeats.holders, 0) <= {{ var('reference_max_repeats') }}
+    {{ without_repeated_document_digits('references_found', 'payment_number') }}
 )
 
 select * from final

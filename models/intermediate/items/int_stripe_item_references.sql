@@ -107,24 +107,9 @@ references_found as (
 ),
 
 -- A number many items share (a year, a common amount, a batch number) is not a document
--- reference: document digits found on more than var reference_max_repeats different items are
--- left out, like stop words (a reference names one document, paid a few times at most).
-repeats as (
-    select
-        reference_key,
-        count(distinct stripe_object_id) as holders
-    from references_found
-    where reference_kind = 'document_digits'
-    group by reference_key
-),
-
+-- reference (macro without_repeated_document_digits).
 final as (
-    select references_found.*
-    from references_found
-    left join repeats
-        on references_found.reference_kind = 'document_digits'
-        and references_found.reference_key = repeats.reference_key
-    where coalesce(repeats.holders, 0) <= {{ var('reference_max_repeats') }}
+    {{ without_repeated_document_digits('references_found', 'stripe_object_id') }}
 )
 
 select * from final
