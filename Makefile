@@ -25,7 +25,7 @@ test: $(BIN)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check recon ingest ml tests benchmarks
+	$(BIN)/ruff check core recon ingest ml checks demoworld tests benchmarks
 	$(BIN)/mypy
 
 clean:

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import recon  # noqa: F401  # first: it turns GX's analytics off before GX is imported
     from checks import run_checks
-    from recon.settings import resolve
+    from core.settings import resolve
 
     imported = time.perf_counter()
     settings = resolve(warehouse=args.warehouse, target=args.target)

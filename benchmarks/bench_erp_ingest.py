@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import recon  # noqa: F401  - telemetry off
+from core.settings import resolve
 from ingest.erp import load_erp
-from recon.settings import resolve
 
 CURRENCIES = [("usd", 2), ("eur", 2), ("jpy", 0), ("kwd", 3)]
 

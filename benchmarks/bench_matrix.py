@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_matrix.py [--seeds 1 2 3] [--mess tidy messy]
         [--scale 4000] [--months 3] [--jobs 2] [--work-dir warehouse/bench/matrix]
 
-For each seed and mess preset, generates a world (`ingest/demo/world.py`, 3 months by default),
+For each seed and mess preset, generates a world (`demoworld/world.py`, 3 months by default),
 serves its Stripe part on the local Stripe-compatible API and runs `recon run` against it into
 a fresh DuckDB file, as `recon demo` does: once normally and once with the analysts'
 deterministic rules alone (`recon run --rules-only`: no learned scorer, no classifier) when this
@@ -85,8 +85,8 @@ def rules_only_available() -> bool:
 
 
 def make_world(seed: int, mess: str, scale: int, months: int, work: Path) -> Path:
-    from ingest.demo.mess import PRESETS
-    from ingest.demo.world import WorldSpec, generate_world
+    from demoworld.mess import PRESETS
+    from demoworld.world import WorldSpec, generate_world
 
     world = work / f"world-{mess}-s{seed}-n{scale}-m{months}"
     manifest = world / "manifest.json"
@@ -106,10 +106,10 @@ def make_world(seed: int, mess: str, scale: int, months: int, work: Path) -> Pat
 
 def run_one(world: Path, seed: int, mess: str, mode: str, work: Path) -> Result:
     """`recon run` on a fresh warehouse against the world served locally, then the score."""
+    from core.errors import ReconError
+    from core.settings import resolve
     from recon.demo import DEMO_API_KEY, serving
-    from recon.errors import ReconError
     from recon.evaluate import evaluate
-    from recon.settings import resolve
 
     job = work / f"{world.name}-{mode}"
     shutil.rmtree(job, ignore_errors=True)

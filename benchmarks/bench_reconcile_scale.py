@@ -5,7 +5,7 @@ N charges side by side (100k and 1M), with each step's time and the slowest mode
         [--world-arg=--mess --world-arg=messy]   (extra arguments for the world generator)
 
 For each scale: generates the world (or reuses it) under --work-dir with `python -m
-ingest.demo.world`, loads it straight into a fresh DuckDB file (benchmarks/load_world_direct.py:
+demoworld.world`, loads it straight into a fresh DuckDB file (benchmarks/load_world_direct.py:
 the ingestion's own row shaping and dlt pipeline, without HTTP), then runs in a child process what
 `recon run` runs after ingestion, timed step by step: dbt build up to the candidate pairs, the
 match scorer, dbt build of what the weights feed, classify and the exceptions mart rebuilt.
@@ -28,7 +28,7 @@ BIN = ROOT / ".venv" / "bin"
 
 _CHILD = r"""
 import json, resource, sys, time
-from recon.settings import resolve
+from core.settings import resolve
 from recon.dbt import describe, run_dbt, settings_env
 from ml.match_scorer import DOWNSTREAM_SELECTOR, learn
 from ml.classification import classify
@@ -59,7 +59,7 @@ def _world(scale: int, seed: int, work: Path, world_args: list[str]) -> Path:
     if not (world / "manifest.json").exists():
         started = time.monotonic()
         subprocess.run(
-            [str(BIN / "python"), "-m", "ingest.demo.world", "--scale", str(scale), "--seed", str(seed),
+            [str(BIN / "python"), "-m", "demoworld.world", "--scale", str(scale), "--seed", str(seed),
              "--out", str(world), *world_args],
             check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
         )

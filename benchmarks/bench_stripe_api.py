@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_stripe_api.py [--world DIR] [--objects N]
 
 Without --world it makes a world in a temporary directory: with the real generator
-(ingest/demo/world.py) when it is there, else with the tests' synthetic writer of about
+(demoworld/world.py) when it is there, else with the tests' synthetic writer of about
 N objects. Prints the index build time, then objects/s over the charges at limit=100 for:
 the typed `auto_paging_iter`, `raw_request` pages (the library parses the JSON body), and
 plain HTTP (requests + orjson, no stripe library) as the server's own ceiling.
@@ -28,7 +28,7 @@ import stripe
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest.demo.stripe_api import DEFAULT_API_KEY, StripeAPIServer  # noqa: E402
+from demoworld.stripe_api import DEFAULT_API_KEY, StripeAPIServer  # noqa: E402
 
 API_VERSION = "2025-02-24.acacia"
 log = logging.getLogger("bench_stripe_api")
@@ -47,11 +47,11 @@ def synthetic_writer() -> Callable[..., Path]:
 def make_world(target: Path, objects: int, seed: int, synthetic: bool) -> str:
     if not synthetic:
         try:
-            from ingest.demo.world import WorldSpec, generate_world
+            from demoworld.world import WorldSpec, generate_world
 
             # about six Stripe objects a sale (charge, intent, transaction, events, ...)
             generate_world(WorldSpec(seed=seed, scale=max(1, objects // 6)), target)
-            return "ingest.demo.world"
+            return "demoworld.world"
         except Exception as exc:  # the generator may be missing or its API differ
             log.info("real generator not used (%s); writing a synthetic world", exc)
     synthetic_writer()(target, n_charges=max(1, objects // 5), seed=seed)
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         "--page-objects", type=int, default=None, help="stop each paging run after N charges"
     )
     parser.add_argument(
-        "--synthetic", action="store_true", help="use the tests' writer, not ingest.demo.world"
+        "--synthetic", action="store_true", help="use the tests' writer, not demoworld.world"
     )
     parser.add_argument("--keep", action="store_true", help="keep the made world (prints where)")
     args = parser.parse_args(argv)

@@ -16,10 +16,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from ingest.demo.stripe_api import StripeAPIServer
-from ingest.demo.world import WorldSpec, generate_world
+from core.settings import resolve
+from demoworld.stripe_api import StripeAPIServer
+from demoworld.world import WorldSpec, generate_world
 from ingest.stripe.load import load_stripe
-from recon.settings import resolve
 
 KEY = "sk_test_bench_key_0000"
 

@@ -1,4 +1,4 @@
-"""Throughput of the webhook sender (ingest/demo/webhooks.py) against a trivial local receiver.
+"""Throughput of the webhook sender (demoworld/webhooks.py) against a trivial local receiver.
 
     .venv/bin/python benchmarks/bench_webhook_sender.py [--world DIR] [--events 5000]
         [--concurrency 1 4 8]
@@ -22,8 +22,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest.demo.webhooks import WEBHOOK_EVENT_TYPES, deliver_events, world_events  # noqa: E402
-from ingest.demo.world import WorldSpec, generate_world  # noqa: E402
+from demoworld.webhooks import WEBHOOK_EVENT_TYPES, deliver_events, world_events  # noqa: E402
+from demoworld.world import WorldSpec, generate_world  # noqa: E402
 
 
 class _Ack(BaseHTTPRequestHandler):

@@ -46,13 +46,13 @@ def main() -> int:
 
     import duckdb
 
+    from core.settings import resolve
     from ingest.destinations import PIPELINES_DIR_NAME
     from ingest.stripe.settings import RESOURCES
     from recon.demo import ensure_world, serving
+    from recon.demo.live import world_cutoff
     from recon.pipeline import run_steps
     from recon.serve import default_inbox_path
-    from recon.serve.live import world_cutoff
-    from recon.settings import resolve
 
     world = args.work_dir / f"world-s{args.seed}-{args.scale}"
     ensure_world(world, seed=args.seed, scale=args.scale, out=sys.stdout)
@@ -70,8 +70,8 @@ def main() -> int:
         run_steps(batch_settings, io.StringIO(), stripe_until=cutoff)
     print(f"batch run up to {args.live_days} days before the world's end: {time.monotonic() - started:.1f} s")
 
-    from ingest.demo.webhooks import WEBHOOK_EVENT_TYPES, deliver_events, world_events
-    from recon.serve.live import ServiceProcess, latencies
+    from demoworld.webhooks import WEBHOOK_EVENT_TYPES, deliver_events, world_events
+    from recon.demo.live import ServiceProcess, latencies
 
     events = list(world_events(world, types=WEBHOOK_EVENT_TYPES, created_gte=cutoff))[: args.max_events]
     half = len(events) // 2

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ingest.demo.world import WorldSpec, generate_world
+from demoworld.world import WorldSpec, generate_world
 
 
 def _disk_bytes(root: Path) -> int:

@@ -2,7 +2,7 @@
 
 Through the local Stripe-compatible API a 1M-charge world (about 9.5M objects) takes most of
 an hour to load; the dbt benchmark needs the same raw tables, not the HTTP path. This loader
-uses the ingestion's own row shaping, hints and dlt pipeline (`ingest.stripe._Batcher`), so
+uses the ingestion's own row shaping, hints and dlt pipeline (`ingest.stripe.Batcher`), so
 `raw_stripe` has the same columns and types as after `recon ingest stripe`; the ERP and the
 decisions go through the real loaders. What it skips is what the Stripe benchmark measures:
 requests, slicing and the rate cap.
@@ -23,11 +23,12 @@ from typing import Any
 
 import dlt
 
+from core.settings import resolve
 from ingest import destinations
-from ingest.erp import load_decisions, load_erp
-from ingest.stripe import COMPOSITION_TABLE, _Batcher
+from ingest.decisions import load_decisions
+from ingest.erp import load_erp
+from ingest.stripe import COMPOSITION_TABLE, Batcher
 from ingest.stripe.settings import PAYOUT_COMPOSITION_COLUMNS, PAYOUT_FINAL_STATUSES, RESOURCES
-from recon.settings import resolve
 
 
 def _objects(path: Path) -> Iterator[dict[str, Any]]:
@@ -55,14 +56,14 @@ def main() -> None:
     def stripe_files() -> Iterator[Any]:
         final_payouts = set()
         for resource, (_, columns) in RESOURCES.items():
-            batch = _Batcher(resource, columns, "id")
+            batch = Batcher(resource, columns, "id")
             for obj in _objects(world / "stripe" / f"{resource}.jsonl"):
                 if resource == "payouts" and obj.get("status") in PAYOUT_FINAL_STATUSES:
                     final_payouts.add(obj["id"])
                 yield from batch.add(obj, loaded_at_ms)
             yield from batch.flush()
             print(f"  {resource}: {batch.count:,} rows", flush=True)
-        composition = _Batcher(
+        composition = Batcher(
             COMPOSITION_TABLE, PAYOUT_COMPOSITION_COLUMNS, ["payout_id", "balance_transaction_id"]
         )
         with (world / "stripe" / "payout_balance_transactions.csv").open(newline="") as handle:

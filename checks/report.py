@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recon.currencies import exponents, to_major_string
-from recon.errors import ChecksFailedError, UserError
+from core.currencies import exponents, to_major_string
+from core.errors import ChecksFailedError, UserError
 
 SHOWN_ROWS = 5
 

@@ -22,8 +22,8 @@ from typing import Any
 from checks.invariants import INVARIANTS, SUITES, Invariant
 from checks.report import CheckReport, Note, NotRun, failure_from_rows
 from checks.warehouse import Warehouse, connected, currencies_values, gl_accounts_values
-from recon.errors import UserError
-from recon.settings import PROJECT_DIR, Settings
+from core.errors import UserError
+from core.settings import PROJECT_DIR, Settings
 
 log = logging.getLogger(__name__)
 

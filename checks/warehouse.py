@@ -28,12 +28,13 @@ from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
+from duckdb_engine import ConnectionWrapper
 from sqlalchemy.pool import StaticPool
 
-from recon.currencies import exponents
-from recon.errors import SourceUnavailableError, UserError
-from recon.settings import PROJECT_DIR, Settings
-from recon.warehouse import connect_duckdb
+from core.currencies import exponents
+from core.errors import SourceUnavailableError, UserError
+from core.settings import PROJECT_DIR, Settings
+from core.warehouse import connect_duckdb, describe_postgres, postgres_credentials
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,6 @@ SCHEMAS = ("raw_stripe", "raw_erp", "raw_decisions", "marts")
 
 
 def _duckdb_wrapper_class() -> type[Any]:
-    from duckdb_engine import ConnectionWrapper
-
     class ReadOnlyAutocommitConnection(ConnectionWrapper):
         """A DuckDB connection whose transaction calls are no-ops (see the module's doc)."""
 
@@ -114,8 +113,6 @@ def _duckdb(settings: Settings, prefix: str) -> Warehouse:
 
 
 def _postgres(prefix: str) -> Warehouse:
-    from ingest.destinations import describe_postgres, postgres_credentials
-
     c = postgres_credentials()
     auth = quote(str(c["username"]), safe="")
     secret = os.environ.get(PASSWORD_VARIABLE)

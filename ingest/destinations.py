@@ -3,9 +3,7 @@
 Shared by every source (ERP, decisions, Stripe). The target decides the destination:
 
 - `duckdb`: the DuckDB file at `settings.warehouse` (its folder is created);
-- `postgres`: the server named by RECON_PG_HOST (127.0.0.1), RECON_PG_PORT (5432),
-  RECON_PG_USER (postgres), RECON_PG_DATABASE (test), with the password, if any, in
-  DBT_ENV_SECRET_RECON_PG_PASSWORD (the variable dbt's profile reads too).
+- `postgres`: the server of `core.warehouse.postgres_credentials`.
 
 dlt's working folder (state, schemas, load packages) is `<warehouse folder>/.dlt_pipelines/<warehouse name>`
 unless the caller gives one: never the user's home.
@@ -13,7 +11,6 @@ unless the caller gives one: never the user's home.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,36 +18,12 @@ from typing import Any
 import dlt
 from dlt.common.destination import Destination
 
-# Importing recon (any module of it) turns dlt's telemetry off before a pipeline starts.
-from recon.errors import UserError
-from recon.settings import Settings
+from core.errors import UserError
+from core.settings import Settings
+from core.warehouse import postgres_credentials
 
 TARGETS = ("duckdb", "postgres")
 PIPELINES_DIR_NAME = ".dlt_pipelines"
-
-
-def postgres_credentials(env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The PostgreSQL warehouse's connection settings from the environment."""
-    env = os.environ if env is None else env
-    port = env.get("RECON_PG_PORT") or "5432"
-    if not port.isdigit():
-        raise UserError(f"RECON_PG_PORT must be a port number, not {port!r}.")
-    credentials: dict[str, Any] = {
-        "host": env.get("RECON_PG_HOST") or "127.0.0.1",
-        "port": int(port),
-        "username": env.get("RECON_PG_USER") or "postgres",
-        "database": env.get("RECON_PG_DATABASE") or "test",
-        "connect_timeout": 10,
-    }
-    # dlt wants a password field; an empty one means none (trust or peer authentication).
-    credentials["password"] = env.get("DBT_ENV_SECRET_RECON_PG_PASSWORD") or ""
-    return credentials
-
-
-def describe_postgres(env: Mapping[str, str] | None = None) -> str:
-    """`user@host:port/database`, for messages (never the password)."""
-    c = postgres_credentials(env)
-    return f"{c['username']}@{c['host']}:{c['port']}/{c['database']}"
 
 
 def destination(settings: Settings, env: Mapping[str, str] | None = None) -> Destination[Any, Any]:

@@ -5,22 +5,22 @@ disposition, confidence, model_version, classified_at, type_source) into the Duc
 per rule-based type, the model's values where it beat the rules on the time split (ml.gate),
 else the rules' values with their measured accuracy as confidence. The models
 downstream of it (`DOWNSTREAM_SELECTOR`, the exceptions mart) then take the classifier's values
-over the rule-based ones: `build_downstream(settings)` rebuilds them.
+over the rule-based ones: `recon.pipeline.build_downstream(settings)` rebuilds them.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from core.settings import Settings
+from core.warehouse import schema
 from ml.features import connect, label_examples, load_features, load_resolutions
 from ml.training import (
     DEFAULT_MODEL_DIR,
@@ -33,8 +33,6 @@ from ml.training import (
     load_registered,
     save,
 )
-from recon.settings import Settings
-from recon.warehouse import schema
 
 if TYPE_CHECKING:
     import duckdb
@@ -240,14 +238,3 @@ def classify(
         by_model=int((frame["type_source"] == "model").sum()),
     )
 
-
-def build_downstream(settings: Settings, dbt_vars: Mapping[str, Any] | None = None) -> str:
-    """`dbt build` of the models downstream of the classifications (the exceptions mart and
-    what reads it), so they take the classifier's values. Call after `classify`. `dbt_vars`
-    overrides dbt vars for this build (e.g. the review policy)."""
-    from recon.dbt import describe, run_dbt, settings_env
-
-    args = ["build", "--select", DOWNSTREAM_SELECTOR]
-    if dbt_vars:
-        args += ["--vars", json.dumps(dict(dbt_vars))]
-    return describe(run_dbt(args, settings_env(settings)))

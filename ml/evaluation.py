@@ -23,6 +23,9 @@ import pandas as pd
 import yaml  # type: ignore[import-untyped,unused-ignore]
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+from core.errors import UserError
+from core.settings import PROJECT_DIR, Settings
+from core.vocabulary import EXPECTED_VARIANCE, TRUE_EXCEPTION
 from ml.features import (
     connect,
     label_examples,
@@ -31,9 +34,6 @@ from ml.features import (
 )
 from ml.gate import Gate
 from ml.training import DEFAULT_SEED, fit
-from recon.errors import UserError
-from recon.settings import PROJECT_DIR, Settings
-from recon.vocabulary import EXPECTED_VARIANCE, TRUE_EXCEPTION
 
 log = logging.getLogger(__name__)
 

@@ -7,13 +7,14 @@ import hashlib
 import logging
 from typing import TYPE_CHECKING
 
+import duckdb
 import numpy as np
 import pandas as pd
 
-from recon.errors import UserError
-from recon.settings import Settings
-from recon.vocabulary import DISPOSITION_OF_TYPE
-from recon.warehouse import connect_duckdb, schema
+from core.errors import UserError
+from core.settings import Settings
+from core.vocabulary import DISPOSITION_OF_TYPE
+from core.warehouse import connect_duckdb, schema
 
 if TYPE_CHECKING:
     import duckdb
@@ -67,15 +68,13 @@ _FEATURE_COLUMNS = (
 
 def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
     """A read-write connection to the DuckDB warehouse, for the classifier's table (see
-    recon.warehouse.connect_duckdb; open it after dbt finished)."""
+    core.warehouse.connect_duckdb; open it after dbt finished)."""
     if settings.target != "duckdb":
         raise UserError(f"The classifier writes to the DuckDB warehouse only, not target {settings.target!r}.")
     return connect_duckdb(settings, read_only=False)
 
 
 def _read(con: duckdb.DuckDBPyConnection, query: str) -> pd.DataFrame:
-    import duckdb
-
     try:
         return con.execute(query).df()
     except duckdb.CatalogException as error:

@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
-from recon.errors import UserError
-from recon.settings import PROJECT_DIR, Settings
-from recon.warehouse import schema
+from core.errors import UserError
+from core.settings import PROJECT_DIR, Settings
+from core.warehouse import connect_duckdb, connect_postgres, schema
 
 log = logging.getLogger(__name__)
 
@@ -249,12 +249,8 @@ def _write(settings: Settings, fits: Sequence[TypeFit]) -> bool:
 
 def _connect(settings: Settings) -> Any:
     if settings.target == "duckdb":
-        from recon.warehouse import connect_duckdb
-
         return connect_duckdb(settings, read_only=False)
     if settings.target == "postgres":
-        from recon.warehouse import connect_postgres
-
         return connect_postgres()
     raise UserError(f"The match scorer does not know the target {settings.target!r} yet.")
 

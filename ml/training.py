@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+import joblib
 import numpy as np
 import pandas as pd
 import sklearn
@@ -29,7 +31,12 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
+from threadpoolctl import threadpool_limits
 
+from core.errors import UserError
+from core.settings import PROJECT_DIR
+from core.vocabulary import DISPOSITION_OF_TYPE, EXPECTED_VARIANCE, TRUE_EXCEPTION
+from core.warehouse import schema
 from ml.features import (
     CATEGORICAL_FEATURES,
     NUMERIC_FEATURES,
@@ -46,10 +53,6 @@ from ml.gate import (
     period_numbers,
     validation_periods,
 )
-from recon.errors import UserError
-from recon.settings import PROJECT_DIR
-from recon.vocabulary import DISPOSITION_OF_TYPE, EXPECTED_VARIANCE, TRUE_EXCEPTION
-from recon.warehouse import schema
 
 if TYPE_CHECKING:
     import duckdb
@@ -117,8 +120,6 @@ class TrainedModel:
 def _one_openmp_thread() -> Any:
     """OpenMP and BLAS pools of one thread: on a shared 2-core machine their busy-waiting threads
     made fits 5-10 times slower; the forest's own parallelism (joblib, n_jobs) is kept."""
-    from threadpoolctl import threadpool_limits
-
     return threadpool_limits(limits=1)
 
 
@@ -395,8 +396,6 @@ def registry_table() -> str:
 
 def save(model: TrainedModel, con: duckdb.DuckDBPyConnection, model_dir: Path) -> Path:
     """Writes the model file and its registry row (replacing a row of the same version)."""
-    import joblib
-
     model_dir.mkdir(parents=True, exist_ok=True)
     path = model_dir / f"{model.version}.joblib"
     joblib.dump(
@@ -436,9 +435,6 @@ def save(model: TrainedModel, con: duckdb.DuckDBPyConnection, model_dir: Path) -
 
 def load_registered(con: duckdb.DuckDBPyConnection, digest: str, model_dir: Path) -> TrainedModel | None:
     """The registered model trained on exactly this history, when its file is still there."""
-    import duckdb
-    import joblib
-
     try:
         rows = con.execute(
             f"select model_version, trained_at, training_window_start, training_window_end, training_examples, "

@@ -13,10 +13,14 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 
+from core.errors import ChecksFailedError, ReconError, SourceUnavailableError, UserError
+from core.settings import Settings, resolve
+from core.telemetry import quiet_telemetry
+from demoworld.mess import add_mess_options, resolve_mess
 from recon import __version__
-from recon.errors import ChecksFailedError, ReconError, SourceUnavailableError, UserError
-from recon.settings import Settings, resolve
+from recon.locking import writer_lock
 
 log = logging.getLogger("recon")
 
@@ -67,7 +71,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.demo.mess import resolve_mess
+    # Start-up time: each command imports its own machinery (dbt, dlt, scikit-learn, Great
+    # Expectations: seconds), so `recon --help` and the other commands do not pay for it.
     from recon.demo import DEMO_WAREHOUSE, run_demo
 
     mess = resolve_mess(args.mess, args.knob)
@@ -120,8 +125,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="live mode: the batch run stops DAYS (default 7) before the world's end; those days then "
         "arrive as signed webhooks (with duplicates, out of order) at a running `recon serve`",
     )
-    from ingest.demo.mess import add_mess_options
-
     add_mess_options(demo)
     _add_settings_options(demo)
     demo.set_defaults(handler=_cmd_demo)
@@ -225,10 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
     if args.evaluate:
-        from ml.evaluation import DEFAULT_REPORT, evaluate_classifier
+        from ml.evaluation import (  # start-up time (see _cmd_demo)
+            DEFAULT_REPORT,
+            evaluate_classifier,
+        )
 
         evaluation = evaluate_classifier(
             settings,
@@ -238,7 +242,8 @@ def _cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
         )
         print(evaluation.render())
         return 0
-    from ml.classification import build_downstream, classify
+    from ml.classification import classify  # start-up time (see _cmd_demo)
+    from recon.pipeline import build_downstream  # start-up time
 
     print(classify(settings, retrain=args.retrain).render())
     print(build_downstream(settings))
@@ -246,9 +251,12 @@ def _cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
-    from recon.serve import ServeConfig, default_inbox_path, run_server, secret_from
+    from recon.serve import (  # start-up time
+        ServeConfig,
+        default_inbox_path,
+        run_server,
+        secret_from,
+    )
 
     inbox = args.inbox or os.environ.get("RECON_WEBHOOK_INBOX")
     if args.verbose == 0:
@@ -270,9 +278,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
-    from recon.evaluate import evaluate
+    from recon.evaluate import evaluate  # start-up time (see _cmd_demo)
 
     evaluation = evaluate(settings, Path(args.world))
     print(evaluation.render())
@@ -282,9 +288,7 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
-    from checks import SUITES, run_checks
+    from checks import SUITES, run_checks  # start-up time (see _cmd_demo)
 
     report = run_checks(
         settings,
@@ -309,14 +313,14 @@ def _add_ingest_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
 
 
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from recon.pipeline import run_steps
+    from recon.pipeline import run_steps  # start-up time (see _cmd_demo)
 
     run_steps(settings, sys.stdout)
     return 0
 
 
 def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from recon.pipeline import ingest_erp, ingest_stripe
+    from recon.pipeline import ingest_erp, ingest_stripe  # start-up time (see _cmd_demo)
 
     reports = ingest_stripe(settings) if args.source == "stripe" else ingest_erp(settings)
     for report in reports:
@@ -333,10 +337,11 @@ def _configure_logging(verbosity: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    quiet_telemetry()
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["stripe-api"]:
-        # The local API has its own parser (python -m ingest.demo.stripe_api): forward as is.
-        from ingest.demo.stripe_api import main as stripe_api_main
+        # The local API has its own parser (python -m demoworld.stripe_api): forward as is.
+        from demoworld.stripe_api import main as stripe_api_main  # start-up time (see _cmd_demo)
 
         return stripe_api_main(arguments[1:])
     parser = build_parser()
@@ -346,7 +351,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = _settings(args)
         if args.command in WRITERS:
-            from recon.locking import writer_lock
 
             def waiting(holder: str) -> None:
                 print(f"Waiting for the warehouse: {holder} is writing to it.", file=sys.stderr, flush=True)

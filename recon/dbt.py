@@ -9,8 +9,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from recon.errors import ChecksFailedError, ReconError
-from recon.settings import PROJECT_DIR, Settings
+from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+from dbt.cli.main import dbtRunner
+
+from core.errors import ChecksFailedError, ReconError
+from core.settings import PROJECT_DIR, Settings
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +49,6 @@ def settings_env(settings: Settings) -> dict[str, str]:
 def parse_manifest(env: Mapping[str, str] | None = None) -> Any:
     """The project's parsed manifest, for a process that runs dbt many times (`recon serve`):
     passed back to `run_dbt`, it saves the parse (seconds) on every later invocation."""
-    from dbt.cli.main import dbtRunner
-
     with _environment({"DO_NOT_TRACK": "1", **(env or {})}):
         result = dbtRunner().invoke(["parse", "--quiet", "--project-dir", str(PROJECT_DIR)])
     if not result.success:
@@ -64,8 +65,6 @@ def run_dbt(
     failed nodes when dbt ran but something failed or errored. `manifest` (from
     `parse_manifest`) skips parsing. dbt-duckdb's database handle is closed when dbt returns.
     """
-    from dbt.cli.main import dbtRunner
-
     argv = [*args, "--project-dir", str(PROJECT_DIR)]
     if quiet:
         argv.append("--quiet")
@@ -95,10 +94,6 @@ def run_dbt(
 def release_duckdb() -> None:
     """Let go of dbt-duckdb's database handle, which it keeps open in the process after a run,
     so that another process (`recon serve`, a BI tool) can open the file."""
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    except ImportError:  # dbt-duckdb not installed: nothing held
-        return
     environment = DuckDBConnectionManager._ENV
     if environment is not None:
         try:

@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recon.errors import UserError
-from recon.settings import Settings
-from recon.warehouse import fetch_all, schema
+from core.errors import UserError
+from core.settings import Settings
+from core.warehouse import fetch_all, schema
 
 OK_STATUS = frozenset({"auto_matched", "suggested", "confirmed"})
 SCORED_TYPES = ("charge_payment", "refund_payment", "payout_deposit")

@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from recon.errors import SourceUnavailableError
-from recon.settings import Settings
+from core.errors import SourceUnavailableError
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

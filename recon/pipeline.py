@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import time
-from typing import TextIO
+from collections.abc import Mapping
+from typing import Any, TextIO
 
+from checks import run_checks
+from core.errors import UserError
+from core.settings import Settings
+from ingest.decisions import load_decisions
+from ingest.erp import load_erp
 from ingest.report import LoadReport
-from recon.errors import UserError
-from recon.settings import Settings
+from ingest.stripe.load import load_stripe
+from ml import match_scorer
+from ml.classification import DOWNSTREAM_SELECTOR, classify
+from recon.dbt import describe, run_dbt, settings_env
+from recon.locking import writer_lock
+from recon.summary import summarize
 
 # The steps of `recon run` (CONTRACT.md section 1) that this version cannot run yet: listed as
 # such in the output, never shown as done.
@@ -16,15 +27,11 @@ NOT_BUILT_YET: tuple[str, ...] = ()
 
 def ingest_stripe(settings: Settings, until: int | None = None) -> list[LoadReport]:
     """Stripe through its API into raw_stripe (objects created before `until`, unix seconds, if given)."""
-    from ingest.stripe.load import load_stripe
-
     return [load_stripe(settings, now=until)]
 
 
 def ingest_erp(settings: Settings) -> list[LoadReport]:
     """The ERP's books into raw_erp, and the team's decisions, when given, into raw_decisions."""
-    from ingest.erp import load_decisions, load_erp
-
     if settings.erp_dir is None and settings.erp_sql is None:
         raise UserError("No ERP given: pass --erp-dir DIR or --erp-sql URL (or RECON_ERP_DIR / RECON_ERP_SQL).")
     reports = [load_erp(settings)]
@@ -40,17 +47,23 @@ def build_models(settings: Settings) -> str:
     scorer learns from (everything up to the candidate pairs and the rules' matches), then the
     scorer learns its weights from it (ml/match_scorer.py), then what its weights feed (the
     scored pairs, the resolution, the exceptions and the marts)."""
-    from recon.dbt import describe, run_dbt, settings_env
-
     env = settings_env(settings)
     if settings.rules_only:
         return describe(run_dbt(["build"], env)) + "\nMatching: the analysts' rules alone (--rules-only)"
-    from ml.match_scorer import DOWNSTREAM_SELECTOR, learn
-
-    upstream = describe(run_dbt(["build", "--exclude", DOWNSTREAM_SELECTOR], env))
-    scorer = learn(settings)
-    downstream = describe(run_dbt(["build", "--select", DOWNSTREAM_SELECTOR], env))
+    upstream = describe(run_dbt(["build", "--exclude", match_scorer.DOWNSTREAM_SELECTOR], env))
+    scorer = match_scorer.learn(settings)
+    downstream = describe(run_dbt(["build", "--select", match_scorer.DOWNSTREAM_SELECTOR], env))
     return "\n".join([upstream, scorer.render(), downstream])
+
+
+def build_downstream(settings: Settings, dbt_vars: Mapping[str, Any] | None = None) -> str:
+    """`dbt build` of the models downstream of the classifications (the exceptions mart and
+    what reads it), so they take the classifier's values. Call after `classify`. `dbt_vars`
+    overrides dbt vars for this build (e.g. the review policy)."""
+    args = ["build", "--select", DOWNSTREAM_SELECTOR]
+    if dbt_vars:
+        args += ["--vars", json.dumps(dict(dbt_vars))]
+    return describe(run_dbt(args, settings_env(settings)))
 
 
 def run_steps(settings: Settings, out: TextIO, *, stripe_until: int | None = None) -> None:
@@ -59,7 +72,6 @@ def run_steps(settings: Settings, out: TextIO, *, stripe_until: int | None = Non
     Holds the warehouse's writer lock throughout (recon.locking): a webhook service's
     micro-batches wait for the run, and the run waits for a micro-batch under way.
     """
-    from recon.locking import writer_lock
 
     def waiting(holder: str) -> None:
         out.write(f"Waiting for the warehouse: {holder} is writing to it.\n")
@@ -81,10 +93,6 @@ def _run_steps(settings: Settings, out: TextIO, stripe_until: int | None) -> Non
     line = build_models(settings)
     out.write(f"\n== dbt build: done in {time.monotonic() - started:.1f} s\n{line}\n")
     out.flush()
-    from checks import run_checks
-    from ml.classification import build_downstream, classify
-    from recon.summary import summarize
-
     if settings.rules_only:
         out.write("\n== classify: not run (--rules-only): the rule-based types and dispositions stand\n")
     elif settings.target == "duckdb":

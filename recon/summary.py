@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from recon.currencies import to_major_string
-from recon.settings import Settings
-from recon.warehouse import fetch_all, schema
+from core.currencies import to_major_string
+from core.settings import Settings
+from core.warehouse import fetch_all, schema
 
 
 @dataclass

@@ -9,6 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from core.telemetry import quiet_telemetry
+
+# The tests drive dbt, dlt and Great Expectations in-process, as the `recon` command does.
+quiet_telemetry()
+
 
 def _postgres_required() -> bool:
     """In CI (or when asked) a missing PostgreSQL server fails the tests instead of skipping them."""
@@ -69,7 +74,7 @@ SMALL_WORLD_SEED = 7
 
 @pytest.fixture(scope="session")
 def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ingest.demo.world import WorldSpec, generate_world
+    from demoworld.world import WorldSpec, generate_world
 
     out = tmp_path_factory.mktemp("world") / f"seed{SMALL_WORLD_SEED}-scale{SMALL_WORLD_SCALE}"
     generate_world(WorldSpec(seed=SMALL_WORLD_SEED, scale=SMALL_WORLD_SCALE, months=3), out)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from recon.settings import PROJECT_DIR
+from core.settings import PROJECT_DIR
 
 BIN = Path(sys.executable).parent
 

@@ -14,6 +14,8 @@ from typing import Any
 import dlt
 from dlt.extract.resource import DltResource
 
+from core.errors import UserError
+from core.settings import Settings
 from ingest import destinations
 from ingest.decisions.settings import DATASET_NAME, PIPELINE_NAME, SOURCE_NAME, TABLES
 from ingest.erp import (
@@ -25,8 +27,6 @@ from ingest.erp import (
     table_resource,
 )
 from ingest.report import LoadReport
-from recon.errors import UserError
-from recon.settings import Settings
 
 __all__ = ["decisions_source", "load_decisions"]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from core.vocabulary import DISPOSITIONS, EXCEPTION_TYPES
 from ingest.erp.helpers import ColumnSpec, TableSpec
-from recon.vocabulary import DISPOSITIONS, EXCEPTION_TYPES
 
 PIPELINE_NAME = "recon_decisions"
 DATASET_NAME = "raw_decisions"

@@ -6,7 +6,9 @@ load. Each row carries `_row_fingerprint` (a hash of its values): before a load 
 already in the warehouse are read, so unchanged rows are not sent again, and a changed row is
 counted as updated.
 
-Public API: `load_erp(settings)` (and the shared `load_tables` used by `ingest.decisions`).
+Public API: `load_erp(settings)`, and the table machinery `ingest.decisions` loads with
+(`LoadRun`, `csv_opener`, `table_resource`, `read_fingerprints`, `load_tables`): the decisions
+package imports the ERP's, never the other way.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from dlt.extract.resource import DltResource
 from dlt.extract.source import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from core.errors import ReconError, SourceUnavailableError, UserError
+from core.settings import Settings
+from core.warehouse import describe_postgres
 from ingest import destinations
 from ingest.erp.helpers import (
     FINGERPRINT_COLUMN,
@@ -52,14 +57,11 @@ from ingest.erp.settings import (
     TABLES,
 )
 from ingest.report import LoadReport
-from recon.errors import ReconError, SourceUnavailableError, UserError
-from recon.settings import Settings
 
 __all__ = [
     "ErpDatabaseUnavailableError",
     "LoadRun",
     "erp_source",
-    "load_decisions",
     "load_erp",
     "load_tables",
 ]
@@ -338,7 +340,7 @@ def _warehouse_error(settings: Settings, error: BaseException) -> ReconError:
     detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     if settings.target == "postgres":
         return SourceUnavailableError(
-            f"Cannot use the PostgreSQL warehouse {destinations.describe_postgres()} ({detail}): "
+            f"Cannot use the PostgreSQL warehouse {describe_postgres()} ({detail}): "
             "check RECON_PG_HOST, RECON_PG_PORT, RECON_PG_USER and RECON_PG_DATABASE."
         )
     return UserError(
@@ -434,9 +436,3 @@ def load_erp(settings: Settings, *, pipelines_dir: Path | None = None) -> LoadRe
     )
     return load_tables(source, pipeline=pipeline, run=run, report_name="erp", settings=settings)
 
-
-def load_decisions(settings: Settings, *, pipelines_dir: Path | None = None) -> LoadReport:
-    """Load the team's decisions into `raw_decisions` (see `ingest.decisions`)."""
-    from ingest.decisions import load_decisions as load
-
-    return load(settings, pipelines_dir=pipelines_dir)

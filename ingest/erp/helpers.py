@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-from recon.currencies import exponents
+from core.currencies import exponents
 
 ColumnKind = Literal["text", "amount", "date", "timestamp", "currency", "choice", "integer"]
 

@@ -76,7 +76,7 @@ def _table_hints(table: str, columns: dict[str, ColumnType], primary_key: str | 
     )
 
 
-class _Batcher:
+class Batcher:
     """Collects rows of one table and hands out Arrow tables with that table's hints.
 
     Remembers the content hash of every row that may already be in the warehouse (created at
@@ -144,7 +144,7 @@ class _Batcher:
             yield dlt.mark.with_hints(table, self.hints, create_table_variant=True)
 
 
-class _Quarantine:
+class Quarantine:
     """Objects no raw table can hold, for `raw_stripe.quarantine`: table, id, reason, raw JSON.
 
     Keyed by table and raw JSON text (`quarantine_id`): an object is counted once in every run
@@ -249,8 +249,8 @@ def _object_id(obj: Any) -> str | None:
 
 
 def _offer(
-    batch: _Batcher,
-    quarantine: _Quarantine,
+    batch: Batcher,
+    quarantine: Quarantine,
     obj: Any,
     observed_at_ms: int,
     source: str,
@@ -291,8 +291,8 @@ def stripe_source(
     `reader` carries the key (never a dlt config value, so never in a trace);
     `now` (unix seconds) is the upper end of what is read, by default the time of the call;
     `report` receives rows and requests per table; `seen` receives, per table, the content
-    hash of every row that may already be in the warehouse (see `_Batcher`); `quarantined`
-    holds the ids `raw_stripe.quarantine` already has (see `_Quarantine`).
+    hash of every row that may already be in the warehouse (see `Batcher`); `quarantined`
+    holds the ids `raw_stripe.quarantine` already has (see `Quarantine`).
     """
     selected = list(resources or RESOURCES)
     unknown = sorted(set(selected) - set(RESOURCES))
@@ -308,7 +308,7 @@ def stripe_source(
         high_water: dict[str, int] = state.setdefault("high_water", {})
         unfinished: dict[str, int] = state.setdefault("unfinished_payouts", {})
         composed: list[str] = state.setdefault("composed_payouts", [])
-        quarantine = _Quarantine(quarantined)
+        quarantine = Quarantine(quarantined)
 
         # 1. The events since the last run: their snapshots are newer states of objects.
         # Only objects created before a table's list window need them: every object inside
@@ -318,7 +318,7 @@ def stripe_source(
         snapshots: dict[str, dict[str, tuple[dict[str, Any], int]]] = {}
         snapshot_sources: dict[tuple[str, str], str] = {}  # (table, id) -> the event that brought it
         if "events" in selected:
-            events = _Batcher(
+            events = Batcher(
                 "events", RESOURCES["events"][1], "id",
                 seen=maybe_existing, previous_high_water=high_water.get("events"), created_required=True,
             )
@@ -355,7 +355,7 @@ def stripe_source(
             if resource == "events":
                 continue
             started = time.monotonic()
-            batch = _Batcher(
+            batch = Batcher(
                 resource, RESOURCES[resource][1], "id",
                 seen=maybe_existing, previous_high_water=high_water.get(resource), created_required=True,
             )
@@ -401,7 +401,7 @@ def stripe_source(
         # 3. The composition of every payout that became final and is not yet composed.
         if "payouts" in selected and "balance_transactions" in selected:
             started = time.monotonic()
-            composition = _Batcher(
+            composition = Batcher(
                 COMPOSITION_TABLE, PAYOUT_COMPOSITION_COLUMNS, ["payout_id", "balance_transaction_id"],
                 seen=maybe_existing,
             )
@@ -448,7 +448,7 @@ def stripe_source(
 def _keep_snapshot(
     snapshots: dict[str, dict[str, tuple[dict[str, Any], int]]],
     sources: dict[tuple[str, str], str],
-    quarantine: _Quarantine,
+    quarantine: Quarantine,
     table: str,
     event: Mapping[str, Any],
 ) -> Iterator[Any]:
@@ -533,10 +533,10 @@ def _bump(high_water: dict[str, int], resource: str, obj: dict[str, Any]) -> Non
 def _account(
     report: LoadReport,
     table: str,
-    batch: _Batcher,
+    batch: Batcher,
     reader: StripeReader,
     started: float,
-    quarantine: _Quarantine,
+    quarantine: Quarantine,
     *,
     key: str | None = None,
 ) -> None:

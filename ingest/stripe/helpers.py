@@ -25,6 +25,7 @@ import orjson
 import pyarrow as pa
 import stripe
 
+from core.errors import SourceUnavailableError, UserError
 from ingest.stripe.settings import (
     API_VERSION,
     BACKOFF_INITIAL_S,
@@ -35,7 +36,6 @@ from ingest.stripe.settings import (
     PAGE_LIMIT,
     ColumnType,
 )
-from recon.errors import SourceUnavailableError, UserError
 
 log = logging.getLogger(__name__)
 

@@ -10,13 +10,13 @@ from typing import Any
 
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from core.errors import ReconError, SourceUnavailableError, UserError
+from core.settings import Settings
 from ingest import destinations
 from ingest.report import LoadReport
 from ingest.stripe import CONTENT_HASH, QUARANTINE_TABLE, stripe_source
 from ingest.stripe.helpers import StripeReader
 from ingest.stripe.settings import MAX_ATTEMPTS
-from recon.errors import ReconError, SourceUnavailableError, UserError
-from recon.settings import Settings
 
 log = logging.getLogger(__name__)
 

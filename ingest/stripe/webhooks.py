@@ -27,13 +27,13 @@ from typing import Any
 import dlt
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from core.errors import SourceUnavailableError
+from core.settings import Settings
 from ingest import destinations
-from ingest.stripe import OBSERVED_AT, QUARANTINE_TABLE, _Batcher, _Quarantine
+from ingest.stripe import OBSERVED_AT, QUARANTINE_TABLE, Batcher, Quarantine
 from ingest.stripe.helpers import UnfitObject, whole_number
 from ingest.stripe.load import stored_values
 from ingest.stripe.settings import EVENT_OBJECT_TABLES, RESOURCES, ColumnType
-from recon.errors import SourceUnavailableError
-from recon.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +142,9 @@ def _rows(
 ) -> Iterator[Any]:
     # An object its table cannot hold (a value its column cannot store) goes to the quarantine
     # with its event as the source, as in the batch load: one bad object never blocks a batch.
-    quarantine = _Quarantine()
+    quarantine = Quarantine()
 
-    def add(batch: _Batcher, obj: dict[str, Any], observed_at: int, event_id: str) -> Iterator[Any]:
+    def add(batch: Batcher, obj: dict[str, Any], observed_at: int, event_id: str) -> Iterator[Any]:
         try:
             yield from batch.add(obj, observed_at)
         except UnfitObject as error:
@@ -152,13 +152,13 @@ def _rows(
             yield from quarantine.add(batch.table, obj, str(error), f"webhook event {event_id}")
 
     for table, by_id in winners.items():
-        batch = _Batcher(table, RESOURCES[table][1], "id")
+        batch = Batcher(table, RESOURCES[table][1], "id")
         for candidate in by_id.values():
             yield from add(batch, candidate.obj, candidate.observed_at, candidate.event_id)
         yield from batch.flush()
         report.applied[table] = batch.count
-    event_rows = _Batcher("events", RESOURCES["events"][1], "id")
-    balances = _Batcher(BALANCE_TABLE, BALANCE_SNAPSHOT_COLUMNS, "event_id")
+    event_rows = Batcher("events", RESOURCES["events"][1], "id")
+    balances = Batcher(BALANCE_TABLE, BALANCE_SNAPSHOT_COLUMNS, "event_id")
     for event in events:
         event_id = str(event["id"])
         yield from add(event_rows, dict(event), int(event["created"]) * 1000, event_id)

@@ -24,15 +24,16 @@ from typing import Any
 
 import orjson
 import stripe
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from recon.errors import UserError
+from core.errors import UserError
+from core.settings import Settings
 from recon.serve.inbox import Committer, Inbox, Received
 from recon.serve.microbatch import KEEP_DAYS, BatcherProcess
-from recon.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +207,4 @@ async def _watch(batcher: BatcherProcess, every: float = 2.0) -> None:
 
 def run_server(config: ServeConfig, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     """Serve until interrupted (uvicorn handles SIGINT and SIGTERM: the batch under way finishes)."""
-    import uvicorn
-
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)

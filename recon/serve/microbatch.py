@@ -26,10 +26,10 @@ from typing import Any
 
 import orjson
 
-from recon.errors import ReconError
+from core.errors import ReconError
+from core.settings import Settings
 from recon.locking import writer_lock
 from recon.serve.inbox import Inbox
-from recon.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,8 @@ class MicroBatcher:
             return self._batch(pending, unbuilt)
 
     def _batch(self, pending: list[Any], unbuilt: list[int]) -> BatchOutcome:
+        # Start-up time and memory: the web process imports this module too, and only the
+        # batcher process needs dlt and dbt (seconds and hundreds of MB to import).
         from ingest.stripe.settings import RESOURCES
         from ingest.stripe.webhooks import apply_events
 
@@ -173,7 +175,7 @@ class MicroBatcher:
         return outcome
 
     def _ensure_manifest(self) -> None:
-        from recon.dbt import parse_manifest, settings_env
+        from recon.dbt import parse_manifest, settings_env  # start-up time (see _batch)
 
         if self._manifest is None:
             self._manifest = parse_manifest(settings_env(self.settings))
@@ -182,7 +184,7 @@ class MicroBatcher:
             }
 
     def _build(self, tables: set[str]) -> int:
-        from recon.dbt import run_dbt, settings_env
+        from recon.dbt import run_dbt, settings_env  # start-up time (see _batch)
 
         self._ensure_manifest()
         selectors = affected_selector(tables, self._stripe_sources)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from checks import CheckReport, run_checks
-from recon.settings import Settings, resolve
+from core.settings import Settings, resolve
 
 
 def _settings(warehouse: Path) -> Settings:
@@ -153,7 +153,7 @@ def test_failure_shows_total_at_stake_per_currency(make_warehouse: Callable[...,
 
 
 def test_missing_marts_run_raw_suites_and_say_so(make_warehouse: Callable[..., Path], tmp_path: Path) -> None:
-    from recon.errors import UserError
+    from core.errors import UserError
 
     report = _run(make_warehouse(marts=False), tmp_path)
     assert not report.failures
@@ -171,7 +171,7 @@ def test_raw_suite_alone_passes_without_marts(make_warehouse: Callable[..., Path
 
 
 def test_failed_check_raises_checks_failed(make_warehouse: Callable[..., Path], tmp_path: Path) -> None:
-    from recon.errors import ChecksFailedError
+    from core.errors import ChecksFailedError
 
     report = _run(make_warehouse("update raw_stripe.balance_transactions set net = 0 where id = 'txn_ch1'"), tmp_path)
     with pytest.raises(ChecksFailedError, match="amount - fee = net"):

@@ -9,8 +9,8 @@ import pytest
 
 from checks import run_checks
 from checks.warehouse import connected
-from recon.errors import SourceUnavailableError, UserError
-from recon.settings import resolve
+from core.errors import SourceUnavailableError, UserError
+from core.settings import resolve
 from tests.checks.conftest import prefixed, world_statements
 
 

@@ -8,7 +8,7 @@ import io
 import pytest
 from ml_support import MlWarehouse
 
-from recon.settings import resolve
+from core.settings import resolve
 
 WORLD_SCALE = 1_500
 WORLD_SEED = 11

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recon.settings import Settings, resolve
-from recon.vocabulary import DISPOSITION_OF_TYPE
+from core.settings import Settings, resolve
+from core.vocabulary import DISPOSITION_OF_TYPE
 
 
 @dataclass(frozen=True)

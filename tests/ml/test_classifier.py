@@ -181,7 +181,7 @@ def test_recon_classify_command(
 def test_every_feature_column_is_described(ml_warehouse: MlWarehouse) -> None:
     import yaml
 
-    from recon.settings import PROJECT_DIR
+    from core.settings import PROJECT_DIR
 
     described = yaml.safe_load((PROJECT_DIR / "models" / "ml" / "_ml__models.yml").read_text())["models"][0]
     names = [c["name"] for c in described["columns"] if c.get("description")]

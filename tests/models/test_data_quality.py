@@ -14,8 +14,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from recon.errors import ChecksFailedError
-from recon.settings import Settings, resolve
+from core.errors import ChecksFailedError
+from core.settings import Settings, resolve
 
 WORLD_SEED = 3
 WORLD_SCALE = 300
@@ -200,7 +200,7 @@ def _load_and_build(world: Path, warehouse: Path) -> Built:
 
 @pytest.fixture(scope="module")
 def clean_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ingest.demo.world import WorldSpec, generate_world
+    from demoworld.world import WorldSpec, generate_world
 
     world = tmp_path_factory.mktemp("dq") / "clean"
     generate_world(WorldSpec(seed=WORLD_SEED, scale=WORLD_SCALE, months=WORLD_MONTHS), world)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from recon.settings import PROJECT_DIR
+from core.settings import PROJECT_DIR
 
 RAW_SCHEMAS = ("raw_stripe", "raw_erp", "raw_decisions")
 

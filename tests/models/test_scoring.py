@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.settings import resolve
 from recon.dbt import run_dbt
-from recon.settings import resolve
 
 
 def _env(built: Any, **extra: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from recon.settings import PROJECT_DIR
+from core.settings import PROJECT_DIR
 
 BIN = Path(sys.executable).parent
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from core.settings import PROJECT_DIR
 from recon.cli import main
-from recon.settings import PROJECT_DIR
 
 RECON = str(Path(sys.executable).parent / "recon")
 
@@ -122,7 +122,7 @@ def test_stripe_api_command_serves_a_world(small_world: Path) -> None:
 
 
 def test_run_chains_the_steps_against_a_stripe_api(small_world: Path, tmp_path: Path) -> None:
-    from ingest.demo.stripe_api import StripeAPIServer
+    from demoworld.stripe_api import StripeAPIServer
 
     key = "sk_test_run_command_key_77"
     with StripeAPIServer(small_world, api_keys=(key,), index_path=tmp_path / "index.sqlite3") as server:
@@ -157,7 +157,7 @@ def test_run_exits_1_naming_the_broken_invariant(small_world: Path, tmp_path: Pa
     import shutil
     from decimal import Decimal
 
-    from ingest.demo.stripe_api import StripeAPIServer
+    from demoworld.stripe_api import StripeAPIServer
 
     erp = tmp_path / "erp"
     shutil.copytree(small_world / "erp", erp)

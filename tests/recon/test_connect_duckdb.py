@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from recon.errors import SourceUnavailableError, UserError
-from recon.settings import Settings, resolve
-from recon.warehouse import connect_duckdb
+from core.errors import SourceUnavailableError, UserError
+from core.settings import Settings, resolve
+from core.warehouse import connect_duckdb
 
 
 @pytest.fixture

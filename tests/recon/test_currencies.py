@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from recon.currencies import exponents, to_major_string, to_minor
+from core.currencies import exponents, to_major_string, to_minor
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import io
 import json
 from pathlib import Path
 
-from ingest.demo.mess import TIDY, resolve_mess
+from demoworld.mess import TIDY, resolve_mess
 from recon.cli import build_parser
 from recon.demo import default_world_dir, ensure_world
 

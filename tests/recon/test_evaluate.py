@@ -11,9 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from core.settings import resolve
 from recon.cli import main
 from recon.evaluate import evaluate, relabel, score
-from recon.settings import resolve
 
 SCORE_LINE = (
     "score: match_p=0.625 match_r=0.833 detect_r=1.000 type_acc=0.667 disp_acc=1.000 "

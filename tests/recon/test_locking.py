@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from recon.errors import SourceUnavailableError
+from core.errors import SourceUnavailableError
+from core.settings import resolve
 from recon.locking import holder, lock_path, writer_lock
-from recon.settings import resolve
 
 
 def test_a_second_writer_waits_and_is_told_who_writes(tmp_path: Path) -> None:
@@ -21,7 +21,7 @@ def test_a_second_writer_waits_and_is_told_who_writes(tmp_path: Path) -> None:
         f"""
         import sys, time
         from recon.locking import writer_lock
-        from recon.settings import resolve
+        from core.settings import resolve
         settings = resolve(warehouse={str(settings.warehouse)!r}, target="duckdb", env={{}})
         with writer_lock(settings, "recon run"):
             print("held", flush=True)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from recon.settings import DEFAULT_TARGET, resolve
+from core.settings import DEFAULT_TARGET, resolve
 
 
 def test_defaults_when_nothing_is_set() -> None:

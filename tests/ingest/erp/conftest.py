@@ -10,7 +10,7 @@ import pytest
 from erp_books import BOOKS, MakeSettings, write_csv
 
 import recon  # noqa: F401  - telemetry off before dlt starts
-from recon.settings import Settings, resolve
+from core.settings import Settings, resolve
 
 
 @pytest.fixture

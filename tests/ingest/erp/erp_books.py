@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from recon.settings import Settings
+from core.settings import Settings
 
 Table = tuple[list[str], list[list[str]]]
 

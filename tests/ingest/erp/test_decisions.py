@@ -9,8 +9,8 @@ import duckdb
 import pytest
 from erp_books import MakeSettings, write_csv
 
+from core.errors import UserError
 from ingest.decisions import load_decisions
-from recon.errors import UserError
 
 MATCH_DECISIONS = (
     [

@@ -17,9 +17,9 @@ from erp_books import (
     write_csv,
 )
 
+from core.errors import ReconError, UserError
 from ingest.erp import load_erp
 from ingest.report import LoadReport
-from recon.errors import ReconError, UserError
 
 
 def test_first_load_counts(erp_dir: Path, make_settings: MakeSettings, pipelines_dir: Path) -> None:

@@ -20,7 +20,8 @@ import duckdb
 import pytest
 from dlt.common.versioned_state import decompress_state
 
-from ingest.demo.stripe_api import StripeAPIServer
+from core.settings import resolve
+from demoworld.stripe_api import StripeAPIServer
 from ingest.report import LoadReport
 from ingest.stripe.helpers import (
     Page,
@@ -33,7 +34,6 @@ from ingest.stripe.helpers import (
 )
 from ingest.stripe.load import load_stripe
 from ingest.stripe.settings import BALANCE_TRANSACTION_COLUMNS, CHARGE_COLUMNS, RESOURCES
-from recon.settings import resolve
 
 KEY = "sk_test_4eC39HqLyjWDarjtT1zdp7dcRECONTESTKEY"
 NO_ID = "it has no id"

@@ -18,12 +18,12 @@ from typing import Any
 import duckdb
 import pytest
 
-from ingest.demo.stripe_api import StripeAPIServer
+from core.errors import SourceUnavailableError
+from core.settings import Settings, resolve
+from demoworld.stripe_api import StripeAPIServer
 from ingest.report import LoadReport
 from ingest.stripe.load import load_stripe
 from ingest.stripe.settings import RESOURCES
-from recon.errors import SourceUnavailableError
-from recon.settings import Settings, resolve
 
 KEY = "sk_test_4eC39HqLyjWDarjtT1zdp7dcRECONTESTKEY"
 OBJECT_TABLES = [name for name in RESOURCES]

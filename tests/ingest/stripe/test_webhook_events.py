@@ -9,8 +9,8 @@ from typing import Any
 import duckdb
 import pytest
 
+from core.settings import resolve
 from ingest.stripe.webhooks import apply_events, state_rank
-from recon.settings import resolve
 
 
 def _event(event_id: str, created: int, event_type: str, obj: dict[str, Any]) -> dict[str, Any]:

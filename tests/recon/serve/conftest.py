@@ -15,8 +15,8 @@ from typing import Any, cast
 
 import pytest
 
-from recon.serve.live import ServiceProcess, world_cutoff
-from recon.settings import resolve
+from core.settings import resolve
+from recon.demo.live import ServiceProcess, world_cutoff
 
 SECRET = "whsec_test_serve_0123456789abcdef"
 LIVE_DAYS = 10  # the world's last days arrive by webhook, the rest by the batch run
@@ -48,7 +48,7 @@ def live_world(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> L
 
 
 class Service(ServiceProcess):
-    """A running `recon serve` (recon.serve.live.ServiceProcess) with helpers to post to it."""
+    """A running `recon serve` (recon.demo.live.ServiceProcess) with helpers to post to it."""
 
     def post(self, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
         request = urllib.request.Request(self.webhook_url, data=body, headers=headers, method="POST")
@@ -60,7 +60,7 @@ class Service(ServiceProcess):
 
     def send(self, event: dict[str, Any], *, secret: str = SECRET, at: int | None = None) -> tuple[int, dict[str, Any]]:
         """Deliver one event signed as Stripe signs it (timestamp `at`, default now)."""
-        from ingest.demo.webhooks import signature_header
+        from demoworld.webhooks import signature_header
 
         body = json.dumps(event).encode()
         header = signature_header(body, secret, int(time.time()) if at is None else at)
@@ -114,8 +114,8 @@ def query() -> Any:
 
 
 def _query(warehouse: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    from core.warehouse import connect_duckdb
     from recon.locking import writer_lock
-    from recon.warehouse import connect_duckdb
 
     settings = resolve(warehouse=str(warehouse), target="duckdb", env={})
     with writer_lock(settings, "test reader", timeout=120):

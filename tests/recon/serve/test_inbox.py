@@ -37,9 +37,9 @@ def test_prune_removes_only_events_built_long_ago(tmp_path: Path) -> None:
 
 def test_a_running_service_object_never_shows_its_secret(tmp_path: Path) -> None:
     """Its repr reaches tracebacks and test reports."""
+    from core.settings import resolve
+    from recon.demo.live import ServiceProcess
     from recon.serve import ServeConfig
-    from recon.serve.live import ServiceProcess
-    from recon.settings import resolve
 
     settings = resolve(warehouse=str(tmp_path / "w.duckdb"), env={})
     secret = "whsec_never_shown_0123"

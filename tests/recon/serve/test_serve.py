@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
+from core.settings import resolve
 from recon.locking import writer_lock
-from recon.settings import resolve
 
 SECRET = "whsec_test_serve_0123456789abcdef"
 
@@ -60,7 +60,7 @@ def test_a_signed_event_is_acknowledged_stored_and_applied(service: Any, live_wo
 def test_a_bad_missing_or_stale_signature_is_refused_with_400(
     service: Any, live_world: Any, secret: str, age: int, with_header: bool, reason: str
 ) -> None:
-    from ingest.demo.webhooks import signature_header
+    from demoworld.webhooks import signature_header
 
     event = _first(live_world.events(), "charge.succeeded")
     body = json.dumps(event).encode()
@@ -81,7 +81,7 @@ def test_a_bad_missing_or_stale_signature_is_refused_with_400(
 
 
 def test_a_signed_body_that_is_not_an_event_is_refused(service: Any) -> None:
-    from ingest.demo.webhooks import signature_header
+    from demoworld.webhooks import signature_header
 
     body = b'{"hello": "world"}'
     status, answer = service.post(body, {"Stripe-Signature": signature_header(body, SECRET, int(time.time()))})
@@ -272,7 +272,7 @@ def test_live_mode_delivers_a_world_with_duplicates_and_reordering_and_loses_not
 ) -> None:
     """What `recon demo --live` does: every webhook event after the cut-off, 10% delivered twice,
     shuffled in windows of 20, through a real `recon serve`."""
-    from recon.serve.live import deliver_live
+    from recon.demo.live import deliver_live
 
     settings = resolve(warehouse=str(warehouse_copy), target="duckdb", env={})
     report = deliver_live(
@@ -300,8 +300,8 @@ def test_the_service_keeps_a_postgres_warehouse_current(
     import psycopg2
 
     from recon.demo import serving
+    from recon.demo.live import deliver_live, world_cutoff
     from recon.pipeline import run_steps
-    from recon.serve.live import deliver_live, world_cutoff
 
     cutoff = world_cutoff(small_world, 10)
     settings = resolve(warehouse=str(tmp_path / "pg.duckdb"), target="postgres", env={})

@@ -10,8 +10,10 @@ own times: first received, built).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import secrets
 import signal
 import socket
 import sqlite3
@@ -25,8 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recon.errors import ReconError
-from recon.settings import Settings
+from core.errors import ReconError
+from core.settings import Settings
+from demoworld.webhooks import WEBHOOK_EVENT_TYPES, DeliveryReport, deliver_events, world_events
+from recon.serve import default_inbox_path
 
 
 def free_port() -> int:
@@ -181,8 +185,6 @@ def latencies(inbox_path: Path, event_ids: Sequence[str]) -> Latencies:
 
 def world_cutoff(world_dir: Path, live_days: int) -> int:
     """Unix seconds `live_days` before the end of a demo world (its manifest's `end`, exclusive)."""
-    import datetime as dt
-
     manifest = json.loads((world_dir / "manifest.json").read_text())
     end = dt.datetime.combine(dt.date.fromisoformat(str(manifest["end"])), dt.time(), tzinfo=dt.UTC)
     return int(end.timestamp()) - live_days * 86_400
@@ -190,7 +192,7 @@ def world_cutoff(world_dir: Path, live_days: int) -> int:
 
 @dataclass
 class LiveReport:
-    delivery: Any  # ingest.demo.webhooks.DeliveryReport
+    delivery: DeliveryReport
     inbox: dict[str, int]
     batches: int
     latency: Latencies
@@ -221,11 +223,6 @@ def deliver_live(
 ) -> LiveReport:
     """Start `recon serve` on the warehouse, deliver the world's webhook events created at or
     after `cutoff` (at most `max_events`), wait until the marts hold them all, and report."""
-    import secrets
-
-    from ingest.demo.webhooks import WEBHOOK_EVENT_TYPES, deliver_events, world_events
-    from recon.serve import default_inbox_path
-
     events = list(world_events(world_dir, types=WEBHOOK_EVENT_TYPES, created_gte=cutoff))
     if max_events is not None:
         events = events[:max_events]

@@ -2,7 +2,7 @@
 
 `MessSettings` holds a rate or a probability for each phenomenon that makes other people's
 books hard to reconcile. Every knob is independent: it has its own random stream
-(`ingest/demo/_mess.py`), so turning one on changes what it makes and nothing else, and
+(`demoworld/_mess.py`), so turning one on changes what it makes and nothing else, and
 with every knob at zero (the `none` preset) the generator writes exactly the world it wrote
 before the knobs existed.
 
@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from recon.errors import UserError
+from core.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,6 @@ class MessSettings:
         """A short name for a world's folder: the preset, and a digest when knobs differ from it."""
         if self == PRESETS[preset]:
             return preset
-        import hashlib
-
         text = ",".join(f"{k}={v!r}" for k, v in sorted(self.as_dict().items()))
         return f"{preset}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 

@@ -1,4 +1,4 @@
-"""The mess of real books, one knob at a time (the knobs: `ingest/demo/mess.py`).
+"""The mess of real books, one knob at a time (the knobs: `demoworld/mess.py`).
 
 `Mess` is consulted by the world writer (`world.py`) wherever a phenomenon can happen: when a
 customer is created, a sale planned, a reference written, an ERP value formatted, a payout
@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
 
-from ingest.demo._erp_books import CsvSink
-from ingest.demo._stripe_objects import STATEMENT_DESCRIPTOR, Customer
-from ingest.demo.mess import MessSettings
+from demoworld._erp_books import CsvSink
+from demoworld._stripe_objects import STATEMENT_DESCRIPTOR, Customer
+from demoworld.mess import MessSettings
 
 DAY = 86_400
 

@@ -19,14 +19,14 @@ import pytest
 import stripe
 from synthetic_world import read_world, write_synthetic_world
 
-from ingest.demo.stripe_api import (
+from core.errors import UserError
+from demoworld.stripe_api import (
     DEFAULT_API_KEY,
     RESOURCES,
     StripeAPIServer,
     main,
     mask_key,
 )
-from recon.errors import UserError
 
 API_VERSION = "2025-02-24.acacia"
 
@@ -370,7 +370,7 @@ def test_wrong_key_is_an_authentication_error_and_never_logged(
         make_client(stripe_api.url, key=wrong).v1.charges.list()
     assert caught.value.http_status == 401
     assert caught.value.user_message == "Invalid API Key provided: sk_test_****9876"
-    assert any(r.name == "ingest.demo.stripe_api" for r in caplog.records)
+    assert any(r.name == "demoworld.stripe_api" for r in caplog.records)
     assert wrong not in caplog.text
     assert "wrong_secret" not in caplog.text
 

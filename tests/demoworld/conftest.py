@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from synthetic_world import write_synthetic_world
 
-from ingest.demo.stripe_api import DEFAULT_API_KEY, StripeAPIServer
+from demoworld.stripe_api import DEFAULT_API_KEY, StripeAPIServer
 
 
 @pytest.fixture(scope="session")

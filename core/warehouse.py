@@ -1,18 +1,22 @@
-"""Reading the warehouse of a target (DuckDB file or PostgreSQL) from Python, for summaries."""
+"""The warehouse of a target (DuckDB file or PostgreSQL): its credentials and connections.
+
+PostgreSQL is the server named by RECON_PG_HOST (127.0.0.1), RECON_PG_PORT (5432), RECON_PG_USER
+(postgres), RECON_PG_DATABASE (test), with the password, if any, in
+DBT_ENV_SECRET_RECON_PG_PASSWORD (the variable dbt's profile reads too).
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
-from recon.errors import SourceUnavailableError, UserError
-from recon.settings import Settings
+import duckdb
+import psycopg2
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
-    import duckdb
+from core.errors import SourceUnavailableError, UserError
+from core.settings import Settings
 
 NOT_FOUND_HINT = "run `recon run` or `recon demo` first."
 
@@ -20,6 +24,30 @@ NOT_FOUND_HINT = "run `recon run` or `recon demo` first."
 def schema(name: str) -> str:
     """A dbt schema's name as built (RECON_SCHEMA_PREFIX applies to every schema)."""
     return f"{os.environ.get('RECON_SCHEMA_PREFIX', '')}{name}"
+
+
+def postgres_credentials(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The PostgreSQL warehouse's connection settings from the environment."""
+    env = os.environ if env is None else env
+    port = env.get("RECON_PG_PORT") or "5432"
+    if not port.isdigit():
+        raise UserError(f"RECON_PG_PORT must be a port number, not {port!r}.")
+    credentials: dict[str, Any] = {
+        "host": env.get("RECON_PG_HOST") or "127.0.0.1",
+        "port": int(port),
+        "username": env.get("RECON_PG_USER") or "postgres",
+        "database": env.get("RECON_PG_DATABASE") or "test",
+        "connect_timeout": 10,
+    }
+    # dlt wants a password field; an empty one means none (trust or peer authentication).
+    credentials["password"] = env.get("DBT_ENV_SECRET_RECON_PG_PASSWORD") or ""
+    return credentials
+
+
+def describe_postgres(env: Mapping[str, str] | None = None) -> str:
+    """`user@host:port/database`, for messages (never the password)."""
+    c = postgres_credentials(env)
+    return f"{c['username']}@{c['host']}:{c['port']}/{c['database']}"
 
 
 def connect_duckdb(
@@ -41,8 +69,6 @@ def connect_duckdb(
     read-only open fails while another process writes the file: SourceUnavailableError.
     A missing file is a UserError: "Warehouse ... not found: <not_found_hint>".
     """
-    import duckdb
-
     path = settings.warehouse
     if not path.exists():
         raise UserError(f"Warehouse {path} not found: {not_found_hint}")
@@ -68,10 +94,6 @@ def _busy(path: Path, error: Exception) -> SourceUnavailableError:
 def connect_postgres() -> Any:
     """A psycopg2 connection to the PostgreSQL warehouse (RECON_PG_* settings, the password from
     DBT_ENV_SECRET_RECON_PG_PASSWORD); the caller closes it. Unreachable: UserError."""
-    import psycopg2
-
-    from ingest.destinations import postgres_credentials
-
     c = postgres_credentials()
     try:
         return psycopg2.connect(
@@ -89,8 +111,6 @@ def connect_postgres() -> Any:
 def fetch_all(settings: Settings, queries: Sequence[str]) -> list[list[tuple[Any, ...]]]:
     """Runs each query and returns its rows. Missing relations raise UserError (not built)."""
     if settings.target == "duckdb":
-        import duckdb
-
         con = connect_duckdb(settings, read_only=False)
         try:
             return [con.execute(query).fetchall() for query in queries]
@@ -99,8 +119,6 @@ def fetch_all(settings: Settings, queries: Sequence[str]) -> list[list[tuple[Any
         finally:
             con.close()
     if settings.target == "postgres":
-        import psycopg2
-
         connection = connect_postgres()
         try:
             with connection.cursor() as cursor:

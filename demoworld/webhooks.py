@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from recon.errors import UserError
+from core.errors import UserError
 
 log = logging.getLogger(__name__)
 

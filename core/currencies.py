@@ -7,7 +7,7 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
-from recon.settings import CURRENCIES_SEED
+from core.settings import CURRENCIES_SEED
 
 
 @cache

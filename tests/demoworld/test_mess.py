@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from ingest.demo.mess import MESSY, NONE, PRESETS, TIDY, MessSettings, resolve_mess
-from ingest.demo.world import WorldSpec, generate_world
-from recon.errors import UserError
+from core.errors import UserError
+from demoworld.mess import MESSY, NONE, PRESETS, TIDY, MessSettings, resolve_mess
+from demoworld.world import WorldSpec, generate_world
 
 SEED, SCALE, MONTHS = 5, 500, 3
 EXPONENT = {"usd": 2, "eur": 2, "gbp": 2, "cad": 2, "jpy": 0, "kwd": 3}

@@ -20,16 +20,16 @@ from typing import Any
 import pytest
 import stripe
 
-from ingest.demo.stripe_api import WEBHOOK_SECRET_ENV, StripeAPIServer, main
-from ingest.demo.webhooks import (
+from core.errors import UserError
+from demoworld.stripe_api import WEBHOOK_SECRET_ENV, StripeAPIServer, main
+from demoworld.webhooks import (
     WEBHOOK_EVENT_TYPES,
     DeliveryReport,
     deliver_events,
     signature_header,
     world_events,
 )
-from ingest.demo.world import WorldSpec, generate_world
-from recon.errors import UserError
+from demoworld.world import WorldSpec, generate_world
 
 SECRET = "whsec_test_7fQ2xLr9Vb3Kp1sT"
 WRONG_SECRET = "whsec_test_not_the_endpoints"

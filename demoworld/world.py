@@ -35,7 +35,9 @@ from typing import IO, Any
 
 import orjson
 
-from ingest.demo._erp_books import (
+from core.errors import UserError
+from core.vocabulary import DISPOSITION_OF_TYPE
+from demoworld._erp_books import (
     ACCOUNT_BY_ROLE,
     CHART_OF_ACCOUNTS,
     EXPONENTS,
@@ -45,8 +47,8 @@ from ingest.demo._erp_books import (
     CsvSink,
     fmt_major,
 )
-from ingest.demo._mess import Mess, SalePlan
-from ingest.demo._stripe_objects import (
+from demoworld._mess import Mess, SalePlan
+from demoworld._stripe_objects import (
     API_VERSION,
     Customer,
     IdMaker,
@@ -62,10 +64,8 @@ from ingest.demo._stripe_objects import (
     payout_obj,
     refund_obj,
 )
-from ingest.demo._truth import TruthExtras
-from ingest.demo.mess import NONE, MessSettings, add_mess_options, resolve_mess
-from recon.errors import UserError
-from recon.vocabulary import DISPOSITION_OF_TYPE
+from demoworld._truth import TruthExtras
+from demoworld.mess import NONE, MessSettings, add_mess_options, resolve_mess
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ class WorldSpec:
     scale: int = 10_000  # number of sales (about one successful charge each)
     start: dt.date = dt.date(2025, 1, 1)
     months: int = 6
-    mess: MessSettings = NONE  # the phenomena of messy books (ingest/demo/mess.py)
+    mess: MessSettings = NONE  # the phenomena of messy books (demoworld/mess.py)
 
 
 @dataclass(frozen=True)
@@ -909,7 +909,7 @@ class _WorldWriter:
     ) -> None:
         """One sale: its charge(s) in Stripe, its invoice(s) and receipt(s) in the ERP, the truth.
 
-        `plan` (from the mess knobs, ingest/demo/_mess.py) reshapes a normal sale; without one
+        `plan` (from the mess knobs, demoworld/_mess.py) reshapes a normal sale; without one
         the main random stream is drawn in exactly the order it always was."""
         rng = self.rng
         style = plan.style if plan is not None else "normal"

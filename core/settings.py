@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from recon.errors import UserError
+from core.errors import UserError
 
 # The repository root: the dbt project lives here and the package is installed from it.
 PROJECT_DIR = Path(__file__).resolve().parent.parent

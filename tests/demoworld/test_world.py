@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from ingest.demo.world import DISPOSITIONS, WorldSpec, generate_world
+from demoworld.world import DISPOSITIONS, WorldSpec, generate_world
 
 SCALE = 3_000
 KNOWN_CURRENCIES = {"usd", "eur", "gbp", "cad", "jpy", "kwd"}

@@ -7,7 +7,7 @@ layout (only the `stripe/` folder and a manifest): customers, payment intents, c
 daily automatic payouts per currency whose amount is the sum of the `net` they settled,
 the payout composition CSV and events. Creation times repeat on purpose (three charges a
 second) so that the id tiebreak of Stripe's list order is exercised. It stands in for
-the real generator (ingest/demo/world.py) until that exists.
+the real generator (demoworld/world.py) until that exists.
 """
 
 from __future__ import annotations

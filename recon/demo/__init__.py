@@ -6,6 +6,7 @@ Steps of the pipeline that are not built yet are listed as such, never shown as 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import shutil
@@ -14,13 +15,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
+from core.errors import ReconError
+from core.settings import PROJECT_DIR, Settings
+from demoworld.mess import NONE, MessSettings
+from demoworld.stripe_api import StripeAPIServer
+from demoworld.world import WorldSpec, generate_world
 from ingest.destinations import PIPELINES_DIR_NAME
-from recon.settings import PROJECT_DIR, Settings
-
-if TYPE_CHECKING:
-    from ingest.demo.mess import MessSettings
+from recon import pipeline
+from recon.demo.live import deliver_live, world_cutoff
+from recon.summary import summarize
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +49,6 @@ def ensure_world(
     mess: MessSettings | None = None,
 ) -> dict[str, object]:
     """The world of (seed, scale, mess) in `world_dir`: reused when already there, else generated."""
-    from ingest.demo.mess import NONE
-    from ingest.demo.world import WorldSpec, generate_world
-
     mess = mess or NONE
     wanted_mess = None if mess.is_none else mess.as_dict()
     manifest_path = world_dir / "manifest.json"
@@ -85,8 +87,6 @@ def _print_world(manifest: dict[str, object], out: TextIO) -> None:
 def serving(world: Path, settings: Settings, *, port: int = 0) -> Iterator[Settings]:
     """A world's Stripe part on the local Stripe-compatible API while the block runs, and
     `settings` pointed at it and at the world's ERP files and decisions."""
-    from ingest.demo.stripe_api import StripeAPIServer
-
     with StripeAPIServer(world, port=port, api_keys=(DEMO_API_KEY,)) as server:
         yield replace(
             settings,
@@ -115,8 +115,6 @@ def run_demo(
     mess: MessSettings | None = None,
     mess_label: str = "none",
 ) -> int:
-    from recon import pipeline
-
     world = (
         Path(world_dir).resolve() if world_dir else default_world_dir(seed, scale, mess_label)
     )
@@ -130,8 +128,6 @@ def run_demo(
         out.write(f"Warehouse: {settings.warehouse}\n")
         cutoff = None
         if live_days:
-            from recon.serve.live import world_cutoff
-
             cutoff = world_cutoff(world, live_days)
             out.write(
                 f"Live mode: the batch run reads Stripe up to {_day(cutoff)}; the last {live_days} days "
@@ -153,15 +149,10 @@ def run_demo(
 
 
 def _day(timestamp: int) -> str:
-    import datetime as dt
-
     return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _run_live(settings: Settings, world: Path, cutoff: int, out: TextIO) -> None:
-    from recon.serve.live import deliver_live
-    from recon.summary import summarize
-
     out.write("\n== live: recon serve, webhooks from the local Stripe API (5% duplicates, reordered)\n")
     out.flush()
     report = deliver_live(settings, world, cutoff, log_path=settings.warehouse.with_name("serve.log"))
@@ -169,8 +160,6 @@ def _run_live(settings: Settings, world: Path, cutoff: int, out: TextIO) -> None
     out.write("\n== summary after the webhooks\n" + summarize(settings).render() + "\n")
     out.flush()
     if not report.delivery.complete or report.latency.missing:
-        from recon.errors import ReconError
-
         raise ReconError(
             f"live mode: {len(report.delivery.unacknowledged)} events never acknowledged, "
             f"{report.latency.missing} not in the marts (log: {settings.warehouse.with_name('serve.log')})"

@@ -30,7 +30,7 @@ as an object, for tests of what a loader does with objects real Stripe never sen
 Webhooks: `send_events(url, secret)` (the command line's `--send-events-to URL`, the secret
 from `STRIPE_WEBHOOK_SECRET`) POSTs the world's events to a webhook endpoint signed as
 Stripe signs them, with duplicates and out-of-order deliveries on request
-(ingest/demo/webhooks.py).
+(demoworld/webhooks.py).
 
 Faults for tests: `rate_limit` (requests per second over a sliding one-second window;
 more are answered 429 as Stripe does, with `Stripe-Should-Retry: true` and `Retry-After`
@@ -65,13 +65,13 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ingest.demo.webhooks import (
+from core.errors import UserError
+from demoworld.webhooks import (
     WEBHOOK_EVENT_TYPES,
     DeliveryReport,
     deliver_events,
     world_events,
 )
-from recon.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -1059,10 +1059,10 @@ def _send_events(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m ingest.demo.stripe_api --world DIR [--port 12111] [--rate-limit N] [--fail-rate F]`,
+    """`python -m demoworld.stripe_api --world DIR [--port 12111] [--rate-limit N] [--fail-rate F]`,
     or with `--send-events-to URL [...]`: send the world's webhook events to URL and exit."""
     parser = argparse.ArgumentParser(
-        prog="python -m ingest.demo.stripe_api",
+        prog="python -m demoworld.stripe_api",
         description="Serve a demo world's stripe/ folder as a local Stripe-compatible API on "
         "127.0.0.1, or (--send-events-to) send its events to a webhook endpoint as Stripe does.",
     )

@@ -1,0 +1,1 @@
+"""The bottom layer: errors, settings, vocabulary, currencies, the warehouse's connections."""
