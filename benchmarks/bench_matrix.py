@@ -108,7 +108,7 @@ def run_one(world: Path, seed: int, mess: str, mode: str, work: Path) -> Result:
     """`recon run` on a fresh warehouse against the world served locally, then the score."""
     from core.errors import ReconError
     from core.settings import resolve
-    from recon.demo import DEMO_API_KEY, serving
+    from recon.demo.run import DEMO_API_KEY, serving
     from recon.evaluate import evaluate
 
     job = work / f"{world.name}-{mode}"

@@ -49,8 +49,8 @@ def main() -> int:
     from core.settings import resolve
     from ingest.destinations import PIPELINES_DIR_NAME
     from ingest.stripe.settings import RESOURCES
-    from recon.demo import ensure_world, serving
     from recon.demo.live import world_cutoff
+    from recon.demo.run import ensure_world, serving
     from recon.pipeline import run_steps
     from recon.serve import default_inbox_path
 

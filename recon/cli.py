@@ -18,8 +18,8 @@ from pathlib import Path
 from core.errors import ChecksFailedError, ReconError, SourceUnavailableError, UserError
 from core.settings import Settings, resolve
 from core.telemetry import quiet_telemetry
-from demoworld.mess import add_mess_options, resolve_mess
 from recon import __version__
+from recon.demo import add_mess_options, resolve_mess, stripe_api_main
 from recon.locking import writer_lock
 
 log = logging.getLogger("recon")
@@ -73,7 +73,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     # Start-up time: each command imports its own machinery (dbt, dlt, scikit-learn, Great
     # Expectations: seconds), so `recon --help` and the other commands do not pay for it.
-    from recon.demo import DEMO_WAREHOUSE, run_demo
+    from recon.demo.run import DEMO_WAREHOUSE, run_demo
 
     mess = resolve_mess(args.mess, args.knob)
     if not args.warehouse and not os.environ.get("RECON_WAREHOUSE"):
@@ -341,8 +341,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["stripe-api"]:
         # The local API has its own parser (python -m demoworld.stripe_api): forward as is.
-        from demoworld.stripe_api import main as stripe_api_main  # start-up time (see _cmd_demo)
-
         return stripe_api_main(arguments[1:])
     parser = build_parser()
     args = parser.parse_args(arguments)

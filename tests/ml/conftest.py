@@ -17,7 +17,7 @@ WORLD_SEED = 11
 @pytest.fixture(scope="session")
 def ml_warehouse(tmp_path_factory: pytest.TempPathFactory) -> MlWarehouse:
     """The demo world through the real local Stripe API, ingestion and `dbt build` (run_demo)."""
-    from recon.demo import run_demo
+    from recon.demo.run import run_demo
 
     root = tmp_path_factory.mktemp("ml")
     world, warehouse = root / "world", root / "recon.duckdb"

@@ -25,7 +25,7 @@ def loaded_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A demo world (scale 1500, 6 months) loaded into a fresh DuckDB file through the real
     local Stripe-compatible API and the real ingestion."""
     from core.settings import resolve
-    from recon.demo import run_demo
+    from recon.demo.run import run_demo
 
     root = tmp_path_factory.mktemp("models")
     world, warehouse = root / "world", root / "recon.duckdb"

@@ -182,7 +182,7 @@ class Built:
 
 def _load_and_build(world: Path, warehouse: Path) -> Built:
     from recon.dbt import run_dbt, settings_env
-    from recon.demo import serving
+    from recon.demo.run import serving
     from recon.pipeline import ingest_erp, ingest_stripe
     from recon.summary import summarize
 

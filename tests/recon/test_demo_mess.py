@@ -8,7 +8,7 @@ from pathlib import Path
 
 from demoworld.mess import TIDY, resolve_mess
 from recon.cli import build_parser
-from recon.demo import default_world_dir, ensure_world
+from recon.demo.run import default_world_dir, ensure_world
 
 
 def test_demo_takes_a_preset_and_knobs() -> None:

@@ -37,7 +37,7 @@ class LiveWorld:
 @pytest.fixture(scope="session")
 def live_world(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> LiveWorld:
     """`small_world` loaded by the batch run up to LIVE_DAYS before its end, models built."""
-    from recon.demo import serving
+    from recon.demo.run import serving
     from recon.pipeline import run_steps
 
     cutoff = world_cutoff(small_world, LIVE_DAYS)

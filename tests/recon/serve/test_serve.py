@@ -299,8 +299,8 @@ def test_the_service_keeps_a_postgres_warehouse_current(
 
     import psycopg2
 
-    from recon.demo import serving
     from recon.demo.live import deliver_live, world_cutoff
+    from recon.demo.run import serving
     from recon.pipeline import run_steps
 
     cutoff = world_cutoff(small_world, 10)
