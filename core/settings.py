@@ -1,6 +1,6 @@
 """Settings of a run: each an option and an environment variable (the option wins).
 
-See ../shared/CONTRACT.md section 1 for the public names and defaults.
+See docs/contract.md section 1 for the public names and defaults.
 """
 
 from __future__ import annotations

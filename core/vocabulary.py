@@ -1,4 +1,4 @@
-"""The contract's vocabulary of exceptions (CONTRACT.md section 5), in one place.
+"""The contract's vocabulary of exceptions (docs/contract.md section 5), in one place.
 
 The demo world, the decisions loader and the classifier all read it from here; the dbt models
 state the same vocabulary in their accepted_values tests.

@@ -1,5 +1,5 @@
 {#-
-    Every ERP journal balances, per currency: debits = credits (CONTRACT.md section 6). An
+    Every ERP journal balances, per currency: debits = credits (docs/contract.md section 6). An
     unbalanced journal is the books' own state (a line refused by the load, a keying error), so
     it warns and lands in rpt_data_quality_issues (`journal_unbalanced`); `recon check` holds
     the invariant on the raw books and fails the run, naming the journals.

@@ -88,7 +88,7 @@ def load_features(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def load_resolutions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """The analysts' past resolutions (CONTRACT.md section 3b), the latest one per object."""
+    """The analysts' past resolutions (docs/contract.md section 3b), the latest one per object."""
     table = f"{schema('staging')}.stg_decisions__exception_resolutions"
     frame = _read(
         con,

@@ -645,7 +645,7 @@ _EXCEPTIONS_SQL = (
 )
 _PAYOUTS_SQL = "select payout_id, status, erp_journal_number from {marts}.rpt_payout_reconciliation"
 _PAYOUT_INVOICES_SQL = "select payout_id, erp_document_number from {marts}.rpt_payout_invoices"
-# Items that are matched or are an exception (CONTRACT.md section 6, conservation).
+# Items that are matched or are an exception (docs/contract.md section 6, conservation).
 _ITEMS_SQL = (
     "select (select count(*) from {staging}.stg_stripe__charges where is_succeeded)"
     " + (select count(*) from {staging}.stg_stripe__refunds)"

@@ -20,7 +20,7 @@ from recon.dbt import describe, run_dbt, settings_env
 from recon.locking import writer_lock
 from recon.summary import summarize
 
-# The steps of `recon run` (CONTRACT.md section 1) that this version cannot run yet: listed as
+# The steps of `recon run` (docs/contract.md section 1) that this version cannot run yet: listed as
 # such in the output, never shown as done.
 NOT_BUILT_YET: tuple[str, ...] = ()
 

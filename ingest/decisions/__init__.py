@@ -1,4 +1,4 @@
-"""dlt source of the team's decisions (CONTRACT.md section 3b): CSV files -> `raw_decisions`.
+"""dlt source of the team's decisions (docs/contract.md section 3b): CSV files -> `raw_decisions`.
 
 The same machinery as the ERP load (`ingest.erp`): merge on each table's key, unchanged rows not
 sent again, bad rows (a decision other than confirmed/rejected, a time that is not ISO 8601 with

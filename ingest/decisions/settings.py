@@ -1,4 +1,4 @@
-"""Constants of the decisions load: the team's past decisions (CONTRACT.md section 3b)."""
+"""Constants of the decisions load: the team's past decisions (docs/contract.md section 3b)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""dlt source of the ERP books (CONTRACT.md section 3): CSV files or a SQL database -> `raw_erp`.
+"""dlt source of the ERP books (docs/contract.md section 3): CSV files or a SQL database -> `raw_erp`.
 
 Each table lands with write disposition merge on its key. Rows are validated one by one; bad
 rows go to `raw_erp.quarantine` with their source, line, raw text and reason, never stopping the

@@ -271,7 +271,7 @@ def _iso_zone(text: str) -> str:
 
 def parse_timestamp(text: str) -> datetime:
     """An ISO 8601 time, returned in UTC: `2025-02-03T10:15:00Z`, `+01:00`, a space for the T.
-    A time without a zone is UTC (CONTRACT.md section 3b: times are in UTC); a date alone is
+    A time without a zone is UTC (docs/contract.md section 3b: times are in UTC); a date alone is
     midnight UTC of that day."""
     clean = text.strip()
     if _DATE_ONLY_RE.fullmatch(clean):

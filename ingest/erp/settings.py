@@ -1,4 +1,4 @@
-"""Constants of the ERP load: the four tables of CONTRACT.md section 3 and where they land."""
+"""Constants of the ERP load: the four tables of docs/contract.md section 3 and where they land."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ INVOICES = TableSpec(
         ColumnSpec("document_date", "date", required=True),
         ColumnSpec("due_date", "date"),
         ColumnSpec("currency", "currency", required=True),
-        # Positive for both invoices and credit memos (CONTRACT.md section 3).
+        # Positive for both invoices and credit memos (docs/contract.md section 3).
         ColumnSpec("amount", "amount", required=True, minimum=ZERO),
         ColumnSpec("status", "choice", choices=("open", "paid", "void")),
         ColumnSpec("external_reference"),

@@ -1,4 +1,4 @@
-"""The dlt source for Stripe: every object CONTRACT.md section 2 names, incremental, in order.
+"""The dlt source for Stripe: every object docs/contract.md section 2 names, incremental, in order.
 
 One resource reads the objects in a fixed order and dispatches each batch to its own table
 (`dlt.mark.with_hints`), because later reads depend on earlier ones: the events bring new

@@ -1,5 +1,5 @@
 {#-
-    Conservation (CONTRACT.md section 6): per currency, the raw total of the items that must
+    Conservation (docs/contract.md section 6): per currency, the raw total of the items that must
     reconcile equals the matched plus the excepted amount, to the minor unit.
 
     model: the relation of the items' raw amounts (one row per item); with

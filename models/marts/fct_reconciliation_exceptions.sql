@@ -1,5 +1,5 @@
 {#-
-    One row per item that did not reconcile (CONTRACT.md section 5), with the features a
+    One row per item that did not reconcile (docs/contract.md section 5), with the features a
     classifier needs (ml_exception_features). Where `recon classify` classified the item
     (ml.ml_exception_classifications) its type, disposition and confidence win; else the
     rule-based ones of int_exceptions_identified stand. requires_review follows the policy of

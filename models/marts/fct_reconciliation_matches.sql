@@ -1,5 +1,5 @@
 {#-
-    One row per matched pair (CONTRACT.md section 5). A Stripe object matched to several ERP
+    One row per matched pair (docs/contract.md section 5). A Stripe object matched to several ERP
     documents (a split) repeats on several rows: its amount is allocated to them (each row's
     ERP amount, the remainder on the last row), so the rows of an object add up to its amount
     and a difference shows once. Each charge or refund pair carries the scorer's probability and

@@ -1,5 +1,5 @@
 {#-
-    One row per item that did not reconcile, with a rule-based exception_type (CONTRACT.md
+    One row per item that did not reconcile, with a rule-based exception_type (docs/contract.md
     section 5 vocabulary) and the features a classifier needs. Rules, in order:
     - a succeeded charge with no ERP payment: `duplicate_charge` when the same customer (the same
       Stripe customer, e-mail or customer name key) paid the same amount in the same currency

@@ -1,4 +1,4 @@
-"""Settings: each an option and an environment variable, the option winning (CONTRACT.md 1)."""
+"""Settings: each an option and an environment variable, the option winning (docs/contract.md 1)."""
 
 from pathlib import Path
 

@@ -1,7 +1,7 @@
 {#-
     One row per journal that debits the bank account (a deposit): the deposit amount, its date
     and memo, and the Stripe payout id the memo names (if any). A Stripe payout's deposit is
-    such a journal (CONTRACT.md section 3).
+    such a journal (docs/contract.md section 3).
 -#}
 with
 

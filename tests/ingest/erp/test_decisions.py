@@ -1,4 +1,4 @@
-"""The team's decisions (CONTRACT.md 3b) into raw_decisions."""
+"""The team's decisions (docs/contract.md 3b) into raw_decisions."""
 
 from __future__ import annotations
 
