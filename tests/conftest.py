@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,46 @@ def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("world") / f"seed{SMALL_WORLD_SEED}-scale{SMALL_WORLD_SCALE}"
     generate_world(WorldSpec(seed=SMALL_WORLD_SEED, scale=SMALL_WORLD_SCALE, months=3), out)
     return out
+
+
+# The demo world through the whole pipeline (the real local Stripe API, ingestion, dbt build, the
+# match scorer, the classifier, the checks), once per test session: the dbt project's tests and
+# the classifier's start from it, each on its own copy, so that neither sees what the other changed.
+DEMO_RUN_SCALE = 1_500
+DEMO_RUN_SEED = 11
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    world: Path
+    warehouse: Path  # as the run left it: copy it (`copy_to`) before changing anything
+
+    def copy_to(self, target: Path) -> Path:
+        """A copy of the run's warehouse (every schema and table) at `target`."""
+        import duckdb
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # dbt-duckdb may hold the file open in this process: open it the same way, attach the copy.
+        con = duckdb.connect(str(self.warehouse))
+        try:
+            con.execute(f"attach '{target}' as warehouse_copy")
+            con.execute(f"copy from database {self.warehouse.stem} to warehouse_copy")
+            con.execute("detach warehouse_copy")
+        finally:
+            con.close()
+        return target
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    from core.settings import resolve
+    from recon.demo.run import run_demo
+
+    root = tmp_path_factory.mktemp("demo-run")
+    world, warehouse = root / "world", root / "demo_run.duckdb"
+    settings = resolve(warehouse=str(warehouse), target="duckdb", env={})
+    run_demo(
+        settings, scale=DEMO_RUN_SCALE, seed=DEMO_RUN_SEED, world_dir=str(world), port=0,
+        serve=False, out=io.StringIO(), fresh_warehouse=False,
+    )
+    return DemoRun(world, warehouse)

@@ -1,29 +1,19 @@
-"""One small demo world (scale 1500, 6 months), loaded and built with dbt once for every test of
-the classifier; tests that change the history work on copies of its warehouse."""
+"""The session's demo world (tests/conftest.py), on a warehouse of the classifier's tests; tests that
+change the history work on copies of it."""
 
 from __future__ import annotations
 
-import io
+from typing import Any
 
 import pytest
 from ml_support import MlWarehouse
 
 from core.settings import resolve
 
-WORLD_SCALE = 1_500
-WORLD_SEED = 11
-
 
 @pytest.fixture(scope="session")
-def ml_warehouse(tmp_path_factory: pytest.TempPathFactory) -> MlWarehouse:
-    """The demo world through the real local Stripe API, ingestion and `dbt build` (run_demo)."""
-    from recon.demo.run import run_demo
-
-    root = tmp_path_factory.mktemp("ml")
-    world, warehouse = root / "world", root / "recon.duckdb"
+def ml_warehouse(demo_run: Any, tmp_path_factory: pytest.TempPathFactory) -> MlWarehouse:
+    """The session's demo world through the whole pipeline (tests/conftest.py), on a copy."""
+    warehouse = demo_run.copy_to(tmp_path_factory.mktemp("ml") / "recon.duckdb")
     settings = resolve(warehouse=str(warehouse), target="duckdb", env={})
-    run_demo(
-        settings, scale=WORLD_SCALE, seed=WORLD_SEED, world_dir=str(world), port=0,
-        serve=False, out=io.StringIO(), fresh_warehouse=False,
-    )
-    return MlWarehouse(world, warehouse, settings)
+    return MlWarehouse(demo_run.world, warehouse, settings)

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from ml_support import MlWarehouse, copy_warehouse
 
-from ml.classification import build_downstream, classify
+from ml.classification import classify
 from ml.evaluation import evaluate_classifier
 from ml.features import connect, label_examples, load_features, load_resolutions
 from ml.training import fit
+from recon.pipeline import build_downstream
 
 
 def _rows(warehouse: Path, query: str) -> list[tuple[Any, ...]]:

@@ -20,11 +20,12 @@ from ml_support import (
     netted_amount_mismatches,
 )
 
-from ml.classification import build_downstream, classify
+from ml.classification import classify
 from ml.evaluation import expected_calibration_error
 from ml.features import connect, load_features
 from ml.gate import ALPHA, MODEL, RULES, decide, sign_test_p, validation_periods
 from ml.training import NoTimeSplitError, fit
+from recon.pipeline import build_downstream
 
 HISTORY = [202501, 202502, 202503, 202504, 202505, 202506]
 CURRENT = 202507

@@ -1,16 +1,12 @@
-"""One small demo world, loaded once and built once with dbt, for every test of the dbt project."""
+"""The session's demo world, built once more with dbt on its own copy, for every test of the dbt project."""
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-WORLD_SCALE = 1_500
-WORLD_SEED = 5
 
 
 @dataclass(frozen=True)
@@ -21,20 +17,11 @@ class BuiltWarehouse:
 
 
 @pytest.fixture(scope="session")
-def loaded_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A demo world (scale 1500, 6 months) loaded into a fresh DuckDB file through the real
-    local Stripe-compatible API and the real ingestion."""
-    from core.settings import resolve
-    from recon.demo.run import run_demo
-
-    root = tmp_path_factory.mktemp("models")
-    world, warehouse = root / "world", root / "recon.duckdb"
-    settings = resolve(warehouse=str(warehouse), target="duckdb", env={})
-    run_demo(
-        settings, scale=WORLD_SCALE, seed=WORLD_SEED, world_dir=str(world), port=0,
-        serve=False, out=io.StringIO(), fresh_warehouse=False,
-    )
-    return world, warehouse
+def loaded_world(demo_run: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The session's demo world (tests/conftest.py: scale 1500, 6 months, through the real local
+    Stripe-compatible API, the real ingestion and the whole pipeline), on a warehouse of its own."""
+    warehouse = demo_run.copy_to(tmp_path_factory.mktemp("models") / "recon.duckdb")
+    return demo_run.world, warehouse
 
 
 @pytest.fixture(scope="session")
