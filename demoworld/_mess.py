@@ -1,8 +1,8 @@
 """The mess of real books, one knob at a time (the knobs: `demoworld/mess.py`).
 
-`Mess` is consulted by the world writer (`world.py`) wherever a phenomenon can happen: when a
-customer is created, a sale planned, a reference written, an ERP value formatted, a payout
-made or a deposit booked. Each knob draws from a random stream of its own, and draws nothing
+`Mess` is consulted by the world's parts (`customers`, `sales`, `erp_books`, `payouts`,
+`reversals`) wherever a phenomenon can happen: when a customer is created, a sale planned, a
+reference written, an ERP value formatted, a payout made or a deposit booked. Each knob draws from a random stream of its own, and draws nothing
 when it is off: with every knob at zero the writer makes exactly the world it made before the
 knobs existed, and turning one knob on leaves the draws of every other knob as they were.
 
@@ -73,7 +73,7 @@ def _month_key(ts: int) -> tuple[int, int]:
 
 @dataclass(slots=True)
 class SalePlan:
-    """What the mess makes of one sale (the writer's `_sale` follows it)."""
+    """What the mess makes of one sale (`sales.Sales.sale` follows it)."""
 
     style: str  # renewal, subscription, multi_invoice, instalments, twin, twin_second, short_over
     customer: Customer | None = None

@@ -2,7 +2,7 @@
 
 The official `stripe` library (typed list calls, `auto_paging_iter`, `raw_request`) talks
 to it as to Stripe: point `StripeClient(key, base_addresses={"api": server.url})` or
-`STRIPE_API_BASE` at `server.url`. It serves only what ../shared/CONTRACT.md section 2
+`STRIPE_API_BASE` at `server.url`. It serves only what docs/contract.md section 2
 lets the project read: list and retrieve of nine resources, with `limit`,
 `starting_after`, `ending_before`, `created` (exact or `[gt|gte|lt|lte]`), and on
 balance transactions the `payout` and `type` filters (`type` on events too). Anything
