@@ -2,9 +2,8 @@
 
     .venv/bin/python benchmarks/bench_stripe_api.py [--world DIR] [--objects N]
 
-Without --world it makes a world in a temporary directory: with the real generator
-(demoworld/world.py) when it is there, else with the tests' synthetic writer of about
-N objects. Prints the index build time, then objects/s over the charges at limit=100 for:
+Without --world it makes a world of about N objects in a temporary directory with the demo
+world's generator (demoworld/world.py). Prints the index build time, then objects/s over the charges at limit=100 for:
 the typed `auto_paging_iter`, `raw_request` pages (the library parses the JSON body), and
 plain HTTP (requests + orjson, no stripe library) as the server's own ceiling.
 """
@@ -12,8 +11,8 @@ plain HTTP (requests + orjson, no stripe library) as the server's own ceiling.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import logging
+import shutil
 import sys
 import tempfile
 import time
@@ -29,33 +28,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from demoworld.stripe_api import DEFAULT_API_KEY, StripeAPIServer  # noqa: E402
+from demoworld.world import WorldSpec, generate_world  # noqa: E402
 
 API_VERSION = "2025-02-24.acacia"
-log = logging.getLogger("bench_stripe_api")
 
 
-def synthetic_writer() -> Callable[..., Path]:
-    path = ROOT / "tests" / "ingest" / "demo" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("synthetic_world_writer", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    writer: Callable[..., Path] = module.write_synthetic_world
-    return writer
-
-
-def make_world(target: Path, objects: int, seed: int, synthetic: bool) -> str:
-    if not synthetic:
-        try:
-            from demoworld.world import WorldSpec, generate_world
-
-            # about six Stripe objects a sale (charge, intent, transaction, events, ...)
-            generate_world(WorldSpec(seed=seed, scale=max(1, objects // 6)), target)
-            return "demoworld.world"
-        except Exception as exc:  # the generator may be missing or its API differ
-            log.info("real generator not used (%s); writing a synthetic world", exc)
-    synthetic_writer()(target, n_charges=max(1, objects // 5), seed=seed)
-    return "synthetic"
+def make_world(target: Path, objects: int, seed: int) -> None:
+    # about six Stripe objects a sale (charge, intent, transaction, events, ...)
+    generate_world(WorldSpec(seed=seed, scale=max(1, objects // 6)), target)
 
 
 def timed(label: str, run: Callable[[], int]) -> None:
@@ -125,9 +105,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--page-objects", type=int, default=None, help="stop each paging run after N charges"
     )
-    parser.add_argument(
-        "--synthetic", action="store_true", help="use the tests' writer, not demoworld.world"
-    )
     parser.add_argument("--keep", action="store_true", help="keep the made world (prints where)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -139,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp = tempfile.mkdtemp(prefix="bench_world_")
         world = Path(tmp)
         started = time.perf_counter()
-        kind = make_world(world, args.objects, args.seed, args.synthetic)
-        print(f"made a {kind} world in {time.perf_counter() - started:.1f} s at {world}")
+        make_world(world, args.objects, args.seed)
+        print(f"made a world in {time.perf_counter() - started:.1f} s at {world}")
     jsonl_bytes = sum(f.stat().st_size for f in (world / "stripe").glob("*.jsonl"))
     with StripeAPIServer(world, rebuild=True) as server:
         with server._store.connection() as con:
@@ -183,8 +160,6 @@ def main(argv: list[str] | None = None) -> int:
         stats = server.stats
         print(f"server: {stats.total:,} requests, statuses {stats.by_status}")
     if tmp is not None and not args.keep:
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

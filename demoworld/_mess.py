@@ -1,8 +1,8 @@
 """The mess of real books, one knob at a time (the knobs: `demoworld/mess.py`).
 
-`Mess` is consulted by the world writer (`world.py`) wherever a phenomenon can happen: when a
-customer is created, a sale planned, a reference written, an ERP value formatted, a payout
-made or a deposit booked. Each knob draws from a random stream of its own, and draws nothing
+`Mess` is consulted by the world's parts (`customers`, `sales`, `erp_books`, `payouts`,
+`reversals`) wherever a phenomenon can happen: when a customer is created, a sale planned, a
+reference written, an ERP value formatted, a payout made or a deposit booked. Each knob draws from a random stream of its own, and draws nothing
 when it is off: with every knob at zero the writer makes exactly the world it made before the
 knobs existed, and turning one knob on leaves the draws of every other knob as they were.
 
@@ -73,7 +73,7 @@ def _month_key(ts: int) -> tuple[int, int]:
 
 @dataclass(slots=True)
 class SalePlan:
-    """What the mess makes of one sale (the writer's `_sale` follows it)."""
+    """What the mess makes of one sale (`sales.Sales.sale` follows it)."""
 
     style: str  # renewal, subscription, multi_invoice, instalments, twin, twin_second, short_over
     customer: Customer | None = None
@@ -100,8 +100,9 @@ class _Subscription:
     renewals: int = field(default=0, compare=False)
 
 
-class Mess:
-    """The knobs of one generation run, with their random streams and the story sink."""
+class _Knobs:
+    """The knobs' settings, their random streams and the story sink: what every kind of mess
+    shares."""
 
     def __init__(self, settings: MessSettings, seed: int, out_dir: Path) -> None:
         self.settings = settings
@@ -138,7 +139,10 @@ class Mess:
         if self.rate("wrong_refs"):
             self._recent.append((charge_id, customer_id))
 
-    # ------------------------------------------------------------ customers
+
+class _MasterDataMess(_Knobs):
+    """Customers: company names, ERP master data that differs from Stripe's."""
+
     def customer(self, c: Customer) -> None:
         """Company names, and ERP master data that differs from Stripe's (before c is written)."""
         if self.hit("company_customers"):
@@ -199,7 +203,11 @@ class Mess:
         stripped = name.replace("'", "").replace("-", " ")
         return stripped if stripped != name else f"{first}  {last}."
 
-    # ------------------------------------------------------------ sales
+
+class _SaleMess(_Knobs):
+    """Sales: the plans that reshape a sale (subscriptions, several invoices, instalments,
+    twins, short and over payments)."""
+
     def plan(self, ts: int, end_ts: int) -> SalePlan | None:
         """The shape of a normal sale at `ts` (None: a plain one). Every structural knob draws
         once per normal sale, in a fixed order, whether or not another one wins."""
@@ -287,7 +295,11 @@ class Mess:
             )
         return SalePlan("renewal", customer=sub.customer, amount=sub.amount, n_docs=sub.renewals)
 
-    # ------------------------------------------------------------ references
+
+class _ReferenceMess(_Knobs):
+    """References: how a charge names its invoice and the ERP names the charge, in other
+    forms or wrong."""
+
     def _doc_form(self, doc_text: str, r: Random) -> str:
         def form(m: re.Match[str]) -> str:
             prefix, number = m.group(1), m.group(2)
@@ -416,7 +428,10 @@ class Mess:
         r = self.rng("multi_invoice")
         return r.choice((", ".join(docs), " / ".join(docs), "Invoices " + " ".join(docs)))
 
-    # ------------------------------------------------------------ ERP values as exported
+
+class _ExportMess(_Knobs):
+    """ERP values written as real exports write them."""
+
     def _amount_form(self, text: str, r: Random) -> str:
         options: list[str] = []
         if "." in text:
@@ -457,7 +472,10 @@ class Mess:
                 changed.append(f"payment_method {row[method]!r}")
         self.story("erp_formats", "", key, f"{file}: " + "; ".join(changed))
 
-    # ------------------------------------------------------------ payouts and the bank
+
+class _BankMess(_Knobs):
+    """Payouts, bank deposits and credit memos."""
+
     def equal_payout(
         self, day_index: int, nets: Sequence[int], total: int
     ) -> tuple[list[int], str] | None:
@@ -524,6 +542,10 @@ class Mess:
             "credit_memo_dating", re_id, cm, f"credit memo dated {dated.isoformat()}, refund {day.isoformat()}"
         )
         return dated
+
+
+class Mess(_MasterDataMess, _SaleMess, _ReferenceMess, _ExportMess, _BankMess):
+    """The knobs of one generation run, with their random streams and the story sink."""
 
 
 def _exact_subset(nets: Sequence[int], target: int, r: Random) -> list[int] | None:

@@ -7,8 +7,8 @@
   customer and amount paying as many invoices with nothing on either side telling which paid
   which; any assignment of a group's documents to its charges is right.
 - `truth/out_of_scope.csv`: object_id, scope: clean items outside the conservation scope of
-  CONTRACT.md section 6 (failed charges, wire and check receipts with their invoices, open and
-  void invoices): an exception naming one is a false exception.
+  docs/contract.md section 6 (failed charges, wire and check receipts with their invoices,
+  open and void invoices): an exception naming one is a false exception.
 - `truth/resolved.csv`: object_id: the anomalies whose close is in
   decisions/exception_resolutions.csv (the ones a classifier has seen).
 """
