@@ -13,8 +13,9 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from random import Random
 from typing import Any
 
-from demoworld._erp_books import EXPONENTS
-from demoworld._stripe_objects import (
+from demoworld.context import DAY, ChargeRec, Pending, WorldContext, day_of, dumps, epoch
+from demoworld.csv_sinks import EXPONENTS
+from demoworld.stripe_objects import (
     Customer,
     balance_txn_obj,
     charge_obj,
@@ -22,7 +23,6 @@ from demoworld._stripe_objects import (
     invoice_obj,
     payment_intent_obj,
 )
-from demoworld.context import DAY, ChargeRec, Pending, WorldContext, day_of, dumps, epoch
 
 BASE_RATES: dict[str, float] = {"eur": 1.08, "gbp": 1.27, "cad": 0.73, "jpy": 0.0067, "kwd": 3.25}
 GRANULE: dict[str, int] = {"kwd": 10}  # Stripe wants KWD amounts in multiples of 10 fils

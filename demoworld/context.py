@@ -19,11 +19,11 @@ from typing import IO, Any
 
 import orjson
 
-from demoworld._erp_books import GL_COLUMNS, INVOICE_COLUMNS, PAYMENT_COLUMNS, CsvSink
-from demoworld._mess import Mess, SalePlan, sub_rng
-from demoworld._stripe_objects import Customer, IdMaker, Obj, event_line
-from demoworld._truth import TruthExtras
+from demoworld.csv_sinks import GL_COLUMNS, INVOICE_COLUMNS, PAYMENT_COLUMNS, CsvSink
 from demoworld.mess import NONE, MessSettings
+from demoworld.mess_stories import Mess, SalePlan, sub_rng
+from demoworld.stripe_objects import Customer, IdMaker, Obj, event_line
+from demoworld.truth_extras import TruthExtras
 
 DAY = 86_400
 
@@ -110,7 +110,7 @@ class Sale:
     ts: int
     day: dt.date
     kind: str  # normal, a hard shape (consolidated, partial) or a charge-level anomaly
-    plan: SalePlan | None  # what the mess knobs make of it (demoworld/_mess.py)
+    plan: SalePlan | None  # what the mess knobs make of it (demoworld/mess_stories.py)
     style: str  # the plan's style, "normal" without one
     ambiguous: bool  # nothing on either side tells it from its twin
     split_sale: bool  # one charge paying several invoices, or one invoice several charges

@@ -6,8 +6,8 @@ pool is written to stripe/customers.jsonl at the end, each with its final invoic
 
 from __future__ import annotations
 
-from demoworld._stripe_objects import Customer, customer_obj
 from demoworld.context import WorldContext, dumps
+from demoworld.stripe_objects import Customer, customer_obj
 
 CURRENCIES: tuple[str, ...] = ("usd", "eur", "gbp", "cad", "jpy", "kwd")
 _CURRENCY_WEIGHTS: tuple[int, ...] = (65, 12, 8, 6, 5, 4)

@@ -1,5 +1,5 @@
 """The ERP's books: numbered invoices, credit memos, receipts and journals written as the ERP
-exports them (columns: `_erp_books`); how each sale is booked (`SaleBooks`); the books that
+exports them (columns: `csv_sinks`); how each sale is booked (`SaleBooks`); the books that
 are not Stripe's business (open, void, wire- and check-paid invoices); the chart of accounts.
 """
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 import datetime as dt
 from random import Random
 
-from demoworld._erp_books import ACCOUNT_BY_ROLE, CHART_OF_ACCOUNTS, CsvSink, fmt_major
-from demoworld._stripe_objects import Customer
 from demoworld.charges import price
 from demoworld.context import Anomaly, ChargeRec, Sale, WorldContext
+from demoworld.csv_sinks import ACCOUNT_BY_ROLE, CHART_OF_ACCOUNTS, CsvSink, fmt_major
 from demoworld.customers import Customers
+from demoworld.stripe_objects import Customer
 
 
 def _transpose(amount: int, rng: Random) -> int:

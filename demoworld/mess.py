@@ -2,7 +2,7 @@
 
 `MessSettings` holds a rate or a probability for each phenomenon that makes other people's
 books hard to reconcile. Every knob is independent: it has its own random stream
-(`demoworld/_mess.py`), so turning one on changes what it makes and nothing else, and
+(`demoworld/mess_stories.py`), so turning one on changes what it makes and nothing else, and
 with every knob at zero (the `none` preset) the generator writes exactly the world it wrote
 before the knobs existed.
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from demoworld._erp_books import fmt_major
-from demoworld._stripe_objects import balance_txn_obj, payout_obj
 from demoworld.context import DAY, Anomaly, Pending, WorldContext, day_of, dumps, epoch
+from demoworld.csv_sinks import fmt_major
 from demoworld.erp_books import ErpBooks
+from demoworld.stripe_objects import balance_txn_obj, payout_obj
 
 
 class Payouts:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from demoworld._stripe_objects import (
+from demoworld.context import DAY, Anomaly, ChargeRec, Pending, WorldContext, day_of, dumps
+from demoworld.erp_books import ErpBooks
+from demoworld.stripe_objects import (
     Obj,
     balance_txn_obj,
     dispute_obj,
@@ -16,8 +18,6 @@ from demoworld._stripe_objects import (
     fee_detail,
     refund_obj,
 )
-from demoworld.context import DAY, Anomaly, ChargeRec, Pending, WorldContext, day_of, dumps
-from demoworld.erp_books import ErpBooks
 
 
 class Refunds:

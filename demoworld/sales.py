@@ -9,12 +9,12 @@ import datetime as dt
 import math
 from typing import Any
 
-from demoworld._mess import SalePlan
-from demoworld._stripe_objects import Customer
 from demoworld.charges import GRANULE, Charges, price, split
 from demoworld.context import Anomaly, ChargeRec, Sale, WorldContext, day_of, epoch
 from demoworld.customers import Customers
 from demoworld.erp_books import ErpBooks, SaleBooks
+from demoworld.mess_stories import SalePlan
+from demoworld.stripe_objects import Customer
 
 
 def day_counts(ctx: WorldContext) -> list[int]:
@@ -60,7 +60,7 @@ class Sales:
     ) -> None:
         """One sale: its charge(s) in Stripe, its invoice(s) and receipt(s) in the ERP, the truth.
 
-        `plan` (from the mess knobs, demoworld/_mess.py) reshapes a normal sale; without one
+        `plan` (from the mess knobs, demoworld/mess_stories.py) reshapes a normal sale; without one
         the main random stream is drawn in exactly the order it always was."""
         s = self._shape(ts, day_ts, slot, kind, plan)
         self._stripe_side(s, day_ts, next_ts)

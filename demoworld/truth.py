@@ -3,7 +3,7 @@ truth/bad_rows.csv, truth/anomaly_related.csv, decisions/exception_resolutions.c
 decisions/match_decisions.csv (the closed periods only), and manifest.json.
 
 (The truth written while the days run, matches and payouts, goes through `WorldContext`'s
-sinks; the other truth files through `_truth.TruthExtras`.)
+sinks; the other truth files through `truth_extras.TruthExtras`.)
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from collections import Counter
 from random import Random
 
 from core.vocabulary import DISPOSITION_OF_TYPE
-from demoworld._erp_books import CsvSink
-from demoworld._stripe_objects import API_VERSION
 from demoworld.context import WorldContext, add_months, day_of
+from demoworld.csv_sinks import CsvSink
+from demoworld.stripe_objects import API_VERSION
 
 FORMAT_VERSION = 1
 

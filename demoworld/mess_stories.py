@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
 
-from demoworld._erp_books import CsvSink
-from demoworld._stripe_objects import STATEMENT_DESCRIPTOR, Customer
+from demoworld.csv_sinks import CsvSink
 from demoworld.mess import MessSettings
+from demoworld.stripe_objects import STATEMENT_DESCRIPTOR, Customer
 
 DAY = 86_400
 

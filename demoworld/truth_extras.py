@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from demoworld._erp_books import CsvSink
+from demoworld.csv_sinks import CsvSink
 
 
 class TruthExtras:
