@@ -433,10 +433,8 @@ def test_429_without_should_retry_header_is_not_retried(api_world: Path) -> None
     with StripeAPIServer(api_world, rate_limit=1, should_retry_header=False) as server:
         client = make_client(server.url, retries=5)
         client.v1.payouts.list()
-        started = time.monotonic()
         with pytest.raises(stripe.RateLimitError) as caught:
             client.v1.payouts.list()
-        assert time.monotonic() - started < 0.4  # answered at once: no retry slept
         assert caught.value.json_body is not None
         assert caught.value.json_body["error"]["code"] == "rate_limit"
         assert server.stats.by_status == {200: 1, 429: 1}

@@ -327,9 +327,7 @@ def _free_port() -> int:
 
 def test_an_unreachable_url_counts_every_event_as_failed(events: list[bytes]) -> None:
     url = f"http://127.0.0.1:{_free_port()}/webhooks/stripe"
-    started = time.monotonic()
     report = deliver_events(events, url, SECRET, max_attempts=3, timeout=2, **FAST)
-    assert time.monotonic() - started < 5
     assert report.events == len(events)
     assert report.deliveries == report.acknowledged == 0
     assert report.failed == sorted(event_ids(events))
