@@ -1,4 +1,4 @@
-"""Balance checks: the invariants of CONTRACT.md section 6 and the raw inputs' checks, run with
+"""Balance checks: the invariants of docs/contract.md section 6 and the raw inputs' checks, run with
 Great Expectations where the data lives (the DuckDB file or the PostgreSQL target).
 
     from checks import run_checks

@@ -54,7 +54,7 @@ class Invariant:
 
 # --- raw inputs -------------------------------------------------------------------------------
 
-# Columns every row must carry (CONTRACT.md sections 2 and 3), and the money columns that
+# Columns every row must carry (docs/contract.md sections 2 and 3), and the money columns that
 # must be whole numbers of minor units.
 _STRIPE_TABLES: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...], bool]]] = {
     # table: (required columns, money columns, optional table)
@@ -292,7 +292,7 @@ def _raw_balance_invariants() -> list[Invariant]:
             suite="raw",
             schema="raw_stripe",
             table="balance_transactions",
-            description="Every Stripe balance transaction: amount - fee = net (CONTRACT.md section 6).",
+            description="Every Stripe balance transaction: amount - fee = net (docs/contract.md section 6).",
             body="""
 select
     cast(id as varchar) as object_id,
@@ -312,7 +312,7 @@ where amount - fee <> net or amount is null or fee is null or net is null
             table="payouts",
             description=(
                 "Every paid automatic payout equals the sum of net of the balance transactions it "
-                "settled, its own payout transaction left out (CONTRACT.md section 6)."
+                "settled, its own payout transaction left out (docs/contract.md section 6)."
             ),
             requires=("raw_stripe.payout_balance_transactions", "raw_stripe.balance_transactions"),
             body="""
@@ -389,7 +389,7 @@ where journals.debit_total <> journals.credit_total
 
 # --- marts ------------------------------------------------------------------------------------
 
-# The items that must each be matched or be an exception (CONTRACT.md section 6), as
+# The items that must each be matched or be an exception (docs/contract.md section 6), as
 # (name, relation, SQL of the items: item_id, currency, amount_minor, side, and how a match
 # row points at it). Amounts are magnitudes: the marts hold refunds and ERP refunds paid
 # positive, so a raw amount counts by its absolute value.
@@ -493,7 +493,7 @@ def _conservation(item: _ItemClass) -> Invariant:
         table=item.table,
         description=(
             f"Every one of the {item.label} is matched or is an exception, and per currency the raw "
-            "total equals the matched plus the excepted amount to the minor unit (CONTRACT.md "
+            "total equals the matched plus the excepted amount to the minor unit (docs/contract.md "
             "section 6). An item counts by its matched amount when matched (split rows summed), "
             "else by its exception's amount; amounts compare as magnitudes."
         ),
@@ -578,7 +578,7 @@ def _mart_invariants() -> list[Invariant]:
             description=(
                 "A Stripe object has one match row per match type, unless every one of its rows "
                 "comes from a rule that allows a split (`allows_split`) or was confirmed by a person; "
-                "the same pair never repeats (CONTRACT.md section 6)."
+                "the same pair never repeats (docs/contract.md section 6)."
             ),
             needs_marts=True,
             body="""

@@ -1,12 +1,11 @@
 """Runs the invariants with Great Expectations 1.x, configured here in code.
 
-One ephemeral GX context per run (nothing to keep in YAML; analytics off through `import
-recon`, which sets GX_ANALYTICS_ENABLED=false), one SQL datasource on the warehouse, one table
-asset per table an invariant is about, one expectation suite per suite and table
-(`raw.raw_stripe.balance_transactions`, `marts.marts.fct_reconciliation_matches`, ...), each
+One ephemeral GX context per run (nothing to keep in YAML; analytics off through
+`core.telemetry.quiet_telemetry()`, which the `recon` command calls first), one SQL datasource on
+the warehouse, one table asset per table an invariant is about, one expectation suite per suite and
+table (`raw.raw_stripe.balance_transactions`, `marts.marts.fct_reconciliation_matches`, ...), each
 invariant an `UnexpectedRowsExpectation` whose query returns the rows that break it, and one
-checkpoint that validates them all and builds the Data Docs (static HTML) into the report
-folder.
+checkpoint that validates them all and builds the Data Docs (static HTML) into the report folder.
 """
 
 from __future__ import annotations
@@ -18,6 +17,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from string import Template
 from typing import Any
+
+import great_expectations as gx
+from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.expectations.core.unexpected_rows_expectation import UnexpectedRowsExpectation
+from great_expectations.expectations.metadata_types import FailureSeverity
 
 from checks.invariants import INVARIANTS, SUITES, Invariant
 from checks.report import CheckReport, Note, NotRun, failure_from_rows
@@ -106,9 +110,6 @@ def _plan(
 
 
 def _context(report_dir: Path) -> Any:
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
     # GX logs its own housekeeping at INFO on its logger; a run of the checks shows only warnings
     # unless debugging.
     level = logging.DEBUG if log.isEnabledFor(logging.DEBUG) else logging.WARNING
@@ -140,12 +141,6 @@ def _datasource(context: Any, warehouse: Warehouse) -> Any:
 def _validate(
     warehouse: Warehouse, invariants: Sequence[Invariant], report_dir: Path, report: CheckReport
 ) -> None:
-    import great_expectations as gx
-    from great_expectations.expectations.core.unexpected_rows_expectation import (
-        UnexpectedRowsExpectation,
-    )
-    from great_expectations.expectations.metadata_types import FailureSeverity
-
     context = _context(report_dir)
     datasource = _datasource(context, warehouse)
     by_name = {inv.name: inv for inv in invariants}
