@@ -20,7 +20,9 @@ from typing import Any
 
 import great_expectations as gx
 from great_expectations.data_context.types.base import ProgressBarsConfig
-from great_expectations.expectations.core.unexpected_rows_expectation import UnexpectedRowsExpectation
+from great_expectations.expectations.core.unexpected_rows_expectation import (
+    UnexpectedRowsExpectation,
+)
 from great_expectations.expectations.metadata_types import FailureSeverity
 
 from checks.invariants import INVARIANTS, SUITES, Invariant
