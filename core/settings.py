@@ -18,6 +18,8 @@ CURRENCIES_SEED = PROJECT_DIR / "seeds" / "currencies.csv"
 
 DEFAULT_WAREHOUSE = "warehouse/recon.duckdb"
 DEFAULT_TARGET = "duckdb"
+# Seconds the Stripe API may take to answer one request (connect and read) before it is retried.
+DEFAULT_STRIPE_TIMEOUT_S = 20.0
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Settings:
     stripe_api_base: str | None
     stripe_api_key: str | None
     stripe_max_rps: float | None = None
+    stripe_timeout: float = DEFAULT_STRIPE_TIMEOUT_S
     # The analysts' SQL rules alone: no scored matching, no classifier (a baseline to compare with).
     rules_only: bool = False
 
@@ -41,7 +44,8 @@ class Settings:
             f"Settings(warehouse={self.warehouse!s}, target={self.target}, "
             f"erp_dir={self.erp_dir}, erp_sql={'<set>' if self.erp_sql else None}, "
             f"decisions_dir={self.decisions_dir}, stripe_api_base={self.stripe_api_base}, "
-            f"stripe_api_key={key}, stripe_max_rps={self.stripe_max_rps}, rules_only={self.rules_only})"
+            f"stripe_api_key={key}, stripe_max_rps={self.stripe_max_rps}, stripe_timeout={self.stripe_timeout:g}, "
+            f"rules_only={self.rules_only})"
         )
 
     __str__ = __repr__
@@ -63,6 +67,7 @@ def resolve(
     decisions_dir: str | None = None,
     stripe_api_base: str | None = None,
     stripe_max_rps: float | None = None,
+    stripe_timeout: float | None = None,
     rules_only: bool | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
@@ -80,6 +85,7 @@ def resolve(
         stripe_api_base=_pick(stripe_api_base, env, "STRIPE_API_BASE"),
         stripe_api_key=env.get("STRIPE_API_KEY") or None,
         stripe_max_rps=_rate(stripe_max_rps, env),
+        stripe_timeout=_seconds(stripe_timeout, env, "RECON_STRIPE_TIMEOUT", DEFAULT_STRIPE_TIMEOUT_S),
         rules_only=rules_only if rules_only else _flag(env, "RECON_RULES_ONLY"),
     )
 
@@ -107,3 +113,21 @@ def _rate(option: float | None, env: Mapping[str, str]) -> float | None:
     if rate <= 0:
         raise UserError("RECON_STRIPE_MAX_RPS must be a positive number of requests per second.")
     return rate
+
+
+def _seconds(option: float | None, env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number of seconds from the option, else the variable `name`, else `default`."""
+    if option is not None:
+        value: float | str = option
+    else:
+        text = env.get(name)
+        if not text:
+            return default
+        value = text
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise UserError(f"{name} must be a number of seconds, not {value!r}.") from None
+    if not seconds > 0:
+        raise UserError(f"{name} must be a positive number of seconds, not {value!r}.")
+    return seconds

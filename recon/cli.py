@@ -50,6 +50,12 @@ def _add_settings_options(parser: argparse.ArgumentParser) -> None:
         help="cap on Stripe requests per second (RECON_STRIPE_MAX_RPS; default Stripe's: 25 test, 100 live)",
     )
     group.add_argument(
+        "--stripe-timeout",
+        metavar="SECONDS",
+        type=float,
+        help="how long one Stripe request may wait for an answer before it is retried (RECON_STRIPE_TIMEOUT; default 20)",
+    )
+    group.add_argument(
         "--rules-only",
         action="store_true",
         default=None,
@@ -66,6 +72,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         decisions_dir=getattr(args, "decisions_dir", None),
         stripe_api_base=getattr(args, "stripe_api_base", None),
         stripe_max_rps=getattr(args, "stripe_max_rps", None),
+        stripe_timeout=getattr(args, "stripe_timeout", None),
         rules_only=getattr(args, "rules_only", None),
     )
 

@@ -26,14 +26,17 @@ import pyarrow as pa
 import stripe
 
 from core.errors import SourceUnavailableError, UserError
+from core.settings import DEFAULT_STRIPE_TIMEOUT_S
 from ingest.stripe.settings import (
     API_VERSION,
     BACKOFF_INITIAL_S,
     BACKOFF_MAX_S,
+    CONNECT_TIMEOUT_S,
     DEFAULT_MAX_RPS_LIVE,
     DEFAULT_MAX_RPS_TEST,
     MAX_ATTEMPTS,
     PAGE_LIMIT,
+    RETRY_BUDGET_S,
     ColumnType,
 )
 
@@ -115,6 +118,8 @@ class StripeReader:
     max_rps: float | None = None
     workers: int = 8
     max_attempts: int = MAX_ATTEMPTS
+    timeout_s: float = DEFAULT_STRIPE_TIMEOUT_S
+    retry_budget_s: float = RETRY_BUDGET_S
     requests: Counter[str] = field(default_factory=Counter)
     _client: stripe.StripeClient = field(init=False, repr=False)
     _limiter: RateLimiter = field(init=False, repr=False)
@@ -132,6 +137,7 @@ class StripeReader:
             stripe_version=API_VERSION,
             base_addresses=base_addresses,  # type: ignore[arg-type]
             max_network_retries=0,  # retries are ours: they must honour the shared rate cap
+            http_client=stripe.RequestsClient(timeout=(min(CONNECT_TIMEOUT_S, self.timeout_s), self.timeout_s)),
         )
         self._limiter = RateLimiter(self.max_rps or default_max_rps(self.api_key))
         self._rng = random.Random(0)
@@ -145,6 +151,7 @@ class StripeReader:
         """One list page, retried: 429 with backoff honouring the cap, 5xx and network errors
         with bounded backoff. A 401 or 403 stops at once with one clear sentence."""
         attempt = 0
+        first = time.monotonic()
         while True:
             attempt += 1
             self._limiter.acquire()
@@ -168,13 +175,21 @@ class StripeReader:
                 ) from None
             except (stripe.RateLimitError, stripe.APIError, stripe.APIConnectionError) as error:
                 status = getattr(error, "http_status", None) or "network error"
-                if attempt >= self.max_attempts:
+                delay = min(BACKOFF_MAX_S, BACKOFF_INITIAL_S * 2 ** (attempt - 1))
+                delay *= 0.5 + self._rng.random()
+                spent = time.monotonic() - first
+                if _did_not_answer(error) and (attempt >= self.max_attempts or spent + delay > self.retry_budget_s):
+                    raise SourceUnavailableError(
+                        f"The Stripe API ({self.api_base or 'api.stripe.com'}) did not answer GET {path} "
+                        f"within {self.timeout_s:g} s, {attempt} times in {spent:.0f} s: check that it is "
+                        "reachable (or raise --stripe-timeout / RECON_STRIPE_TIMEOUT); nothing more was "
+                        "loaded, and the next run resumes from the last completed load."
+                    ) from None
+                if attempt >= self.max_attempts or spent + delay > self.retry_budget_s:
                     raise SourceUnavailableError(
                         f"Stripe API failed while reading {resource} after {attempt} attempts "
                         f"(last: {status}); run again to resume from the last completed load."
                     ) from None
-                delay = min(BACKOFF_MAX_S, BACKOFF_INITIAL_S * 2 ** (attempt - 1))
-                delay *= 0.5 + self._rng.random()
                 retry_after = _retry_after(error)
                 if isinstance(error, stripe.RateLimitError):
                     delay = max(delay, retry_after or 0.0)
@@ -193,6 +208,11 @@ class StripeReader:
     def check_access(self) -> None:
         """One cheap request before anything is extracted: a bad key loads nothing."""
         self.list_page("balance_transactions", "/v1/balance_transactions", {"limit": 1})
+
+
+def _did_not_answer(error: stripe.StripeError) -> bool:
+    """A network error that is a timeout (the API took the connection and said nothing)."""
+    return isinstance(error, stripe.APIConnectionError) and "timed out" in str(error).lower()
 
 
 def _retry_after(error: stripe.StripeError) -> float | None:

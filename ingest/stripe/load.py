@@ -48,6 +48,7 @@ def load_stripe(
         max_rps=max_rps or settings.stripe_max_rps,
         workers=workers,
         max_attempts=max_attempts,
+        timeout_s=settings.stripe_timeout,
     )
     reader.check_access()
 

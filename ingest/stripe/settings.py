@@ -24,6 +24,13 @@ DEFAULT_WORKERS: Final = 8
 MAX_ATTEMPTS: Final = 6
 BACKOFF_INITIAL_S: Final = 0.25
 BACKOFF_MAX_S: Final = 8.0
+# An API that accepts the connection and never answers: each request waits at most
+# CONNECT_TIMEOUT_S to connect and the run's --stripe-timeout (RECON_STRIPE_TIMEOUT, 20 s) for an
+# answer, and no retry starts once RETRY_BUDGET_S have passed since the request's first attempt:
+# with the defaults a silent API fails the ingest within RETRY_BUDGET_S + 5 + 20 = 145 s, where the
+# library's defaults (80 s x 6 attempts) took 8 minutes.
+CONNECT_TIMEOUT_S: Final = 5.0
+RETRY_BUDGET_S: Final = 120.0
 
 # How far back each run re-reads objects that may still change after creation (seconds).
 # Balance transactions become available up to ~14 days after creation in slow countries;

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import DEFAULT_TARGET, resolve
+from core.errors import UserError
+from core.settings import DEFAULT_STRIPE_TIMEOUT_S, DEFAULT_TARGET, resolve
 
 
 def test_defaults_when_nothing_is_set() -> None:
@@ -41,3 +42,12 @@ def test_the_api_key_never_shows_in_a_repr() -> None:
     assert "do_not_print" not in repr(settings)
     assert "do_not_print" not in str(settings)
     assert "<set>" in repr(settings)
+
+
+def test_the_stripe_timeout_is_a_positive_number_of_seconds() -> None:
+    assert resolve(env={}).stripe_timeout == DEFAULT_STRIPE_TIMEOUT_S
+    assert resolve(env={"RECON_STRIPE_TIMEOUT": "2.5"}).stripe_timeout == 2.5
+    assert resolve(env={"RECON_STRIPE_TIMEOUT": "2.5"}, stripe_timeout=7).stripe_timeout == 7
+    for wrong in ("soon", "0", "-3"):
+        with pytest.raises(UserError, match="RECON_STRIPE_TIMEOUT"):
+            resolve(env={"RECON_STRIPE_TIMEOUT": wrong})

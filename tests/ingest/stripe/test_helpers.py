@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from core.errors import SourceUnavailableError
+from core.settings import DEFAULT_STRIPE_TIMEOUT_S
 from ingest.stripe.helpers import (
     Page,
     RateLimiter,
@@ -18,7 +22,7 @@ from ingest.stripe.helpers import (
     mask_key,
     read_created_range,
 )
-from ingest.stripe.settings import CHARGE_COLUMNS
+from ingest.stripe.settings import CHARGE_COLUMNS, CONNECT_TIMEOUT_S, RETRY_BUDGET_S
 
 
 class FakeClock:
@@ -142,3 +146,47 @@ def test_flatten_declares_every_column_and_keeps_unknown_fields() -> None:
     assert row["shipping"] is None and row["transfer_group"] is None
     assert json.loads(row["_extra"]) == {"brand_new_field": {"x": 1}}
     assert isinstance(row["amount"], int)
+
+
+@pytest.fixture
+def silent_api() -> Iterator[str]:
+    """A server that accepts every connection and never answers."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except TimeoutError:
+                continue
+            held.append(connection)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for connection in held:
+        connection.close()
+    server.close()
+
+
+def test_an_api_that_never_answers_fails_naming_the_endpoint(silent_api: str) -> None:
+    reader = StripeReader(api_key="sk_test_silent", api_base=silent_api, timeout_s=0.3, retry_budget_s=1.0)
+    with pytest.raises(SourceUnavailableError) as raised:
+        reader.list_page("balance_transactions", "/v1/balance_transactions", {"limit": 1})
+    message = str(raised.value)
+    assert "did not answer GET /v1/balance_transactions" in message
+    assert silent_api in message
+    assert reader.requests["balance_transactions"] >= 2  # retried, then given up within the budget
+
+
+def test_the_default_worst_case_for_a_silent_api_is_under_three_minutes() -> None:
+    """Every attempt starts before the budget is spent and waits at most the timeout to connect and
+    the timeout to read; the last backoff never sleeps past the budget."""
+    assert RETRY_BUDGET_S + CONNECT_TIMEOUT_S + DEFAULT_STRIPE_TIMEOUT_S < 180
+    reader = StripeReader(api_key="sk_test_x")
+    assert reader.timeout_s == DEFAULT_STRIPE_TIMEOUT_S and reader.retry_budget_s == RETRY_BUDGET_S
