@@ -9,6 +9,11 @@ class UserError(ReconError):
     """Bad input or configuration: the message says what to do. CLI exit status 2."""
 
 
+class UnreadableSourceError(UserError):
+    """An input (an ERP file or table) cannot be read as its table at all: the run stops before
+    dbt, the warehouse keeps that input's last good load. Exit status 2."""
+
+
 class SourceUnavailableError(ReconError):
     """A source (the Stripe API, the ERP database) cannot be reached or refused us. Exit 2."""
 

@@ -6,7 +6,7 @@ See docs/contract.md section 1 for the public names and defaults.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +37,9 @@ class Settings:
     stripe_timeout: float = DEFAULT_STRIPE_TIMEOUT_S
     # The analysts' SQL rules alone: no scored matching, no classifier (a baseline to compare with).
     rules_only: bool = False
+    # Inputs a run may go on without when they cannot be read (`erp`, `erp/payments`,
+    # `decisions/match_decisions`): their last good load stands and the summary says it is stale.
+    allow_missing_sources: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
         key = "<set>" if self.stripe_api_key else "<unset>"
@@ -45,7 +48,7 @@ class Settings:
             f"erp_dir={self.erp_dir}, erp_sql={'<set>' if self.erp_sql else None}, "
             f"decisions_dir={self.decisions_dir}, stripe_api_base={self.stripe_api_base}, "
             f"stripe_api_key={key}, stripe_max_rps={self.stripe_max_rps}, stripe_timeout={self.stripe_timeout:g}, "
-            f"rules_only={self.rules_only})"
+            f"rules_only={self.rules_only}, allow_missing_sources={sorted(self.allow_missing_sources)})"
         )
 
     __str__ = __repr__
@@ -69,6 +72,7 @@ def resolve(
     stripe_max_rps: float | None = None,
     stripe_timeout: float | None = None,
     rules_only: bool | None = None,
+    allow_missing_sources: Sequence[str] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
     """Resolve each setting from its option, else its environment variable, else the default."""
@@ -87,6 +91,7 @@ def resolve(
         stripe_max_rps=_rate(stripe_max_rps, env),
         stripe_timeout=_seconds(stripe_timeout, env, "RECON_STRIPE_TIMEOUT", DEFAULT_STRIPE_TIMEOUT_S),
         rules_only=rules_only if rules_only else _flag(env, "RECON_RULES_ONLY"),
+        allow_missing_sources=_sources(allow_missing_sources, env),
     )
 
 
@@ -131,3 +136,22 @@ def _seconds(option: float | None, env: Mapping[str, str], name: str, default: f
     if not seconds > 0:
         raise UserError(f"{name} must be a positive number of seconds, not {value!r}.")
     return seconds
+
+
+# The sources whose inputs `--allow-missing-source` may name, alone or as `<source>/<table>`.
+ALLOWABLE_SOURCES = ("erp", "decisions")
+
+
+def _sources(option: Sequence[str] | None, env: Mapping[str, str]) -> frozenset[str]:
+    """`--allow-missing-source` (repeatable, or comma-separated), else RECON_ALLOW_MISSING_SOURCES."""
+    if isinstance(option, str):
+        option = [option]
+    texts = list(option) if option else [env.get("RECON_ALLOW_MISSING_SOURCES", "")]
+    names = frozenset(part.strip().lower() for text in texts for part in text.split(",") if part.strip())
+    for name in sorted(names):
+        if name.split("/", 1)[0] not in ALLOWABLE_SOURCES:
+            raise UserError(
+                f"--allow-missing-source {name}: name an input as erp, erp/<table>, decisions or "
+                "decisions/<table> (for example erp/payments)."
+            )
+    return names

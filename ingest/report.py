@@ -19,6 +19,8 @@ class TableLoadReport:
     unchanged_rows: int = 0
     # Inputs (files, tables) that could not be loaded at all; `LoadReport.messages` says why.
     skipped_sources: int = 0
+    # Its input could not be read and the run was allowed to go on: its last good load stands.
+    stale: bool = False
 
 
 @dataclass
@@ -56,7 +58,7 @@ class LoadReport:
             requests = f"{t.requests:>10}" if with_requests else ""
             lines.append(
                 f"{t.table:<34}{t.new_rows:>10}{t.updated_rows:>10}{t.quarantined_rows:>13}"
-                f"{requests}{t.seconds:>9.1f}"
+                f"{requests}{t.seconds:>9.1f}{'  STALE: not read, last good load stands' if t.stale else ''}"
             )
         lines.extend(self.messages)
         return "\n".join(lines)

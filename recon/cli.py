@@ -56,6 +56,13 @@ def _add_settings_options(parser: argparse.ArgumentParser) -> None:
         help="how long one Stripe request may wait for an answer before it is retried (RECON_STRIPE_TIMEOUT; default 20)",
     )
     group.add_argument(
+        "--allow-missing-source",
+        action="append",
+        metavar="NAME",
+        help="go on when this input cannot be read, with its last good load, e.g. erp/payments or erp "
+        "(repeatable; RECON_ALLOW_MISSING_SOURCES, comma-separated); the summary lists it as stale",
+    )
+    group.add_argument(
         "--rules-only",
         action="store_true",
         default=None,
@@ -74,6 +81,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         stripe_max_rps=getattr(args, "stripe_max_rps", None),
         stripe_timeout=getattr(args, "stripe_timeout", None),
         rules_only=getattr(args, "rules_only", None),
+        allow_missing_sources=getattr(args, "allow_missing_source", None),
     )
 
 

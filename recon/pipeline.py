@@ -11,7 +11,7 @@ from checks import run_checks
 from core.errors import UserError
 from core.settings import Settings
 from ingest.decisions import load_decisions
-from ingest.erp import load_erp
+from ingest.erp import check_erp_inputs, load_erp
 from ingest.report import LoadReport
 from ingest.stripe.load import load_stripe
 from ml import match_scorer
@@ -82,6 +82,8 @@ def run_steps(settings: Settings, out: TextIO, *, stripe_until: int | None = Non
 
 
 def _run_steps(settings: Settings, out: TextIO, stripe_until: int | None) -> None:
+    # A broken ERP file stops the run now, in seconds, not after the Stripe ingest.
+    check_erp_inputs(settings)
     for step in ("ingest stripe", "ingest erp"):
         started = time.monotonic()
         reports = ingest_stripe(settings, stripe_until) if step == "ingest stripe" else ingest_erp(settings)

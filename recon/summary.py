@@ -26,6 +26,8 @@ class Summary:
     payouts: dict[str, int] = field(default_factory=dict)  # reconciliation status -> how many
     quarantined: dict[str, int] = field(default_factory=dict)  # source.table -> rows refused
     findings: dict[str, int] = field(default_factory=dict)  # data-quality issue kind -> how many
+    # Inputs the last load could not read (allowed to be missing): source/table, why, last good load.
+    stale: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def match_rate(self) -> float:
@@ -64,6 +66,13 @@ class Summary:
         )
         for kind, count in sorted(self.findings.items()):
             lines.append(f"  {kind:<32}{count:>8,}")
+        if self.stale:
+            lines.append(
+                f"Stale books: {len(self.stale)} input(s) could not be read by the last load; "
+                "the marts use their last good load"
+            )
+            for name, reason, last_good in self.stale:
+                lines.append(f"  {name:<32}last good load {last_good}: {reason}")
         return "\n".join(lines)
 
 
@@ -111,7 +120,8 @@ def summarize(settings: Settings) -> Summary:
         ),
         f"select issue_kind, count(*) from {marts}.rpt_data_quality_issues group by 1",
     ]
-    items, matched, exceptions, amounts, payouts, quarantined, findings = fetch_all(settings, queries)
+    queries += [_stale_query(name, table) for name, table in _load_logs(settings)]
+    items, matched, exceptions, amounts, payouts, quarantined, findings, *logs = fetch_all(settings, queries)
     unreconciled: dict[str, dict[str, int]] = defaultdict(dict)
     for currency, disposition, amount in amounts:
         unreconciled[str(currency)][str(disposition)] = int(amount or 0)
@@ -123,7 +133,38 @@ def summarize(settings: Settings) -> Summary:
         payouts={str(status): int(n) for status, n in payouts},
         quarantined={str(table): int(n) for table, n in quarantined},
         findings={str(kind): int(n) for kind, n in findings},
+        stale=[
+            (str(name), str(reason), f"{last:%Y-%m-%d %H:%M} UTC" if last is not None else "none")
+            for rows in logs
+            for name, reason, last in rows
+        ],
     )
+
+
+def _load_logs(settings: Settings) -> list[tuple[str, str]]:
+    """(source, relation) of each load log the loads wrote (ingest.erp's `load_log`)."""
+    names = {"erp": schema("raw_erp"), "decisions": schema("raw_decisions")}
+    listed = " or ".join(f"table_schema = '{s}'" for s in names.values())
+    (found,) = fetch_all(
+        settings,
+        [f"select table_schema from information_schema.tables where table_name = 'load_log' and ({listed})"],
+    )
+    present = {str(row[0]) for row in found}
+    return [(name, f"{relation}.load_log") for name, relation in names.items() if relation in present]
+
+
+def _stale_query(name: str, relation: str) -> str:
+    """The inputs whose latest load-log row says stale, with when they were last loaded."""
+    return f"""
+        select '{name}/' || latest.table_name, latest.reason, (
+            select max(good.loaded_at) from {relation} as good
+            where good.table_name = latest.table_name and good.status = 'loaded'
+        )
+        from {relation} as latest
+        where latest.status = 'stale'
+          and latest.loaded_at = (select max(l.loaded_at) from {relation} as l where l.table_name = latest.table_name)
+        order by 1
+    """
 
 
 def _quarantine_tables(settings: Settings) -> list[tuple[str, str]]:

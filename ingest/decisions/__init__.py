@@ -20,11 +20,14 @@ from ingest import destinations
 from ingest.decisions.settings import DATASET_NAME, PIPELINE_NAME, SOURCE_NAME, TABLES
 from ingest.erp import (
     LoadRun,
+    check_allowed_names,
     check_folder,
+    check_inputs,
     csv_opener,
     load_tables,
     read_fingerprints,
-    table_resource,
+    read_last_loads,
+    source_resources,
 )
 from ingest.report import LoadReport
 
@@ -38,8 +41,7 @@ def decisions_source(decisions_dir: str | None = None, run: Any = None) -> Itera
         raise UserError("No decisions folder given: set --decisions-dir (RECON_DECISIONS_DIR).")
     load_run: LoadRun = run if isinstance(run, LoadRun) else LoadRun()
     opener = csv_opener(Path(decisions_dir), load_run)
-    for spec in TABLES:
-        yield table_resource(spec, opener, load_run)
+    yield from source_resources(TABLES, opener, load_run)
 
 
 def load_decisions(settings: Settings, *, pipelines_dir: Path | None = None) -> LoadReport:
@@ -50,6 +52,16 @@ def load_decisions(settings: Settings, *, pipelines_dir: Path | None = None) -> 
     )
     known, known_quarantine = read_fingerprints(pipeline, TABLES, settings)
     run = LoadRun(known=known, known_quarantine=known_quarantine)
+    check_allowed_names(settings.allow_missing_sources, SOURCE_NAME, TABLES)
+    check_inputs(
+        TABLES,
+        csv_opener(folder, run),
+        run,
+        source_name=SOURCE_NAME,
+        title="decisions'",
+        allowed=settings.allow_missing_sources,
+        last_loaded=read_last_loads(pipeline, settings),
+    )
     source = decisions_source(decisions_dir=str(folder), run=run)
     return load_tables(
         source, pipeline=pipeline, run=run, report_name="decisions", settings=settings

@@ -6,7 +6,13 @@ load. Each row carries `_row_fingerprint` (a hash of its values): before a load 
 already in the warehouse are read, so unchanged rows are not sent again, and a changed row is
 counted as updated.
 
-Public API: `load_erp(settings)`, and the table machinery `ingest.decisions` loads with
+Before anything is loaded every input is opened and its header read (`check_inputs`): one that
+cannot be read as its table (not found, not text, no header, a required column missing) stops
+the run with one sentence naming it, unless the run allows it to be missing
+(`--allow-missing-source erp/payments`): then its last good load stands, and
+`raw_erp.load_log` (one row per input and load) records it as stale.
+
+Public API: `load_erp(settings)`, `check_erp_inputs(settings)`, and the table machinery `ingest.decisions` loads with
 (`LoadRun`, `csv_opener`, `table_resource`, `read_fingerprints`, `load_tables`): the decisions
 package imports the ERP's, never the other way.
 """
@@ -31,7 +37,7 @@ from dlt.extract.resource import DltResource
 from dlt.extract.source import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from core.errors import ReconError, SourceUnavailableError, UserError
+from core.errors import ReconError, SourceUnavailableError, UnreadableSourceError, UserError
 from core.settings import Settings
 from core.warehouse import describe_postgres
 from ingest import destinations
@@ -44,6 +50,7 @@ from ingest.erp.helpers import (
     TableProcessor,
     TableSpec,
     dlt_columns,
+    missing_columns,
     normalize_header,
     read_csv,
     sql_records,
@@ -51,6 +58,7 @@ from ingest.erp.helpers import (
 from ingest.erp.settings import (
     BATCH_ROWS,
     DATASET_NAME,
+    LOAD_LOG_TABLE,
     PIPELINE_NAME,
     QUARANTINE_TABLE,
     SOURCE_NAME,
@@ -60,10 +68,16 @@ from ingest.report import LoadReport
 
 __all__ = [
     "ErpDatabaseUnavailableError",
+    "InputProblem",
     "LoadRun",
+    "check_allowed_names",
+    "check_erp_inputs",
+    "check_inputs",
     "erp_source",
     "load_erp",
     "load_tables",
+    "read_last_loads",
+    "source_resources",
 ]
 
 logger = logging.getLogger(__name__)
@@ -76,10 +90,32 @@ class ErpDatabaseUnavailableError(SourceUnavailableError, UserError):
     """The ERP database cannot be reached (a source problem and a setting to check)."""
 
 
+# How each input of a load ended, in `load_log.status`.
+LOADED, STALE = "loaded", "stale"
+
+LOAD_LOG_COLUMNS: dict[str, TColumnSchema] = {
+    "table_name": {"name": "table_name", "data_type": "text", "nullable": False},
+    "source": {"name": "source", "data_type": "text", "nullable": False},
+    "status": {"name": "status", "data_type": "text", "nullable": False},
+    "reason": {"name": "reason", "data_type": "text", "nullable": True},
+    "loaded_at": {"name": "loaded_at", "data_type": "timestamp", "nullable": False},
+}
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    """An input that cannot be read as its table, and why."""
+
+    table: str
+    source: str
+    reason: str
+
+
 @dataclass
 class LoadRun:
     """The state of one load shared by its resources: what the warehouse already holds, the
-    load's time, and the counts and messages the report is made of."""
+    load's time, the inputs that were read (`inputs`: table -> source) or left stale (`stale`),
+    and the counts and messages the report is made of."""
 
     known: dict[str, dict[str, str]] = field(default_factory=dict)
     known_quarantine: set[str] = field(default_factory=set)
@@ -88,12 +124,37 @@ class LoadRun:
     counts: dict[str, TableCounts] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
+    inputs: dict[str, str] = field(default_factory=dict)
+    stale: dict[str, InputProblem] = field(default_factory=dict)
 
-    def problem(self, table: str, message: str) -> None:
-        """A whole input could not be loaded: reported, counted, the other inputs go on."""
+    def go_on_without(self, problem: InputProblem, last_loaded: datetime | None, source_name: str) -> None:
+        """An unreadable input the run was allowed to miss: its last good load stands."""
+        message = (
+            f"{problem.source} {problem.reason}: not loaded (--allow-missing-source); "
+            f"{source_name}/{problem.table} stays at {_last_load_phrase(last_loaded, self.loaded_at)}."
+        )
         logger.warning(message)
         self.messages.append(message)
-        self.skipped[table] = self.skipped.get(table, 0) + 1
+        self.stale[problem.table] = problem
+        self.skipped[problem.table] = self.skipped.get(problem.table, 0) + 1
+
+    def log_rows(self) -> list[dict[str, Any]]:
+        """The load log's rows for this load: one per input read or left stale."""
+        rows = [
+            {"table_name": table, "source": source, "status": LOADED, "reason": None, "loaded_at": self.loaded_at}
+            for table, source in sorted(self.inputs.items())
+        ]
+        rows += [
+            {
+                "table_name": table,
+                "source": problem.source,
+                "status": STALE,
+                "reason": problem.reason,
+                "loaded_at": self.loaded_at,
+            }
+            for table, problem in sorted(self.stale.items())
+        ]
+        return rows
 
     def processor(self, spec: TableSpec) -> TableProcessor:
         processor = TableProcessor(
@@ -151,7 +212,11 @@ def table_resource(spec: TableSpec, open_input: InputOpener, run: LoadRun) -> Dl
                     yield dlt.mark.with_hints(batch, quarantine_hints, create_table_variant=True)
                 started = time.perf_counter()
         except InputError as error:
-            run.problem(spec.name, f"{source}: {error}; its rows were not loaded.")
+            # Found after its header was read (a database that stopped answering mid-table):
+            # the whole load stops and loads nothing, so the warehouse keeps the last good one.
+            raise UnreadableSourceError(
+                f"{error.source or source} {error}: nothing was loaded; run again once it can be read."
+            ) from None
         counts.seconds += time.perf_counter() - started
 
     return dlt.resource(rows, name=spec.name, write_disposition="merge")
@@ -166,23 +231,22 @@ def _columns(hints: dict[str, dict[str, Any]]) -> dict[str, TColumnSchema]:
 
 
 def csv_opener(folder: Path, run: LoadRun) -> InputOpener:
-    """Opens `<table>.csv` in `folder`; a missing required file is a reported problem."""
+    """Opens `<table>.csv` in `folder`; an optional file may be absent (None), a required one
+    missing is an InputError."""
 
     def open_input(spec: TableSpec) -> TableInput | None:
         path = folder / spec.file_name
         if not path.is_file():
             if spec.optional_input:
                 logger.info("%s not in %s: skipped (optional)", spec.file_name, folder)
-            else:
-                run.problem(
-                    spec.name,
-                    f"{spec.file_name}: not found in {folder}; nothing loaded for {spec.name}.",
-                )
-            return None
+                return None
+            raise InputError(f"is not in {folder}", source=spec.file_name)
         try:
             return read_csv(path)
         except InputError as error:
-            raise InputError(str(error)) from error
+            raise InputError(str(error), source=path.name) from error
+        except OSError as error:
+            raise InputError(f"cannot be opened ({error.strerror or error})", source=path.name) from error
 
     return open_input
 
@@ -240,12 +304,8 @@ def sql_opener(engine: sqlalchemy.Engine, run: LoadRun) -> InputOpener:
         if name is None:
             if spec.optional_input:
                 logger.info("no table %s in the ERP database: skipped (optional)", spec.name)
-            else:
-                run.problem(
-                    spec.name,
-                    f"{spec.name}: no such table in the ERP database; nothing loaded for it.",
-                )
-            return None
+                return None
+            raise InputError("is not a table or view of the ERP database", source=spec.name)
         quoted = engine.dialect.identifier_preparer.quote(name)
         connection = engine.connect()
         try:
@@ -255,19 +315,22 @@ def sql_opener(engine: sqlalchemy.Engine, run: LoadRun) -> InputOpener:
             header = normalize_header(list(result.keys()))
         except (sqlalchemy.exc.SQLAlchemyError, InputError) as error:
             connection.close()
-            raise InputError(f"cannot be read ({error})") from error
+            raise InputError(f"cannot be read ({error})", source=name) from error
+
+        def close() -> None:
+            result.close()
+            connection.close()
 
         def rows() -> Iterator[Sequence[Any]]:
             try:
                 for partition in result.partitions(run.batch_rows):
                     yield from partition
             except sqlalchemy.exc.SQLAlchemyError as error:
-                raise InputError(f"reading stopped ({error})") from error
+                raise InputError(f"stopped answering while being read ({error})", source=name) from error
             finally:
-                result.close()
-                connection.close()
+                close()
 
-        return TableInput(source=name, header=header, records=sql_records(rows()))
+        return TableInput(source=name, header=header, records=sql_records(rows()), close=close)
 
     return open_input
 
@@ -295,8 +358,115 @@ def erp_source(
         opener = sql_opener(sql_engine(erp_sql), load_run)
     else:
         raise UserError("Give the ERP books: --erp-dir DIR (CSV files) or --erp-sql URL.")
-    for spec in TABLES:
-        yield table_resource(spec, opener, load_run)
+    yield from source_resources(TABLES, opener, load_run)
+
+
+def source_resources(specs: Sequence[TableSpec], opener: InputOpener, run: LoadRun) -> Iterator[DltResource]:
+    """One resource per table (an input left stale loads nothing, but its table exists after
+    the first load all the same), and the load log's rows when the inputs were checked."""
+    for spec in specs:
+        problem = run.stale.get(spec.name)
+        if problem is None:
+            yield table_resource(spec, opener, run)
+        else:
+            yield table_resource(spec, _nothing_from(problem), run)
+    if run.inputs or run.stale:
+        yield dlt.resource(
+            run.log_rows(), name=LOAD_LOG_TABLE, write_disposition="append", columns=LOAD_LOG_COLUMNS
+        )
+
+
+def _nothing_from(problem: InputProblem) -> InputOpener:
+    def open_input(spec: TableSpec) -> TableInput:
+        return TableInput(source=problem.source, header=[c.name for c in spec.columns], records=iter(()))
+
+    return open_input
+
+
+def check_inputs(
+    specs: Sequence[TableSpec],
+    opener: InputOpener,
+    run: LoadRun,
+    *,
+    source_name: str,
+    title: str,
+    allowed: frozenset[str],
+    last_loaded: dict[str, datetime],
+) -> None:
+    """Open every input and read its header, before anything is loaded.
+
+    An input that cannot be read as its table stops the load with one sentence naming it, what
+    to do, and how old the warehouse's copy is (UnreadableSourceError, exit 2), unless `allowed`
+    names it (`erp`, `erp/payments`): then it is recorded as stale and the load goes on
+    without it. The inputs read are recorded in `run.inputs`.
+    """
+    problems: list[InputProblem] = []
+    for spec in specs:
+        try:
+            table_input = opener(spec)
+        except InputError as error:
+            problems.append(InputProblem(spec.name, error.source or spec.file_name, str(error)))
+            continue
+        if table_input is None:
+            continue
+        table_input.close()
+        missing = missing_columns(spec, table_input.header)
+        if missing:
+            reason = f"misses the required column(s) {', '.join(missing)} in its header"
+            problems.append(InputProblem(spec.name, table_input.source, reason))
+        else:
+            run.inputs[spec.name] = table_input.source
+    refused = [p for p in problems if not ({source_name, f"{source_name}/{p.table}"} & allowed)]
+    if refused:
+        first = refused[0]
+        others = "".join(f" (and {p.source} {p.reason})" for p in refused[1:])
+        allow = " ".join(f"--allow-missing-source {source_name}/{p.table}" for p in refused)
+        raise UnreadableSourceError(
+            f"{first.source} {first.reason}{others}, so it cannot be read as the {title} {first.table} "
+            f"table: fix it or export it again (UTF-8 CSV with the contract's header) and rerun, or "
+            f"pass {allow} to go on without it; the warehouse keeps "
+            f"{_last_load_phrase(last_loaded.get(first.table), run.loaded_at)}."
+        )
+    for problem in problems:
+        run.go_on_without(problem, last_loaded.get(problem.table), source_name)
+
+
+def _last_load_phrase(last: datetime | None, now: datetime) -> str:
+    """`its last good load, of 2026-12-01 10:00 UTC (4 days old)`, or that there is none."""
+    if last is None:
+        return "no earlier load of it"
+    if last.tzinfo is None:
+        last = last.replace(tzinfo=UTC)
+    seconds = max(0.0, (now - last).total_seconds())
+    if seconds >= 2 * 86400:
+        age = f"{seconds / 86400:.0f} days"
+    elif seconds >= 2 * 3600:
+        age = f"{seconds / 3600:.0f} hours"
+    elif seconds >= 120:
+        age = f"{seconds / 60:.0f} minutes"
+    else:
+        age = "under 2 minutes"
+    return f"its last good load, of {last.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({age} old)"
+
+
+def read_last_loads(pipeline: dlt.Pipeline, settings: Settings) -> dict[str, datetime]:
+    """When each table's input was last read and loaded, from the load log (none before the
+    first load)."""
+    try:
+        with pipeline.sql_client() as client:
+            query = (
+                f"select table_name, max(loaded_at) from {client.make_qualified_table_name(LOAD_LOG_TABLE)} "
+                f"where status = '{LOADED}' group by table_name"
+            )
+            try:
+                with client.execute_query(query) as cursor:
+                    return {str(row[0]): row[1] for row in cursor.fetchall()}
+            except DatabaseUndefinedRelation:
+                return {}
+    except ReconError:
+        raise
+    except Exception as error:
+        raise _warehouse_error(settings, error) from error
 
 
 def read_fingerprints(
@@ -394,6 +564,8 @@ def load_tables(
         table.unchanged_rows = counts.unchanged
         table.seconds = counts.seconds
         table.skipped_sources = run.skipped.get(name, 0)
+        if name in run.stale:
+            table.stale = True
         new_quarantine += counts.new_quarantine
     report.table(QUARANTINE_TABLE).new_rows = new_quarantine
     report.messages.extend(run.messages)
@@ -429,6 +601,7 @@ def load_erp(settings: Settings, *, pipelines_dir: Path | None = None) -> LoadRe
     )
     known, known_quarantine = read_fingerprints(pipeline, TABLES, settings)
     run = LoadRun(known=known, known_quarantine=known_quarantine)
+    _check_erp(settings, pipeline, run)
     source = erp_source(
         erp_dir=str(settings.erp_dir) if settings.erp_dir else None,
         erp_sql=settings.erp_sql,
@@ -436,3 +609,46 @@ def load_erp(settings: Settings, *, pipelines_dir: Path | None = None) -> LoadRe
     )
     return load_tables(source, pipeline=pipeline, run=run, report_name="erp", settings=settings)
 
+
+
+def check_erp_inputs(settings: Settings, *, pipelines_dir: Path | None = None) -> None:
+    """Read the header of every ERP input, loading nothing: a `recon run` calls it first, so a
+    broken file stops the run in seconds, before the Stripe ingest."""
+    if settings.erp_dir is None and settings.erp_sql is None:
+        return
+    pipeline = destinations.pipeline(PIPELINE_NAME, DATASET_NAME, settings, pipelines_dir=pipelines_dir)
+    _check_erp(settings, pipeline, LoadRun())
+
+
+def _check_erp(settings: Settings, pipeline: dlt.Pipeline, run: LoadRun) -> None:
+    check_allowed_names(settings.allow_missing_sources, SOURCE_NAME, TABLES)
+    engine: sqlalchemy.Engine | None = None
+    if settings.erp_dir is not None:
+        check_folder(settings.erp_dir, "--erp-dir (RECON_ERP_DIR)", TABLES)
+        opener = csv_opener(settings.erp_dir, run)
+    else:
+        assert settings.erp_sql is not None
+        engine = sql_engine(settings.erp_sql)
+        opener = sql_opener(engine, run)
+    try:
+        check_inputs(
+            TABLES,
+            opener,
+            run,
+            source_name=SOURCE_NAME,
+            title="ERP's",
+            allowed=settings.allow_missing_sources,
+            last_loaded=read_last_loads(pipeline, settings),
+        )
+    finally:
+        if engine is not None:
+            engine.dispose()
+
+
+def check_allowed_names(names: frozenset[str], source_name: str, specs: Sequence[TableSpec]) -> None:
+    tables = {spec.name for spec in specs}
+    for name in sorted(names):
+        prefix, _, table = name.partition("/")
+        if prefix == source_name and table and table not in tables:
+            known = ", ".join(f"{source_name}/{t}" for t in sorted(tables))
+            raise UserError(f"--allow-missing-source {name}: {source_name} has no such input; name one of {known}.")

@@ -11,7 +11,7 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Context, Decimal, InvalidOperation
@@ -118,24 +118,43 @@ class TableSpec:
 @dataclass(frozen=True)
 class RawRecord:
     """One record as read: its line (CSV: 1-based, the header is line 1; SQL: the row's 1-based
-    ordinal), its raw text and its values (None where absent)."""
+    ordinal), its raw text and its values (None where absent). `problem` says why a record
+    could not be read at all (bytes that are not UTF-8, a line the CSV reader refused); its raw
+    text then shows such bytes escaped (`\\xe9`)."""
 
     line: int
     raw: str
     values: Sequence[str | None]
+    problem: str | None = None
+
+
+def _no_close() -> None:
+    return None
 
 
 @dataclass
 class TableInput:
-    """One input of a table: a named source, its header and its records."""
+    """One input of a table: a named source, its header and its records; `close` releases it
+    when its records are not read to the end."""
 
     source: str
     header: list[str]
     records: Iterator[RawRecord]
+    close: Callable[[], None] = _no_close
 
 
 class InputError(Exception):
-    """A whole input cannot be loaded (a required column missing, not UTF-8, ...)."""
+    """A whole input cannot be loaded as its table (a required column missing, not text, ...);
+    `source` names it (a file, a database table) when the raiser knows."""
+
+    def __init__(self, message: str, source: str | None = None) -> None:
+        super().__init__(message)
+        self.source = source
+
+
+def missing_columns(spec: TableSpec, header: Sequence[str]) -> list[str]:
+    """The spec's required columns the header lacks."""
+    return [name for name in spec.required if name not in header]
 
 
 @dataclass
@@ -322,7 +341,7 @@ def normalize_header(names: Sequence[str]) -> list[str]:
         result.append(clean or f"unnamed_{position}")
     duplicates = sorted({n for n in result if result.count(n) > 1})
     if duplicates:
-        raise InputError(f"the header names column(s) {', '.join(duplicates)} more than once")
+        raise InputError(f"names the column(s) {', '.join(duplicates)} more than once in its header")
     return result
 
 
@@ -330,13 +349,45 @@ def normalize_header(names: Sequence[str]) -> list[str]:
 # Reading inputs
 
 
+# How much of a file is looked at to tell text from something else.
+SNIFF_BYTES = 64 * 1024
+_UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+
+
+def escape_bytes(text: str) -> str:
+    """Text read with `surrogateescape`, its undecodable bytes shown as `\\xe9` and NUL as `\\x00`:
+    printable, storable, and still saying which bytes were there."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
+
+
+def _undecodable(text: str) -> list[str]:
+    """The bytes of `text` (read with `surrogateescape`) that were not UTF-8, as `0xE9`."""
+    found = sorted({ord(c) - 0xDC00 for c in text if "\udc80" <= c <= "\udcff"})
+    shown = [f"0x{b:02X}" for b in found[:5]]
+    return [*shown, f"and {len(found) - 5} more"] if len(found) > 5 else shown
+
+
+def _sniff(path: Path) -> None:
+    """Raise InputError when the file is not UTF-8 text at all (UTF-16 or UTF-32, binary)."""
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    if head.startswith(_UTF16_32_BOMS) and not head.startswith(b"\xef\xbb\xbf"):
+        raise InputError("is UTF-16 or UTF-32 text, not UTF-8")
+    if head.count(b"\x00") > max(2, len(head) // 100):
+        raise InputError("holds NUL bytes (UTF-16 without a byte-order mark, or not text at all)")
+
+
 def read_csv(path: Path) -> TableInput:
     """Open a CSV file: its header and a lazy iterator of records with their line and raw text.
 
-    Blank lines are skipped (they hold no data). A file that is not UTF-8 raises InputError
-    while iterating.
+    A file that is not UTF-8 text at all, or whose header cannot be read, raises InputError
+    here. A record holding bytes that are not UTF-8 (one Latin-1 memo), a NUL byte, or that the
+    CSV reader refuses (a field over the size limit) comes as a record with a `problem`, its raw
+    text escaped, and the records after it are read as usual. Blank lines are skipped (they hold
+    no data).
     """
-    handle = path.open(newline="", encoding="utf-8-sig")
+    _sniff(path)
+    handle = path.open(newline="", encoding="utf-8-sig", errors="surrogateescape")
     consumed: list[str] = []
 
     def lines() -> Iterator[str]:
@@ -347,15 +398,16 @@ def read_csv(path: Path) -> TableInput:
     reader = csv.reader(lines())
     try:
         first = next(reader, None)
-    except UnicodeDecodeError as error:
-        handle.close()
-        raise InputError("is not UTF-8 text") from error
     except csv.Error as error:
         handle.close()
         raise InputError(f"cannot be read as CSV ({error})") from error
     if first is None:
         handle.close()
-        raise InputError("is empty: it needs a header line")
+        raise InputError("is empty (no header line)")
+    bad = _undecodable("".join(first))
+    if bad:
+        handle.close()
+        raise InputError(f"is not UTF-8 text (its header holds the byte(s) {', '.join(bad)})")
     try:
         header = normalize_header(first)
     except InputError:
@@ -367,26 +419,32 @@ def read_csv(path: Path) -> TableInput:
         start = reader.line_num + 1
         try:
             while True:
+                problem: str | None = None
                 try:
                     values = next(reader)
                 except StopIteration:
                     return
-                except UnicodeDecodeError as error:
-                    raise InputError(f"is not UTF-8 text (near line {start})") from error
                 except csv.Error as error:
-                    raise InputError(
-                        f"cannot be read as CSV near line {start} ({error})"
-                    ) from error
+                    values, problem = [], f"cannot be read as CSV ({error})"
                 raw = "".join(consumed).rstrip("\r\n")
                 consumed.clear()
                 line, start = start, reader.line_num + 1
-                if not values or (len(values) == 1 and not values[0].strip()):
+                if problem is None and (not values or (len(values) == 1 and not values[0].strip())):
                     continue
-                yield RawRecord(line=line, raw=raw, values=values)
+                bad = _undecodable(raw)
+                if bad:
+                    problem = f"not UTF-8 text: the byte(s) {', '.join(bad)} (shown as \\x.. in raw)"
+                elif "\x00" in raw:
+                    problem = "holds a NUL byte (shown as \\x00 in raw)"
+                if problem is not None:
+                    escaped = [escape_bytes(v) for v in values]
+                    yield RawRecord(line=line, raw=escape_bytes(raw), values=escaped, problem=problem)
+                else:
+                    yield RawRecord(line=line, raw=raw, values=values)
         finally:
             handle.close()
 
-    return TableInput(source=path.name, header=header, records=records())
+    return TableInput(source=path.name, header=header, records=records(), close=handle.close)
 
 
 def sql_records(rows: Iterable[Sequence[Any]]) -> Iterator[RawRecord]:
@@ -612,7 +670,7 @@ class TableProcessor:
         """
         spec = self.spec
         header = table_input.header
-        missing = [name for name in spec.required if name not in header]
+        missing = missing_columns(spec, header)
         if missing:
             raise InputError(
                 f"misses the required column(s) {', '.join(missing)}: add them to its header"
@@ -634,7 +692,11 @@ class TableProcessor:
         key_positions = [header.index(name) if name in header else None for name in key_names]
         for record in table_input.records:
             values = record.values
-            if len(values) != width:
+            if record.problem is not None:
+                self._quarantine(
+                    quarantine, table_input.source, record, record.problem, _row_key(values, key_positions)
+                )
+            elif len(values) != width:
                 self._quarantine(
                     quarantine,
                     table_input.source,

@@ -10,6 +10,8 @@ PIPELINE_NAME = "recon_erp"
 DATASET_NAME = "raw_erp"
 SOURCE_NAME = "erp"
 QUARANTINE_TABLE = "quarantine"
+# One row per input and load: read and loaded, or unreadable and left at its last good load.
+LOAD_LOG_TABLE = "load_log"
 
 # Rows per arrow batch handed to dlt: big enough for speed, small enough for memory.
 BATCH_ROWS = 100_000

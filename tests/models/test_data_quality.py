@@ -290,6 +290,32 @@ def test_the_summary_counts_them(built: Built) -> None:
     assert "payment_document_quarantined" in text and "erp.invoices" in text
 
 
+def test_the_summary_names_stale_books(built: Built, tmp_path: Path) -> None:
+    """A load allowed to go on without an unreadable file: the summary says those books are
+    stale and since when, the others are not."""
+    from ingest.erp import load_erp
+    from recon.summary import summarize
+
+    assert built.failure is None, str(built.failure)
+    warehouse = tmp_path / "recon.duckdb"
+    shutil.copy(built.settings.warehouse, warehouse)
+    erp = tmp_path / "erp"
+    shutil.copytree(built.settings.warehouse.parent / "world" / "erp", erp)
+    (erp / "payments.csv").write_bytes("payment_number,amount\n".encode("utf-16"))
+    settings = resolve(
+        warehouse=str(warehouse), erp_dir=str(erp), allow_missing_sources=["erp/payments"], env={}
+    )
+    assert not summarize(settings).stale  # the build's own load read every file
+
+    load_erp(settings, pipelines_dir=tmp_path / "pipelines")
+    summary = summarize(settings)
+
+    assert [name for name, _, _ in summary.stale] == ["erp/payments"]
+    (_, reason, last_good) = summary.stale[0]
+    assert "UTF-16" in reason and last_good.endswith("UTC")
+    assert "Stale books: 1 input(s)" in summary.render()
+
+
 def _rewrite_csv(path: Path, change: Any) -> None:
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))

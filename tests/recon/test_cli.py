@@ -151,6 +151,28 @@ def test_run_chains_the_steps_against_a_stripe_api(small_world: Path, tmp_path: 
     assert matched and matched[0] > 1_000
 
 
+def test_run_stops_at_once_on_an_erp_file_it_cannot_read(small_world: Path, tmp_path: Path) -> None:
+    """A payments.csv in UTF-16: exit 2 before the Stripe ingest (the API here answers nothing),
+    one sentence naming the file and the option that would go on without it."""
+    import shutil
+
+    erp = tmp_path / "erp"
+    shutil.copytree(small_world / "erp", erp)
+    (erp / "payments.csv").write_bytes((erp / "payments.csv").read_text(encoding="utf-8").encode("utf-16"))
+    result = subprocess.run(
+        [RECON, "run", "--warehouse", str(tmp_path / "w.duckdb"), "--erp-dir", str(erp), "--stripe-api-base", "http://127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "STRIPE_API_KEY": "sk_test_never_used_0000"},
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "== ingest stripe" not in result.stdout
+    (line,) = result.stderr.strip().splitlines()
+    assert "payments.csv is UTF-16 or UTF-32 text" in line and "--allow-missing-source erp/payments" in line
+
+
 def test_run_exits_1_naming_the_broken_invariant(small_world: Path, tmp_path: Path) -> None:
     """ERP books with one journal that does not balance: the run completes and exits 1."""
     import csv

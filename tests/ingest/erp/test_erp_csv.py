@@ -17,7 +17,7 @@ from erp_books import (
     write_csv,
 )
 
-from core.errors import ReconError, UserError
+from core.errors import ReconError, UnreadableSourceError, UserError
 from ingest.erp import load_erp
 from ingest.report import LoadReport
 
@@ -128,9 +128,7 @@ def test_changed_status_updated(
     assert counts(settings)["invoices"] == EXPECTED_ROWS["invoices"]
 
 
-def test_missing_required_column_stops_that_file_only(
-    erp_dir: Path, make_settings: MakeSettings, pipelines_dir: Path
-) -> None:
+def _drop_currency(erp_dir: Path) -> None:
     header, rows = PAYMENTS
     drop = header.index("currency")
     write_csv(
@@ -140,18 +138,88 @@ def test_missing_required_column_stops_that_file_only(
             [[v for i, v in enumerate(r) if i != drop] for r in rows],
         ),
     )
+
+
+def test_a_file_missing_a_required_column_stops_the_load_and_the_last_good_load_stays(
+    erp_dir: Path, make_settings: MakeSettings, pipelines_dir: Path
+) -> None:
     settings = make_settings(erp_dir=str(erp_dir))
+    load_erp(settings, pipelines_dir=pipelines_dir)
+    before = counts(settings)
+    _drop_currency(erp_dir)
+    (erp_dir / "invoices.csv").write_text("document_number\nINV-NEW\n", encoding="utf-8")
+
+    with pytest.raises(UnreadableSourceError) as raised:
+        load_erp(settings, pipelines_dir=pipelines_dir)
+
+    message = str(raised.value)
+    assert "invoices.csv misses the required column(s)" in message  # the first, named fully
+    assert "payments.csv misses the required column(s) currency" in message  # and the other
+    assert "--allow-missing-source erp/invoices --allow-missing-source erp/payments" in message
+    assert "its last good load, of " in message and "\n" not in message
+    assert counts(settings) == before  # nothing of this run was loaded
+
+
+def test_an_allowed_missing_input_goes_on_with_the_others_and_is_logged_stale(
+    erp_dir: Path, make_settings: MakeSettings, pipelines_dir: Path
+) -> None:
+    _drop_currency(erp_dir)
+    settings = make_settings(erp_dir=str(erp_dir), allow_missing_sources="erp/payments")
 
     report = load_erp(settings, pipelines_dir=pipelines_dir)
 
     assert len(report.messages) == 1
     assert "payments.csv" in report.messages[0] and "currency" in report.messages[0]
-    assert report.skipped_sources == 1
+    assert "no earlier load of it" in report.messages[0]
+    assert report.skipped_sources == 1 and report.table("payments").stale
     assert report.table("payments").new_rows == 0
     assert report.table("invoices").new_rows == EXPECTED_ROWS["invoices"]
-    assert query(settings, "select count(*) from raw_erp.gl_entries") == [
-        (EXPECTED_ROWS["gl_entries"],)
+    assert counts(settings)["payments"] == 0  # the table exists, empty, for staging to read
+    assert query(settings, "select count(*) from raw_erp.gl_entries") == [(EXPECTED_ROWS["gl_entries"],)]
+    assert query(settings, "select table_name, status from raw_erp.load_log order by 1") == [
+        ("gl_accounts", "loaded"),
+        ("gl_entries", "loaded"),
+        ("invoices", "loaded"),
+        ("payments", "stale"),
     ]
+
+
+def test_one_undecodable_line_is_one_quarantined_row(
+    erp_dir: Path, make_settings: MakeSettings, pipelines_dir: Path
+) -> None:
+    path = erp_dir / "payments.csv"
+    lines = path.read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b",", b",\xe9", 1)  # one Latin-1 byte in the second data line
+    path.write_bytes(b"\n".join(lines))
+    settings = make_settings(erp_dir=str(erp_dir))
+
+    report = load_erp(settings, pipelines_dir=pipelines_dir)
+
+    assert report.messages == []
+    found = query(settings, "select line, raw, reason from raw_erp.quarantine where reason like '%UTF-8%'")
+    assert len(found) == 1
+    line, raw, reason = found[0]
+    assert line == 3 and "\\xe9" in str(raw) and "0xE9" in str(reason)
+    good = EXPECTED_ROWS["payments"] - 1
+    assert counts(settings)["payments"] in (good, good + 1)  # the line may already have been a bad row
+    assert report.table("payments").new_rows == counts(settings)["payments"]
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "is empty"),
+        ("payment_number,payment_date\n".encode("utf-16"), "is UTF-16 or UTF-32 text"),
+        (bytes(range(256)) * 4096, "misses the required column"),
+    ],
+    ids=["empty", "utf16", "junk"],
+)
+def test_a_file_that_is_not_a_table_stops_the_load(
+    erp_dir: Path, make_settings: MakeSettings, pipelines_dir: Path, content: bytes, reason: str
+) -> None:
+    (erp_dir / "payments.csv").write_bytes(content)
+    with pytest.raises(UnreadableSourceError, match=f"^payments.csv {reason}.*cannot be read as the ERP's payments table"):
+        load_erp(make_settings(erp_dir=str(erp_dir)), pipelines_dir=pipelines_dir)
 
 
 def test_csv_oddities(tmp_path: Path, make_settings: MakeSettings, pipelines_dir: Path) -> None:
@@ -166,7 +234,7 @@ def test_csv_oddities(tmp_path: Path, make_settings: MakeSettings, pipelines_dir
         "P-3, 2025-01-06 ,EUR, 2.50 ,x\n",  # 6
         encoding="utf-8",
     )
-    settings = make_settings(erp_dir=str(folder))
+    settings = make_settings(erp_dir=str(folder), allow_missing_sources="erp/invoices,erp/gl_entries")
 
     report = load_erp(settings, pipelines_dir=pipelines_dir)
 
@@ -177,9 +245,9 @@ def test_csv_oddities(tmp_path: Path, make_settings: MakeSettings, pipelines_dir
     assert query(settings, "select memo from raw_erp.payments where payment_number = 'P-1'") == [
         ("two\nlines",)
     ]
-    # The missing invoices.csv and gl_entries.csv are reported; gl_accounts.csv is optional.
+    # The missing invoices.csv and gl_entries.csv (allowed) are reported; gl_accounts.csv is optional.
     assert len(report.messages) == 2
-    assert all("not found" in m for m in report.messages)
+    assert all("is not in" in m for m in report.messages)
 
 
 @pytest.mark.parametrize(

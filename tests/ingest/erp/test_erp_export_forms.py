@@ -112,7 +112,7 @@ def export_dir(tmp_path: Path) -> Path:
 def test_accepted_forms_land_exact(
     export_dir: Path, make_settings: MakeSettings, pipelines_dir: Path
 ) -> None:
-    settings = make_settings(erp_dir=str(export_dir))
+    settings = make_settings(erp_dir=str(export_dir), allow_missing_sources="erp")
     load_erp(settings, pipelines_dir=pipelines_dir)
 
     stored = {
@@ -138,7 +138,7 @@ def test_accepted_forms_land_exact(
 def test_ambiguous_forms_quarantined_with_why(
     export_dir: Path, make_settings: MakeSettings, pipelines_dir: Path, document: str, reason: str
 ) -> None:
-    settings = make_settings(erp_dir=str(export_dir))
+    settings = make_settings(erp_dir=str(export_dir), allow_missing_sources="erp")
     load_erp(settings, pipelines_dir=pipelines_dir)
 
     rows = query(
@@ -155,7 +155,7 @@ def test_ambiguous_forms_quarantined_with_why(
 def test_gl_empty_side_reads_as_zero(
     export_dir: Path, make_settings: MakeSettings, pipelines_dir: Path
 ) -> None:
-    settings = make_settings(erp_dir=str(export_dir))
+    settings = make_settings(erp_dir=str(export_dir), allow_missing_sources="erp")
     load_erp(settings, pipelines_dir=pipelines_dir)
 
     assert query(
@@ -184,7 +184,7 @@ def test_unquoted_thousands_separator_is_named(
         "P-2,2025-01-05,usd,12.00,x,y\n",  # 3: one value too many, no amount to blame
         encoding="utf-8",
     )
-    settings = make_settings(erp_dir=str(folder))
+    settings = make_settings(erp_dir=str(folder), allow_missing_sources="erp")
     load_erp(settings, pipelines_dir=pipelines_dir)
 
     rows = dict(
@@ -208,7 +208,7 @@ def test_clean_books_still_have_a_quarantine_table(
         folder / "invoices.csv",
         (INVOICE_HEADER, [["INV-1", "invoice", "C1", "2025-01-31", "usd", "1", ""]]),
     )
-    settings = make_settings(erp_dir=str(folder))
+    settings = make_settings(erp_dir=str(folder), allow_missing_sources="erp")
     load_erp(settings, pipelines_dir=pipelines_dir)
 
     assert query(settings, "select count(*) from raw_erp.quarantine") == [(0,)]

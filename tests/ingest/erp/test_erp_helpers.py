@@ -278,11 +278,24 @@ def test_read_csv_lines_and_raw(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"", "is empty"), (b"a,A\n1,2\n", "more than once"), (b"a,b\n\xff\xfe,1\n", "not UTF-8")],
-    ids=["empty", "duplicate-header", "latin1"],
+    [(b"", "is empty"), (b"a,A\n1,2\n", "more than once"), (b"a,\xe9\n1,2\n", "not UTF-8")],
+    ids=["empty", "duplicate-header", "latin1-header"],
 )
 def test_read_csv_bad_files(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "x.csv"
     path.write_bytes(content)
     with pytest.raises(InputError, match=message):
         list(read_csv(path).records)
+
+
+def test_read_csv_gives_an_undecodable_line_as_one_record_with_its_problem(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes(b'a,b\n1,caf\xe9\n2,"x\x00"\n3,ok\n')
+    records = list(read_csv(path).records)
+    assert [(r.line, r.raw, r.problem is None) for r in records] == [
+        (2, "1,caf\\xe9", False),
+        (3, '2,"x\\x00"', False),
+        (4, "3,ok", True),
+    ]
+    assert records[0].problem is not None and "0xE9" in records[0].problem
+    assert records[1].problem is not None and "NUL" in records[1].problem

@@ -9,6 +9,7 @@ import psycopg2
 import pytest
 from erp_books import BOOKS, EXPECTED_QUARANTINE, EXPECTED_ROWS, MakeSettings, counts, query
 
+from core.errors import UnreadableSourceError
 from ingest.erp import load_erp
 
 pytestmark = pytest.mark.postgres
@@ -63,9 +64,12 @@ def test_missing_table_reported(
     _schema, url = postgres_schema
     with psycopg2.connect(url) as connection, connection.cursor() as cursor:
         cursor.execute("create table invoices (document_number text, document_type text)")
-    report = load_erp(make_settings(erp_sql=url), pipelines_dir=pipelines_dir)
-    assert any("invoices" in m and "customer_number" in m for m in report.messages)
-    assert any(m.startswith("payments: no such table") for m in report.messages)
+    with pytest.raises(UnreadableSourceError) as raised:
+        load_erp(make_settings(erp_sql=url), pipelines_dir=pipelines_dir)
+    message = str(raised.value)
+    assert message.startswith("invoices misses the required column(s) customer_number")
+    assert "payments is not a table or view of the ERP database" in message
+    report = load_erp(make_settings(erp_sql=url, allow_missing_sources="erp"), pipelines_dir=pipelines_dir)
     assert report.skipped_sources == 3
 
 
@@ -127,7 +131,7 @@ def test_typed_sql_columns_as_databases_hold_them(
             "insert into gl_entries values ('J-1', 1, '2025-01-31', '1000', 10.5, null, 'usd'), "
             "('J-1', 2, '2025-01-31', '1150', null, 10.5, 'usd')"
         )
-    settings = make_settings(erp_sql=url)
+    settings = make_settings(erp_sql=url, allow_missing_sources="erp/payments")
 
     load_erp(settings, pipelines_dir=pipelines_dir)
 

@@ -21,8 +21,11 @@ import pytest
 from core.errors import SourceUnavailableError
 from core.settings import Settings, resolve
 from demoworld.stripe_api import StripeAPIServer
+from ingest import destinations
 from ingest.report import LoadReport
-from ingest.stripe.load import load_stripe
+from ingest.stripe import stripe_source
+from ingest.stripe.helpers import StripeReader
+from ingest.stripe.load import DATASET, PIPELINE_NAME, load_stripe
 from ingest.stripe.settings import RESOURCES
 
 KEY = "sk_test_4eC39HqLyjWDarjtT1zdp7dcRECONTESTKEY"
@@ -253,6 +256,26 @@ def test_a_run_broken_by_500s_then_resumed_ends_identical_to_an_unbroken_one(
         resumed = _load(tmp_path, healthy)
     for table in [*OBJECT_TABLES, "payout_balance_transactions"]:
         assert _table(resumed.warehouse, table) == _table(first_load.warehouse, table), table
+
+
+def test_a_run_after_one_killed_before_its_load_counts_what_it_really_loaded(
+    api: StripeAPIServer, tmp_path: Path
+) -> None:
+    """A run killed after extracting and normalizing leaves its package pending (and its cursor
+    moved on): the next run loads that package and must count its rows."""
+    settings = _settings(tmp_path, api)
+    pipeline = destinations.pipeline(PIPELINE_NAME, DATASET, settings, pipelines_dir=tmp_path / "pipelines")
+    reader = StripeReader(api_key=KEY, api_base=api.url, max_rps=1_000.0)
+    pipeline.extract(stripe_source(reader, report=LoadReport(source="stripe"), seen={}), loader_file_format="parquet")
+    pipeline.normalize()  # ... and killed here, before `load`
+
+    resumed = _load(tmp_path, api).report
+
+    for table in ("charges", "balance_transactions", "payouts"):
+        (held,) = _rows(tmp_path / "recon.duckdb", f"select count(*) from raw_stripe.{table}")[0]
+        assert held > 0
+        assert resumed.table(table).new_rows == held, table
+    assert any(message.startswith("resumed:") for message in resumed.messages)
 
 
 def test_a_wrong_key_loads_nothing_and_says_so(api: StripeAPIServer, tmp_path: Path) -> None:
