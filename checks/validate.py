@@ -5,8 +5,9 @@ One ephemeral GX context per run (nothing to keep in YAML; analytics off through
 the warehouse, one table asset per table an invariant is about, one expectation suite per suite and
 table (`raw.raw_stripe.balance_transactions`, `marts.marts.fct_reconciliation_matches`, ...), each
 invariant an `UnexpectedRowsExpectation` whose query (its file in checks/sql/, rendered by
-checks/rendering.py) returns the rows that break it, and one
-checkpoint that validates them all and builds the Data Docs (static HTML) into the report folder.
+checks/rendering.py) returns the rows that break it, and one checkpoint that validates them all
+and builds the Data Docs (static HTML) into the report folder, made to work offline
+(checks/data_docs.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from great_expectations.expectations.core.unexpected_rows_expectation import (
 )
 from great_expectations.expectations.metadata_types import FailureSeverity
 
+from checks.data_docs import make_offline
 from checks.invariants import BUILT_SCHEMAS, INVARIANTS, SUITES, Invariant
 from checks.rendering import BATCH, render_ranked
 from checks.report import CheckReport, Note, NotRun, failure_from_rows
@@ -158,6 +160,7 @@ def _validate(
     # Data Docs once for the run: GX's UpdateDataDocsAction rebuilds the whole site once per
     # validation (one per table), which costs seconds.
     context.build_data_docs(site_names=[SITE_NAME])
+    make_offline(report_dir)  # GX's pages load CDN assets: pointed at local ones instead
     for run_result in result.run_results.values():
         for outcome in run_result.results:
             name = outcome.expectation_config.meta.get("invariant")

@@ -207,3 +207,33 @@ def test_rendered_queries_are_safe_for_great_expectations(target: str) -> None:
         outside = sql.replace(BATCH, "")
         assert "{" not in outside and "}" not in outside, inv.name
         assert "%" not in sql and not re.search(r"(?<![:\w]):\w", sql), inv.name
+
+
+def test_data_docs_load_nothing_from_the_network(make_warehouse: Callable[..., Path], tmp_path: Path) -> None:
+    """No page or stylesheet of the report loads a stylesheet, script, image or font over
+    http(s): the pages link the local copies of checks/static/ instead of GX's CDNs. Links a
+    person may click (`<a href>`) are allowed."""
+    report = _run(make_warehouse("update raw_stripe.balance_transactions set net = 0 where id = 'txn_ch1'"), tmp_path)
+    docs = tmp_path / "docs"
+    pages = sorted(docs.rglob("*.html"))
+    assert report.report_path == docs / "index.html" and len(pages) > 10
+    remote = re.compile(
+        r"""<(?:link|script|img|source|iframe|embed|object)\b[^>]*\b(?:src|href|data)\s*=\s*["']?https?://"""
+        r"""|(?:url\(|@import)\s*["']?https?://""",
+        re.IGNORECASE,
+    )
+    offenders = [
+        f"{path.relative_to(docs)}: {match.group(0)}"
+        for path in [*pages, *docs.rglob("*.css")]
+        for match in remote.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert not offenders, "\n".join(offenders[:20])
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for asset in re.findall(r'(?:href|src)="([^"]*recon_offline\.(?:css|js))"', text):
+            assert (page.parent / asset).resolve().is_file(), (page, asset)
+        assert "recon_offline.css" in text and "recon_offline.js" in text, page
+    # A second run into the same folder keeps every page offline and links the assets once.
+    _run(make_warehouse(name="again.duckdb"), tmp_path)
+    index = (docs / "index.html").read_text(encoding="utf-8")
+    assert index.count("recon_offline.css") == 1 and not remote.search(index)
