@@ -39,7 +39,9 @@ _HEAD = re.compile(r"<head\b[^>]*>", re.IGNORECASE)
 
 # What loads by itself when a page opens: the source of a stylesheet, script, image or frame, a
 # style's url() or @import. A link a person may click (<a href>) is not an asset.
-_ASSET_TAG = re.compile(r"<(?:link|script|img|source|iframe|embed|object|audio|video)\b[^>]*>", re.IGNORECASE)
+_ASSET_TAG = re.compile(
+    r"<(?:link|script|img|source|iframe|embed|object|audio|video)\b[^>]*>", re.IGNORECASE
+)
 _REMOTE_ATTRIBUTE = re.compile(r"""\b(?:src|href|data)\s*=\s*["']?https?://""", re.IGNORECASE)
 _REMOTE_STYLE = re.compile(r"""(?:url\(|@import)\s*["']?https?://""", re.IGNORECASE)
 

@@ -61,10 +61,18 @@ class Invariant:
 # must be whole numbers of minor units.
 _STRIPE_TABLES: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...], bool]]] = {
     # table: (required columns, money columns, optional table)
-    "balance_transactions": (("id", "amount", "fee", "net", "currency", "type", "status", "created"), ("amount", "fee", "net"), False),
+    "balance_transactions": (
+        ("id", "amount", "fee", "net", "currency", "type", "status", "created"),
+        ("amount", "fee", "net"),
+        False,
+    ),
     "charges": (("id", "amount", "currency", "status", "created"), ("amount",), False),
     "refunds": (("id", "amount", "currency", "status", "created"), ("amount",), True),
-    "payouts": (("id", "amount", "currency", "status", "arrival_date", "created"), ("amount",), False),
+    "payouts": (
+        ("id", "amount", "currency", "status", "arrival_date", "created"),
+        ("amount",),
+        False,
+    ),
     "disputes": (("id", "amount", "currency", "charge", "status", "created"), ("amount",), True),
 }
 _STRIPE_ID_ONLY: Final[tuple[str, ...]] = ("payment_intents", "invoices", "customers")
@@ -73,13 +81,32 @@ _ERP_TABLES: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, 
     # table: (key columns, required columns, money columns in major units)
     "invoices": (
         ("document_number",),
-        ("document_number", "document_type", "customer_number", "document_date", "currency", "amount"),
+        (
+            "document_number",
+            "document_type",
+            "customer_number",
+            "document_date",
+            "currency",
+            "amount",
+        ),
         ("amount",),
     ),
-    "payments": (("payment_number",), ("payment_number", "payment_date", "currency", "amount"), ("amount",)),
+    "payments": (
+        ("payment_number",),
+        ("payment_number", "payment_date", "currency", "amount"),
+        ("amount",),
+    ),
     "gl_entries": (
         ("journal_number", "line_number"),
-        ("journal_number", "line_number", "posting_date", "account_number", "debit", "credit", "currency"),
+        (
+            "journal_number",
+            "line_number",
+            "posting_date",
+            "account_number",
+            "debit",
+            "credit",
+            "currency",
+        ),
         ("debit", "credit"),
     ),
 }
@@ -99,7 +126,9 @@ def _keys_unique(schema: str, table: str, optional: bool, **params: Any) -> Inva
     )
 
 
-def _stripe_fields(table: str, required: tuple[str, ...], money: tuple[str, ...], optional: bool) -> Invariant:
+def _stripe_fields(
+    table: str, required: tuple[str, ...], money: tuple[str, ...], optional: bool
+) -> Invariant:
     return Invariant(
         name=f"raw_stripe.{table}: required fields present, amounts whole minor units",
         suite="raw",
@@ -128,7 +157,9 @@ def _currencies_known(schema: str, table: str, optional: bool, **params: Any) ->
     )
 
 
-def _erp_fields(table: str, keys: tuple[str, ...], required: tuple[str, ...], money: tuple[str, ...]) -> Invariant:
+def _erp_fields(
+    table: str, keys: tuple[str, ...], required: tuple[str, ...], money: tuple[str, ...]
+) -> Invariant:
     no_negative = table == "gl_entries"
     return Invariant(
         name=f"raw_erp.{table}: required fields present, amounts exact in minor units",
@@ -137,7 +168,8 @@ def _erp_fields(table: str, keys: tuple[str, ...], required: tuple[str, ...], mo
         table=table,
         description=(
             f"Every ERP {table} row has {', '.join(required)}; {', '.join(money)} convert exactly "
-            "to minor units of the row's currency" + (" and are not negative." if no_negative else ".")
+            "to minor units of the row's currency"
+            + (" and are not negative." if no_negative else ".")
         ),
         sql="raw/erp_fields_present.sql",
         params={"keys": keys, "required": required, "money": money, "no_negative": no_negative},
@@ -172,14 +204,28 @@ def _raw_invariants() -> list[Invariant]:
     checks: list[Invariant] = []
     for table, (required, money, optional) in _STRIPE_TABLES.items():
         checks.append(
-            _keys_unique("raw_stripe", table, optional, keys=("id",), amount_column="amount", currency_column="currency")
+            _keys_unique(
+                "raw_stripe",
+                table,
+                optional,
+                keys=("id",),
+                amount_column="amount",
+                currency_column="currency",
+            )
         )
         checks.append(_stripe_fields(table, required, money, optional))
-        checks.append(_currencies_known("raw_stripe", table, optional, id_column="id", amount_column="amount"))
+        checks.append(
+            _currencies_known("raw_stripe", table, optional, id_column="id", amount_column="amount")
+        )
     for table in _STRIPE_ID_ONLY:
         checks.append(_keys_unique("raw_stripe", table, True, keys=("id",)))
     checks.append(
-        _keys_unique("raw_stripe", "payout_balance_transactions", False, keys=("payout_id", "balance_transaction_id"))
+        _keys_unique(
+            "raw_stripe",
+            "payout_balance_transactions",
+            False,
+            keys=("payout_id", "balance_transaction_id"),
+        )
     )
     for table, (keys, required, money) in _ERP_TABLES.items():
         # A duplicate or an unknown currency shows no amount: without a known exponent there is
@@ -189,8 +235,15 @@ def _raw_invariants() -> list[Invariant]:
         checks.append(_currencies_known("raw_erp", table, False, id_column=keys[0]))
     checks.append(
         _keys_unique(
-            "raw_decisions", "match_decisions", True,
-            keys=("stripe_object_id", "erp_document_number", "erp_payment_number", "erp_journal_number"),
+            "raw_decisions",
+            "match_decisions",
+            True,
+            keys=(
+                "stripe_object_id",
+                "erp_document_number",
+                "erp_payment_number",
+                "erp_journal_number",
+            ),
             required=("stripe_object_id",),
         )
     )
@@ -231,7 +284,10 @@ def _raw_invariants() -> list[Invariant]:
 
 # --- marts ------------------------------------------------------------------------------------
 
-_MART_TABLES: Final[tuple[str, ...]] = ("marts.fct_reconciliation_matches", "marts.fct_reconciliation_exceptions")
+_MART_TABLES: Final[tuple[str, ...]] = (
+    "marts.fct_reconciliation_matches",
+    "marts.fct_reconciliation_exceptions",
+)
 
 # The items that must each be matched or be an exception (docs/contract.md section 6): one
 # conservation check each, (label, schema, table, SQL file).
@@ -241,7 +297,9 @@ _CONSERVED: Final[tuple[tuple[str, str, str, str], ...]] = (
     ("Stripe payouts", "raw_stripe", "payouts", "marts/conservation_payouts.sql"),
     ("ERP payments by Stripe", "raw_erp", "payments", "marts/conservation_erp_payments.sql"),
     (
-        "ERP bank deposits of Stripe payouts", "intermediate", "int_gl_deposits_identified",
+        "ERP bank deposits of Stripe payouts",
+        "intermediate",
+        "int_gl_deposits_identified",
         "marts/conservation_deposits.sql",
     ),
 )

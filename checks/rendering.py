@@ -42,7 +42,11 @@ def environment() -> jinja2.Environment:
         for path in sorted(folder.glob("*.sql")):
             module = env.get_template(path.name).module
             env.globals.update(
-                {name: value for name, value in vars(module).items() if isinstance(value, jinja2.runtime.Macro)}
+                {
+                    name: value
+                    for name, value in vars(module).items()
+                    if isinstance(value, jinja2.runtime.Macro)
+                }
             )
     return env
 
