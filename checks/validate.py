@@ -4,8 +4,10 @@ One ephemeral GX context per run (nothing to keep in YAML; analytics off through
 `core.telemetry.quiet_telemetry()`, which the `recon` command calls first), one SQL datasource on
 the warehouse, one table asset per table an invariant is about, one expectation suite per suite and
 table (`raw.raw_stripe.balance_transactions`, `marts.marts.fct_reconciliation_matches`, ...), each
-invariant an `UnexpectedRowsExpectation` whose query returns the rows that break it, and one
-checkpoint that validates them all and builds the Data Docs (static HTML) into the report folder.
+invariant an `UnexpectedRowsExpectation` whose query (its file in checks/sql/, rendered by
+checks/rendering.py) returns the rows that break it, and one checkpoint that validates them all
+and builds the Data Docs (static HTML) into the report folder, made to work offline
+(checks/data_docs.py).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import time
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from string import Template
 from typing import Any
 
 import great_expectations as gx
@@ -25,9 +26,11 @@ from great_expectations.expectations.core.unexpected_rows_expectation import (
 )
 from great_expectations.expectations.metadata_types import FailureSeverity
 
-from checks.invariants import INVARIANTS, SUITES, Invariant
+from checks.data_docs import make_offline
+from checks.invariants import BUILT_SCHEMAS, INVARIANTS, SUITES, Invariant
+from checks.rendering import BATCH, render_ranked
 from checks.report import CheckReport, Note, NotRun, failure_from_rows
-from checks.warehouse import Warehouse, connected, currencies_values, gl_accounts_values
+from checks.warehouse import SCHEMAS, Warehouse, connected, currencies_values
 from core.errors import UserError
 from core.settings import PROJECT_DIR, Settings
 
@@ -37,47 +40,17 @@ DEFAULT_REPORT_DIR = PROJECT_DIR / "reports" / "data_docs"
 SITE_NAME = "recon_checks"
 DATASOURCE_NAME = "warehouse"
 
-# Every invariant's rows are wrapped so that each returned row also carries its currency's row
-# count and total at stake (GX returns at most 200 rows), with the rows ordered biggest first
-# within each currency and the currencies interleaved: the first rows show every currency.
-# `{batch}` is always aliased in the bodies, and the wrapper always has a JOIN: GX 1.24 inserts
-# the batch as a bare `(select ...)` into a query with a JOIN (the caller aliases it) but as
-# `(select ...) AS subselect` into one without, so a query is portable only if it always joins.
-# On DuckDB the batch is the table's name; on PostgreSQL it is a subquery, which must be aliased.
-_WRAPPER = """
-select
-    object_id,
-    currency,
-    amount_minor,
-    at_stake_minor,
-    detail,
-    currency_rows,
-    currency_at_stake_minor
-from (
-    select
-        violations.*,
-        count(*) over (partition by violations.currency) as currency_rows,
-        sum(abs(violations.at_stake_minor)) over (partition by violations.currency) as currency_at_stake_minor,
-        row_number() over (
-            partition by violations.currency
-            order by abs(coalesce(violations.at_stake_minor, 0)) desc, violations.object_id
-        ) as rank_in_currency
-    from (
-$body
-    ) as violations
-) as ranked
-cross join (select 1 as one) as always_joined
-order by rank_in_currency, currency, object_id
-"""
-
-
 def render_query(invariant: Invariant, warehouse: Warehouse) -> str:
-    """The invariant's SQL for this warehouse: schemas, seeds filled in; `{batch}` left for GX."""
-    names = {name: warehouse.schema(name) for name in ("raw_stripe", "raw_erp", "raw_decisions", "marts")}
-    body = Template(invariant.body).substitute(
-        **names, currencies=currencies_values(), gl_accounts=gl_accounts_values()
-    )
-    return Template(_WRAPPER).substitute(body=body).strip()
+    """The invariant's SQL for this warehouse (checks/rendering.py), its rows ranked as every
+    check returns them; `{batch}` left for GX."""
+    context = {
+        **{name: warehouse.schema(name) for name in SCHEMAS},
+        "batch": BATCH,
+        "currencies": currencies_values(),
+        "target": warehouse.target,
+        **invariant.params,
+    }
+    return render_ranked(invariant.sql, context)
 
 
 def select_invariants(suites: Iterable[str]) -> list[Invariant]:
@@ -98,7 +71,7 @@ def _plan(
         missing = [t for t in inv.tables if t not in tables]
         if not missing:
             runnable.append(inv)
-        elif inv.needs_marts and any(t.startswith("marts.") for t in missing):
+        elif inv.needs_marts and any(t.split(".", 1)[0] in BUILT_SCHEMAS for t in missing):
             report.not_run.append(NotRun(inv.name, inv.suite, f"the marts are not built ({', '.join(missing)} missing)"))
         elif inv.optional:
             for table in missing:
@@ -187,6 +160,7 @@ def _validate(
     # Data Docs once for the run: GX's UpdateDataDocsAction rebuilds the whole site once per
     # validation (one per table), which costs seconds.
     context.build_data_docs(site_names=[SITE_NAME])
+    make_offline(report_dir)  # GX's pages load CDN assets: pointed at local ones instead
     for run_result in result.run_results.values():
         for outcome in run_result.results:
             name = outcome.expectation_config.meta.get("invariant")

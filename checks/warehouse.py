@@ -17,13 +17,11 @@ RECON_PG_* variables, the password (if any) left in the environment and substitu
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -33,14 +31,14 @@ from sqlalchemy.pool import StaticPool
 
 from core.currencies import exponents
 from core.errors import SourceUnavailableError, UserError
-from core.settings import PROJECT_DIR, Settings
+from core.settings import Settings
 from core.warehouse import connect_duckdb, describe_postgres, postgres_credentials
 
 log = logging.getLogger(__name__)
 
-GL_ACCOUNTS_SEED = PROJECT_DIR / "seeds" / "gl_accounts.csv"
 PASSWORD_VARIABLE = "DBT_ENV_SECRET_RECON_PG_PASSWORD"
-SCHEMAS = ("raw_stripe", "raw_erp", "raw_decisions", "marts")
+# The schemas the checks read (dbt builds intermediate and marts).
+SCHEMAS = ("raw_stripe", "raw_erp", "raw_decisions", "intermediate", "marts")
 
 
 def _duckdb_wrapper_class() -> type[Any]:
@@ -171,17 +169,3 @@ def currencies_values() -> str:
     """The currency seed as a VALUES relation: currency, exponent, factor (10 ** exponent)."""
     rows = ", ".join(f"('{code}', {exp}, {10 ** exp})" for code, exp in sorted(exponents().items()))
     return f"(values {rows}) as currencies (currency, exponent, factor)"
-
-
-def gl_accounts_values(seed: Path = GL_ACCOUNTS_SEED) -> str:
-    """The default account roles (seeds/gl_accounts.csv) as a VALUES relation: account_number, role."""
-    rows: list[str] = []
-    if seed.exists():
-        with seed.open(newline="", encoding="utf-8") as handle:
-            for row in csv.DictReader(handle):
-                number = row["account_number"].strip().replace("'", "''")
-                role = row["role"].strip().lower().replace("'", "''")
-                rows.append(f"('{number}', '{role}')")
-    if not rows:
-        rows.append("(cast(null as varchar), cast(null as varchar))")
-    return f"(values {', '.join(rows)}) as defaults (account_number, role)"

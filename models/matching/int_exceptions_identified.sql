@@ -365,7 +365,7 @@ deposits_unmatched as (
     left join matches
         on deposits.journal_number = matches.erp_journal_number
         and matches.match_type = 'payout_deposit'
-    where (deposits.is_stripe_memo or deposits.memo_payout_id is not null)
+    where deposits.is_stripe_deposit
         and matches.erp_journal_number is null
 ),
 

@@ -3,12 +3,15 @@ on a copy broken on purpose for that invariant alone."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from checks import CheckReport, run_checks
+from checks import INVARIANTS, CheckReport, run_checks
+from checks.rendering import BATCH, RANKED_VIOLATIONS, SQL_DIR, render_ranked
+from checks.warehouse import SCHEMAS, currencies_values
 from core.settings import Settings, resolve
 
 
@@ -36,6 +39,10 @@ BREAKS = [
     pytest.param(
         ["delete from marts.fct_reconciliation_exceptions where object_id = 'PMT-5'"],
         "conservation: ERP payments by Stripe", "PMT-5", 700, id="conservation-erp-payment-unaccounted",
+    ),
+    pytest.param(
+        ["update intermediate.int_gl_deposits_identified set is_stripe_deposit = true where journal_number = 'JE-2'"],
+        "conservation: ERP bank deposits of Stripe payouts", "JE-2", 3000, id="conservation-deposit-unaccounted",
     ),
     pytest.param(
         ["update marts.fct_reconciliation_matches set stripe_amount_minor = 999 where match_id = 'm1'"],
@@ -176,3 +183,57 @@ def test_failed_check_raises_checks_failed(make_warehouse: Callable[..., Path], 
     report = _run(make_warehouse("update raw_stripe.balance_transactions set net = 0 where id = 'txn_ch1'"), tmp_path)
     with pytest.raises(ChecksFailedError, match="amount - fee = net"):
         report.raise_for_status()
+
+
+def test_each_rule_is_one_sql_file_and_each_file_a_rule() -> None:
+    """Every invariant names its SQL file under checks/sql/, and every file there is some
+    invariant's (or the wrapper and macros that every check shares)."""
+    used = {inv.sql for inv in INVARIANTS}
+    assert all((SQL_DIR / name).is_file() for name in used), sorted(n for n in used if not (SQL_DIR / n).is_file())
+    files = {p.relative_to(SQL_DIR).as_posix() for p in SQL_DIR.rglob("*.sql")}
+    shared = {RANKED_VIOLATIONS} | {n for n in files if n.startswith("macros/")}
+    assert files - shared == used
+
+
+@pytest.mark.parametrize("target", ["duckdb", "postgres"])
+def test_rendered_queries_are_safe_for_great_expectations(target: str) -> None:
+    """GX formats each query with `str.format` (only `{batch}` may be in braces) and SQLAlchemy
+    reads `:name` as a bind parameter: a rendered check has neither, nor a `%`."""
+    schemas = {name: f"p_{name}" for name in SCHEMAS}
+    for inv in INVARIANTS:
+        context = {**schemas, "batch": BATCH, "currencies": currencies_values(), "target": target, **inv.params}
+        sql = render_ranked(inv.sql, context)
+        assert BATCH in sql, inv.name
+        outside = sql.replace(BATCH, "")
+        assert "{" not in outside and "}" not in outside, inv.name
+        assert "%" not in sql and not re.search(r"(?<![:\w]):\w", sql), inv.name
+
+
+def test_data_docs_load_nothing_from_the_network(make_warehouse: Callable[..., Path], tmp_path: Path) -> None:
+    """No page or stylesheet of the report loads a stylesheet, script, image or font over
+    http(s): the pages link the local copies of checks/static/ instead of GX's CDNs. Links a
+    person may click (`<a href>`) are allowed."""
+    report = _run(make_warehouse("update raw_stripe.balance_transactions set net = 0 where id = 'txn_ch1'"), tmp_path)
+    docs = tmp_path / "docs"
+    pages = sorted(docs.rglob("*.html"))
+    assert report.report_path == docs / "index.html" and len(pages) > 10
+    remote = re.compile(
+        r"""<(?:link|script|img|source|iframe|embed|object)\b[^>]*\b(?:src|href|data)\s*=\s*["']?https?://"""
+        r"""|(?:url\(|@import)\s*["']?https?://""",
+        re.IGNORECASE,
+    )
+    offenders = [
+        f"{path.relative_to(docs)}: {match.group(0)}"
+        for path in [*pages, *docs.rglob("*.css")]
+        for match in remote.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert not offenders, "\n".join(offenders[:20])
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for asset in re.findall(r'(?:href|src)="([^"]*recon_offline\.(?:css|js))"', text):
+            assert (page.parent / asset).resolve().is_file(), (page, asset)
+        assert "recon_offline.css" in text and "recon_offline.js" in text, page
+    # A second run into the same folder keeps every page offline and links the assets once.
+    _run(make_warehouse(name="again.duckdb"), tmp_path)
+    index = (docs / "index.html").read_text(encoding="utf-8")
+    assert index.count("recon_offline.css") == 1 and not remote.search(index)

@@ -1,5 +1,6 @@
 """The house SQL style (lower case, 4-space indents, trailing commas, explicit `as`, explicit
-join types) is enforced by sqlfluff with the dbt templater (.sqlfluff), not by review."""
+join types) is enforced by sqlfluff (.sqlfluff), not by review: on the models with the dbt
+templater, on the checks' SQL (checks/sql/) with the jinja templater."""
 
 from __future__ import annotations
 
@@ -46,3 +47,26 @@ def test_models_pass_sqlfluff(tmp_path: Path) -> None:
         for v in f["violations"]
     ]
     assert not violations, "sqlfluff (fix with `sqlfluff fix <file>`):\n" + "\n".join(violations)
+
+
+@pytest.mark.slow
+def test_checks_sql_passes_sqlfluff() -> None:
+    """`sqlfluff lint checks/sql` finds nothing: the checks' SQL (one file a rule) keeps the
+    models' style. `recon check` renders those files with plain Jinja2, not dbt, so sqlfluff
+    renders them with its jinja templater and the sample values of checks/sql/.sqlfluff."""
+    done = subprocess.run(
+        [str(BIN / "sqlfluff"), "lint", "--templater", "jinja", "checks/sql", "--processes", "2",
+         "--format", "json", "--nofail"],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    files = json.loads(done.stdout)
+    linted = {Path(f["filepath"]).name for f in files}
+    expected = {path.name for path in (PROJECT_DIR / "checks" / "sql").rglob("*.sql")}
+    assert linted == expected, f"sqlfluff left out {sorted(expected - linted)}"
+    violations = [
+        f"{f['filepath']}:{v.get('start_line_no')}: {v['code']} {v['description']}"
+        for f in files
+        for v in f["violations"]
+    ]
+    assert not violations, "sqlfluff (fix with `sqlfluff fix --templater jinja <file>`):\n" + "\n".join(violations)

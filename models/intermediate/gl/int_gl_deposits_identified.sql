@@ -1,7 +1,8 @@
 {#-
     One row per journal that debits the bank account (a deposit): the deposit amount, its date
     and memo, and the Stripe payout id the memo names (if any). A Stripe payout's deposit is
-    such a journal (docs/contract.md section 3).
+    such a journal (docs/contract.md section 3); `is_stripe_deposit` is the one place that
+    decides which deposits are Stripe's: the exceptions mart and the conservation check read it.
 -#}
 with
 
@@ -22,7 +23,7 @@ bank_debits as (
     group by journal_number, currency
 ),
 
-final as (
+memos_read as (
     select
         journal_number,
         currency,
@@ -33,6 +34,14 @@ final as (
         upper({{ regexp_first('memo', '[Pp][Oo]_[A-Za-z0-9]+') }}) as memo_payout_id,
         coalesce(upper(memo) like '%STRIPE%', false) as is_stripe_memo
     from bank_debits
+),
+
+final as (
+    select
+        *,
+        -- a deposit of a Stripe payout: its memo mentions Stripe or names a payout
+        (is_stripe_memo or memo_payout_id is not null) as is_stripe_deposit
+    from memos_read
 )
 
 select * from final
