@@ -257,7 +257,7 @@ class DecisionStore:
             raise UserError(f"No decision {decision_id}.")
         if target.action == UNDONE:
             raise UserError("An undo is not undone: decide the item again instead.")
-        if decision_id in self._undone_ids():
+        if decision_id in self.undone_ids():
             raise UserError("That decision was undone already.")
         keep = {
             name: getattr(target, name)
@@ -295,7 +295,7 @@ class DecisionStore:
     def for_exception(self, exception_id: str) -> list[Decision]:
         return self._rows("where exception_id = ?", (exception_id,))
 
-    def _undone_ids(self) -> set[str]:
+    def undone_ids(self) -> set[str]:
         with self._lock:
             return {row[0] for row in self._con.execute("select undoes from decisions where action = 'undone'")}
 
