@@ -60,9 +60,10 @@ class ReviewConfig:
         return f"ReviewConfig(users_path={self.users_path}, store_path={self.store_path})"
 
 
-def money(minor: int | None, currency: str | None) -> str:
-    """Integer minor units as the currency's major units, exactly: `USD 1,234.50`, `JPY 4,800`."""
-    if minor is None or currency is None:
+def money(minor: object, currency: object) -> str:
+    """Integer minor units as the currency's major units, exactly: `USD 1,234.50`, `JPY 4,800`;
+    nothing when either is missing."""
+    if not isinstance(minor, int) or isinstance(minor, bool) or not isinstance(currency, str) or not currency:
         return ""
     exponent = exponents().get(currency.lower(), 2)
     value = Decimal(minor).scaleb(-exponent)

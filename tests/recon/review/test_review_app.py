@@ -243,3 +243,21 @@ def test_the_decision_log_says_the_chain_is_intact(client: TestClient, config: R
     client.post(f"/match/{match_id}/decide", data={"csrf": token, "action": "confirm"})
     page = client.get("/log").text
     assert "The hash chain of all 1 decision(s) is intact" in page
+
+
+def test_every_item_of_the_queue_has_a_page(client: TestClient) -> None:
+    """Charges, refunds, payouts and exceptions of both sides: each item page renders, with its
+    evidence and actions."""
+    sign_in(client)
+    seen = 0
+    for page_number in range(1, 20):
+        queue = client.get("/", params={"page": str(page_number)}).text
+        links = sorted(set(re.findall(r'data-href="(/(?:match|exception)/[0-9a-f]+)\?', queue)))
+        for link in links:
+            answer = client.get(link)
+            assert answer.status_code == 200, (link, answer.text[-2000:])
+            assert 'id="confirm-form"' in answer.text or 'id="resolve-form"' in answer.text
+            seen += 1
+        if "rel=\"next\"" not in queue:
+            break
+    assert seen > 20
