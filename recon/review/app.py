@@ -36,7 +36,7 @@ from core.errors import ReconError, SourceUnavailableError, UserError
 from core.settings import Settings
 from core.vocabulary import DISPOSITION_OF_TYPE, DISPOSITIONS, EXCEPTION_TYPES
 from recon.review.reads import PAGE_SIZE, QueueFilter, Warehouse, as_date, period_label
-from recon.review.store import DecisionStore, MatchChoice, Resolution
+from recon.review.store import DecisionStore, InForce, MatchChoice, Resolution
 from recon.review.users import User, authenticate, load_users
 
 log = logging.getLogger(__name__)
@@ -164,16 +164,16 @@ def create_app(config: ReviewConfig) -> Starlette:
 
     # --- the queue --------------------------------------------------------------------------
 
-    def in_force_keys() -> tuple[list[str], list[str]]:
-        forced = store.in_force()
+    def in_force_keys(forced: InForce | None = None) -> tuple[list[str], list[str]]:
+        forced = forced or store.in_force()
         pairs = [f"{stripe_id}|{item}" for stripe_id, item in forced.matches]
         return pairs, list(forced.resolutions)
 
     async def queue(request: Request, user: User) -> Response:
         filters = QueueFilter.parse(request.query_params)
-        pairs, exceptions = in_force_keys()
-        page = warehouse.queue(filters, decided_pairs=pairs, decided_exceptions=exceptions)
         forced = store.in_force()
+        pairs, exceptions = in_force_keys(forced)
+        page = warehouse.queue(filters, decided_pairs=pairs, decided_exceptions=exceptions)
         in_force_ids = {d.decision_id for d in (*forced.matches.values(), *forced.resolutions.values())}
         return render(request, "queue.html", {
             "filters": filters,

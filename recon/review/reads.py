@@ -243,7 +243,7 @@ undecided as (
     where (items.pair_key is null or items.pair_key not in (select unnest($decided_pairs)))
         and (items.kind <> 'exception' or items.item_id not in (select unnest($decided_exceptions)))
 ),
-filtered as (
+filtered as materialized (
     select
         undecided.*,
         abs(undecided.amount_minor) * coalesce(rates.rate, 1) / pow(10, coalesce(currencies.exponent, 2)) as rank_weight
@@ -304,44 +304,56 @@ class Warehouse:
             "decided_pairs": list(decided_pairs),
             "decided_exceptions": list(decided_exceptions),
         }
-        base = _queue_sql()
+        # One statement: the page and the totals read one materialized `filtered`.
+        sql = _queue_sql() + f""",
+page_rows as (
+    select {QUEUE_COLUMNS}, rank_weight from filtered order by rank_weight desc, item_id limit $limit offset $offset
+),
+totals as (
+    select kind, currency, count(*) as items, sum(amount_minor) as amount from filtered group by all
+)
+select 'row' as part, {QUEUE_COLUMNS}, rank_weight, null as items, null as amount from page_rows
+union all
+select 'total', kind, null, null, null, currency, null, null, null, null, null, null, null, null, items, amount
+from totals
+"""
+        choices_sql = f"""
+select 'rule' as choice, rule_name as value from {schema('marts')}.fct_reconciliation_matches where status = 'suggested'
+union
+select 'period', cast(period as varchar) from {schema('marts')}.fct_reconciliation_exceptions where period is not null
+union
+select 'currency', currency from {schema('marts')}.fct_reconciliation_exceptions
+union
+select 'currency', currency from {schema('marts')}.fct_reconciliation_matches
+"""
         with self.connect() as con:
-            totals_rows = con.execute(
-                base + "select kind, currency, count(*), sum(amount_minor) from filtered group by all order by all",
-                binds,
-            ).fetchall()
-            totals = [Total(kind, currency, int(n), int(amount)) for kind, currency, n, amount in totals_rows]
-            matching = sum(total.items for total in totals)
-            pages = max(1, -(-matching // page_size))
-            page = min(filters.page, pages)
-            rows = con.execute(
-                base + f"select {QUEUE_COLUMNS} from filtered order by rank_weight desc, item_id "
-                "limit $limit offset $offset",
-                {**binds, "limit": page_size, "offset": (page - 1) * page_size},
-            ).fetchall()
-            # what the filter's drop-downs offer: the values the marts hold (small, distinct)
-            rules = [r[0] for r in con.execute(
-                f"select distinct rule_name from {schema('marts')}.fct_reconciliation_matches "
-                "where status = 'suggested' order by 1"
-            ).fetchall()]
-            periods = [r[0] for r in con.execute(
-                f"select distinct period from {schema('marts')}.fct_reconciliation_exceptions "
-                "where period is not null order by 1 desc"
-            ).fetchall()]
-            currencies = [r[0] for r in con.execute(
-                f"select distinct currency from {schema('marts')}.fct_reconciliation_exceptions "
-                f"union select distinct currency from {schema('marts')}.fct_reconciliation_matches order by 1"
-            ).fetchall()]
+            page = filters.page
+            while True:
+                result = con.execute(sql, {**binds, "limit": page_size, "offset": (page - 1) * page_size}).fetchall()
+                totals = sorted(
+                    (Total(r[1], r[5], int(r[14]), int(r[15])) for r in result if r[0] == "total"),
+                    key=lambda t: (t.kind, t.currency),
+                )
+                matching = sum(total.items for total in totals)
+                pages = max(1, -(-matching // page_size))
+                if page <= pages:
+                    break
+                page = pages  # past the end (the queue shrank): the last page
+            rows = sorted((r for r in result if r[0] == "row"), key=lambda r: (-r[13], r[2]))
+            choices: dict[str, list[str]] = {"rule": [], "period": [], "currency": []}
+            for choice, value in con.execute(choices_sql).fetchall():
+                if value is not None:
+                    choices[choice].append(value)
             loaded = _loaded_decisions(con)
         return QueuePage(
-            items=[QueueItem(*row) for row in rows],
+            items=[QueueItem(*row[1:13]) for row in rows],
             matching=matching,
             totals=totals,
             page=page,
             pages=pages,
-            rules=rules,
-            periods=periods,
-            currencies=currencies,
+            rules=sorted(choices["rule"]),
+            periods=sorted((int(p) for p in choices["period"]), reverse=True),
+            currencies=sorted(choices["currency"]),
             loaded_decisions=loaded,
         )
 
