@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.applications import Starlette
 from starlette.datastructures import FormData
 from starlette.middleware import Middleware
@@ -85,6 +86,9 @@ def _templates() -> Jinja2Templates:
 
 def create_app(config: ReviewConfig) -> Starlette:
     templates = _templates()
+    # What an item page showed, signed into its forms: a decision is recorded even when the
+    # warehouse is busy at the moment of the POST (recon run holds it), from what the person saw.
+    signer = URLSafeSerializer(config.secret, salt="recon-review-item")
     warehouse = Warehouse(config.settings)
     store = DecisionStore(config.store_path)
     users = load_users(config.users_path)
@@ -211,8 +215,18 @@ def create_app(config: ReviewConfig) -> Starlette:
         row = warehouse.match(match_id)
         if row is None:
             return render(request, "error.html", {"message": f"No match {match_id} in the marts."}, 404)
+        seen = {
+            "match_id": row["match_id"], "match_type": row["match_type"], "stripe_object_id": row["stripe_object_id"],
+            "erp_document_number": row["erp_document_number"], "erp_payment_number": row["erp_payment_number"],
+            "erp_journal_number": row["erp_journal_number"],
+            "candidates": [
+                {name: c.get(name) for name in ("erp_document_number", "erp_payment_number", "erp_journal_number")}
+                for c in row["candidates"]
+            ],
+        }
         return render(request, "match.html", {
             "m": row,
+            "seen": signer.dumps(seen),
             "history": store.for_stripe_object(row["stripe_object_id"]),
             **_carried(request),
         })
@@ -220,7 +234,10 @@ def create_app(config: ReviewConfig) -> Starlette:
     async def decide_match(request: Request, user: User) -> Response:
         form = await checked_form(request)
         match_id = request.path_params["match_id"]
-        row = warehouse.match(match_id)
+        try:
+            row = warehouse.match(match_id)
+        except SourceUnavailableError:
+            row = _seen(signer, form, match_id=match_id)
         if row is None:
             raise UserError(f"No match {match_id} in the marts.")
         action = form.get("action")
@@ -265,6 +282,7 @@ def create_app(config: ReviewConfig) -> Starlette:
             return render(request, "error.html", {"message": f"No exception {exception_id} in the marts."}, 404)
         return render(request, "exception.html", {
             "e": row,
+            "seen": signer.dumps({"exception_id": row["exception_id"], "object_id": row["object_id"]}),
             "history": store.for_exception(exception_id),
             **_carried(request),
         })
@@ -272,7 +290,10 @@ def create_app(config: ReviewConfig) -> Starlette:
     async def resolve_exception(request: Request, user: User) -> Response:
         form = await checked_form(request)
         exception_id = request.path_params["exception_id"]
-        row = warehouse.exception(exception_id)
+        try:
+            row = warehouse.exception(exception_id)
+        except SourceUnavailableError:
+            row = _seen(signer, form, exception_id=exception_id)
         if row is None:
             raise UserError(f"No exception {exception_id} in the marts.")
         exception_type = str(form.get("exception_type") or "")
@@ -397,6 +418,17 @@ class _SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+def _seen(signer: URLSafeSerializer, form: FormData, **expected: str) -> dict[str, Any]:
+    """The item as its page showed it (signed into the form), when the warehouse cannot be read now."""
+    try:
+        seen = signer.loads(str(form.get("seen") or ""))
+    except BadSignature:
+        raise _Forbidden("The form was changed after it was shown: reload the page and decide again.") from None
+    if not isinstance(seen, dict) or any(seen.get(name) != value for name, value in expected.items()):
+        raise _Forbidden("The form belongs to another item: reload the page and decide again.")
+    return seen
 
 
 def _local(path: str) -> str:

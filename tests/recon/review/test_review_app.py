@@ -261,3 +261,25 @@ def test_every_item_of_the_queue_has_a_page(client: TestClient) -> None:
         if "rel=\"next\"" not in queue:
             break
     assert seen > 20
+
+
+def test_a_decision_is_recorded_while_a_run_holds_the_warehouse(client: TestClient, config: ReviewConfig) -> None:
+    """The warehouse cannot be read while a writer holds it: the decision is recorded from what
+    the page showed (signed into the form), and a form changed since is refused."""
+    from recon.locking import writer_lock
+
+    sign_in(client, "rita")
+    match_id = _suggested_from(config)
+    page = client.get(f"/match/{match_id}").text
+    seen = re.search(r'name="seen" value="([^"]+)"', page)
+    assert seen
+    form = {"csrf": _csrf(page), "action": "confirm", "seen": seen.group(1)}
+    with writer_lock(config.settings, "a test standing in for recon run"):
+        assert client.get("/").status_code == 503
+        forged = client.post(f"/match/{match_id}/decide", data={**form, "seen": seen.group(1)[:-2] + "xx"})
+        assert forged.status_code == 403
+        answer = client.post(f"/match/{match_id}/decide", data=form)
+    assert answer.status_code == 303
+    with DecisionStore(config.store_path) as store:
+        (decision,) = store.all()
+    assert (decision.match_id, decision.action, decision.decided_by) == (match_id, "confirmed", "rita")
