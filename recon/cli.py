@@ -7,6 +7,7 @@ Exit status: 0 all good; 1 the run found breaks or a check failed; 2 it could no
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import os
@@ -227,6 +228,32 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings_options(serve)
     serve.set_defaults(handler=_cmd_serve)
 
+    review = commands.add_parser(
+        "review",
+        help="the review page: confirm, reject and resolve what the pipeline could not decide alone",
+        description=(
+            "Serves the review page: sign in, a queue of suggested matches and exceptions that require "
+            "review (most money at stake first), each item's evidence, and decisions recorded in an "
+            "append-only, hash-chained store beside the warehouse that the next `recon run` honours. "
+            "Users and roles (reviewer, approver, admin) come from a TOML file; --add-user writes one."
+        ),
+    )
+    review.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    review.add_argument("--port", type=int, default=8001, help="port (default 8001)")
+    review.add_argument(
+        "--users", metavar="PATH",
+        help="the users file (RECON_REVIEW_USERS; default <warehouse>.review-users.toml)",
+    )
+    review.add_argument(
+        "--add-user", metavar="NAME",
+        help="add (or replace) a user in the users file and exit; the password is asked for (or read from stdin)",
+    )
+    review.add_argument("--role", choices=("reviewer", "approver", "admin"), default="reviewer",
+                        help="with --add-user: the user's role (default reviewer)")
+    review.add_argument("--name", metavar="TEXT", help="with --add-user: the name shown on the page")
+    _add_settings_options(review)
+    review.set_defaults(handler=_cmd_review)
+
     evaluate = commands.add_parser(
         "evaluate",
         help="score the marts against a demo world's ground truth (precision, recall, anomalies)",
@@ -286,6 +313,33 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"recon serve: POST http://{args.host}:{args.port}/webhooks/stripe, GET /healthz; "
         f"inbox {config.inbox_path}; warehouse {settings.warehouse}",
+        flush=True,
+    )
+    run_server(config, host=args.host, port=args.port)
+    return 0
+
+
+def _cmd_review(args: argparse.Namespace, settings: Settings) -> int:
+    from recon.review.server import review_config, run_server  # start-up time
+    from recon.review.users import add_user, default_users_path, load_users  # start-up time
+
+    if args.add_user:
+        users = args.users or os.environ.get("RECON_REVIEW_USERS")
+        path = Path(users).expanduser().resolve() if users else default_users_path(settings)
+        if sys.stdin.isatty():
+            password = getpass.getpass(f"Password for {args.add_user}: ")
+            if getpass.getpass("Again: ") != password:
+                raise UserError("The two passwords differ: nothing was written.")
+        else:
+            password = sys.stdin.readline().rstrip("\n")
+        add_user(path, args.add_user, args.role, password, args.name)
+        print(f"recon review: {args.add_user} ({args.role}) written to {path}")
+        return 0
+    config = review_config(settings, users=args.users)
+    load_users(config.users_path)  # a missing or bad users file stops here, before the address is printed
+    print(
+        f"recon review: http://{args.host}:{args.port}/ (users {config.users_path}; decisions "
+        f"{config.store_path}; warehouse {settings.warehouse})",
         flush=True,
     )
     run_server(config, host=args.host, port=args.port)

@@ -86,3 +86,31 @@ def writer_lock(
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     finally:
         handle.close()
+
+
+@contextmanager
+def reader_lock(settings: Settings, *, timeout: float) -> Iterator[None]:
+    """Hold the warehouse's lock shared for a read (the review page): readers share it, a writer
+    waits for them and they for a writer, so a read never holds the file when a writer opens it
+    and never sees a write half done. Busy for longer than `timeout`: SourceUnavailableError."""
+    path = lock_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+")
+    try:
+        started = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() - started >= timeout:
+                    raise SourceUnavailableError(
+                        f"The warehouse is busy: {holder(settings)} is writing to it; try again when it is done."
+                    ) from None
+                time.sleep(0.02)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    finally:
+        handle.close()

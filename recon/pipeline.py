@@ -11,6 +11,7 @@ from checks import run_checks
 from core.errors import UserError
 from core.settings import Settings
 from ingest.decisions import load_decisions
+from ingest.decisions.review import load_review_decisions
 from ingest.erp import check_erp_inputs, load_erp
 from ingest.report import LoadReport
 from ingest.stripe.load import load_stripe
@@ -18,6 +19,7 @@ from ml import match_scorer
 from ml.classification import DOWNSTREAM_SELECTOR, classify
 from recon.dbt import describe, run_dbt, settings_env
 from recon.locking import writer_lock
+from recon.review.store import default_store_path, read_for_load
 from recon.summary import summarize
 
 # The steps of `recon run` (docs/contract.md section 1) that this version cannot run yet: listed as
@@ -31,13 +33,29 @@ def ingest_stripe(settings: Settings, until: int | None = None) -> list[LoadRepo
 
 
 def ingest_erp(settings: Settings) -> list[LoadReport]:
-    """The ERP's books into raw_erp, and the team's decisions, when given, into raw_decisions."""
+    """The ERP's books into raw_erp, and the team's decisions, when given, into raw_decisions:
+    the CSV files of --decisions-dir and the review page's store beside the warehouse."""
     if settings.erp_dir is None and settings.erp_sql is None:
         raise UserError("No ERP given: pass --erp-dir DIR or --erp-sql URL (or RECON_ERP_DIR / RECON_ERP_SQL).")
     reports = [load_erp(settings)]
     if settings.decisions_dir is not None:
         reports.append(load_decisions(settings))
+    review = ingest_review_decisions(settings)
+    if review is not None:
+        reports.append(review)
     return reports
+
+
+def ingest_review_decisions(settings: Settings) -> LoadReport | None:
+    """The review page's decisions in force (recon.review.store) into raw_decisions.review_*,
+    once its hash chain is verified; None when no review was ever recorded for this warehouse."""
+    store = default_store_path(settings)
+    if not store.exists():
+        return None
+    matches, resolutions, chain = read_for_load(store)
+    report = load_review_decisions(settings, matches, resolutions)
+    report.messages.append(f"The review's decision log: {chain.rows} decision(s), the hash chain intact.")
+    return report
 
 
 def build_models(settings: Settings) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import secrets
 import shutil
 import time
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from demoworld.world import WorldSpec, generate_world
 from ingest.destinations import PIPELINES_DIR_NAME
 from recon import pipeline
 from recon.demo.live import deliver_live, world_cutoff
+from recon.review.users import add_user, default_users_path
 from recon.summary import summarize
 
 log = logging.getLogger(__name__)
@@ -137,6 +139,7 @@ def run_demo(
         pipeline.run_steps(demo_settings, out, stripe_until=cutoff)
         if cutoff is not None:
             _run_live(demo_settings, world, cutoff, out)
+        _print_review(settings, out)
         if serve:
             out.write(f"\nServing the world's Stripe API on {demo_settings.stripe_api_base}: Ctrl-C to stop.\n")
             out.flush()
@@ -146,6 +149,23 @@ def run_demo(
             except KeyboardInterrupt:
                 out.write("stopped\n")
     return 0
+
+
+DEMO_REVIEWER = "demo"
+
+
+def _print_review(settings: Settings, out: TextIO) -> None:
+    """A demo login for the review page, in a users file beside the demo's warehouse (a new
+    password each demo, never in git), and how to open the page."""
+    password = secrets.token_urlsafe(12)
+    users = default_users_path(settings)
+    add_user(users, DEMO_REVIEWER, "admin", password, "Demo Controller")
+    out.write(
+        "\n== review\n"
+        f"Review page: run `recon review --warehouse {settings.warehouse}`, then open http://127.0.0.1:8001/\n"
+        f"  demo login: user {DEMO_REVIEWER}, password {password} (admin; in {users}, this demo only)\n"
+    )
+    out.flush()
 
 
 def _day(timestamp: int) -> str:

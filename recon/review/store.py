@@ -1,0 +1,415 @@
+"""The review's decisions store: every decision a controller makes, append-only, hash-chained.
+
+A SQLite file beside the warehouse (`<warehouse>.review.sqlite`, WAL, `synchronous=FULL`: a
+decision is on disk when the page answers), like the webhook inbox: the warehouse has one writer
+at a time (recon/locking.py) and `recon run` may hold it for minutes, so the review page never
+writes the warehouse. `recon run` reads the store (its ingest step for decisions) and loads the
+decisions in force into `raw_decisions` beside the CSV decisions (docs/contract.md section 3b).
+
+Nothing is ever updated or deleted (triggers refuse it): an undo is a new decision naming the one
+it undoes. Each row's `row_hash` is the SHA-256 of its fields and the previous row's hash, so an
+edited, removed or reordered row breaks the chain from that row on (`verify`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from core.errors import UserError
+from core.settings import Settings
+from core.vocabulary import DISPOSITION_OF_TYPE, DISPOSITIONS, EXCEPTION_TYPES
+
+GENESIS = "0" * 64
+MATCH_ACTIONS = ("confirmed", "rejected")
+UNDONE = "undone"
+RESOLVED = "resolved"
+
+SCHEMA = """
+create table if not exists decisions (
+    seq integer primary key,
+    decision_id text not null unique,
+    kind text not null check (kind in ('match', 'exception')),
+    action text not null check (action in ('confirmed', 'rejected', 'resolved', 'undone')),
+    stripe_object_id text,
+    erp_document_number text,
+    erp_payment_number text,
+    erp_journal_number text,
+    match_id text,
+    match_type text,
+    exception_id text,
+    object_id text,
+    exception_type text,
+    disposition text,
+    note text,
+    undoes text,
+    batch_id text,
+    decided_by text not null,
+    decided_role text not null,
+    decided_at text not null,
+    prev_hash text not null,
+    row_hash text not null unique
+);
+create index if not exists decisions_match on decisions (stripe_object_id);
+create index if not exists decisions_exception on decisions (exception_id);
+create trigger if not exists decisions_never_updated before update on decisions
+begin
+    select raise(abort, 'the decision log is append-only: record a new decision (an undo) instead');
+end;
+create trigger if not exists decisions_never_deleted before delete on decisions
+begin
+    select raise(abort, 'the decision log is append-only: record a new decision (an undo) instead');
+end;
+"""
+
+
+def default_store_path(settings: Settings) -> Path:
+    """The store beside the warehouse file: `<warehouse>.review.sqlite`."""
+    return settings.warehouse.with_name(settings.warehouse.name + ".review.sqlite")
+
+
+def utc_now() -> str:
+    """Now, ISO 8601 in UTC to the millisecond (`2026-01-31T10:15:00.123Z`)."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One row of the log. `kind` `match`: a pair confirmed or rejected; `exception`: resolved;
+    `undone`: the decision `undoes` no longer counts."""
+
+    seq: int
+    decision_id: str
+    kind: str
+    action: str
+    stripe_object_id: str | None
+    erp_document_number: str | None
+    erp_payment_number: str | None
+    erp_journal_number: str | None
+    match_id: str | None
+    match_type: str | None
+    exception_id: str | None
+    object_id: str | None
+    exception_type: str | None
+    disposition: str | None
+    note: str | None
+    undoes: str | None
+    batch_id: str | None
+    decided_by: str
+    decided_role: str
+    decided_at: str
+    prev_hash: str
+    row_hash: str
+
+    @property
+    def pair_key(self) -> tuple[str, str]:
+        """A match decision's identity: the Stripe object and its ERP item (the payment, else the
+        journal, else the document). The latest decision about one pair is the one in force."""
+        item = self.erp_payment_number or self.erp_journal_number or self.erp_document_number or ""
+        return (self.stripe_object_id or "", item)
+
+    @property
+    def counterpart(self) -> str:
+        return " / ".join(
+            part for part in (self.erp_document_number, self.erp_payment_number, self.erp_journal_number) if part
+        )
+
+
+COLUMNS = tuple(field.name for field in fields(Decision))
+HASHED = tuple(name for name in COLUMNS if name not in ("seq", "row_hash"))
+
+
+def row_hash(values: dict[str, object]) -> str:
+    """SHA-256 of a row's fields (all but seq and row_hash, prev_hash included), canonical JSON."""
+    canonical = json.dumps({name: values.get(name) for name in HASHED}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class MatchChoice:
+    """A pair to confirm or reject, as the matches mart (or a candidate) names it."""
+
+    stripe_object_id: str
+    erp_document_number: str | None
+    erp_payment_number: str | None
+    erp_journal_number: str | None
+    match_type: str | None = None
+    match_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """An exception resolved: its type and disposition as the controller sees them, and a note."""
+
+    exception_id: str
+    object_id: str
+    exception_type: str
+    disposition: str
+    note: str
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    rows: int
+    broken_at: int | None  # the seq of the first row whose hash does not follow, or None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_at is None
+
+
+class DecisionStore:
+    """The store's reads and appends; one connection, used under a lock (Starlette runs
+    synchronous work on a thread pool)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._con = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._con.execute("pragma journal_mode = wal")
+        self._con.execute("pragma synchronous = full")
+        self._con.execute("pragma busy_timeout = 30000")
+        self._con.executescript(SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    def __enter__(self) -> DecisionStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            # `begin immediate`: the write lock first, so two writers never chain off one head.
+            self._con.execute("begin immediate")
+            try:
+                yield self._con
+            except BaseException:
+                self._con.execute("rollback")
+                raise
+            self._con.execute("commit")
+
+    def _append(self, rows: Sequence[dict[str, object]], who: str, role: str) -> list[Decision]:
+        written: list[Decision] = []
+        with self._transaction() as con:
+            head = con.execute("select row_hash from decisions order by seq desc limit 1").fetchone()
+            previous = head[0] if head else GENESIS
+            decided_at = utc_now()
+            for row in rows:
+                values: dict[str, object] = {name: None for name in COLUMNS}
+                values.update(row)
+                values.update(
+                    decision_id=uuid.uuid4().hex, decided_by=who, decided_role=role, decided_at=decided_at,
+                    prev_hash=previous,
+                )
+                values["row_hash"] = row_hash(values)
+                names = [name for name in COLUMNS if name != "seq"]
+                cursor = con.execute(
+                    f"insert into decisions ({', '.join(names)}) values ({', '.join('?' for _ in names)})",
+                    [values[name] for name in names],
+                )
+                values["seq"] = cursor.lastrowid
+                written.append(Decision(**values))  # type: ignore[arg-type]
+                previous = str(values["row_hash"])
+        return written
+
+    def decide_matches(
+        self, choices: Iterable[MatchChoice], action: str, *, who: str, role: str, batch_id: str | None = None
+    ) -> list[Decision]:
+        """Confirm or reject pairs, in one transaction (a bulk accept is one batch)."""
+        if action not in MATCH_ACTIONS:
+            raise UserError(f"A match decision is one of {', '.join(MATCH_ACTIONS)}, not {action!r}.")
+        rows: list[dict[str, object]] = []
+        for choice in choices:
+            if not choice.stripe_object_id or not (
+                choice.erp_document_number or choice.erp_payment_number or choice.erp_journal_number
+            ):
+                raise UserError("A pair names its Stripe object and an ERP document, payment or journal.")
+            rows.append({"kind": "match", "action": action, "batch_id": batch_id, **asdict(choice)})
+        return self._append(rows, who, role) if rows else []
+
+    def resolve(self, resolution: Resolution, *, who: str, role: str) -> Decision:
+        """Resolve an exception with a type and disposition of the vocabulary and a note."""
+        if resolution.exception_type not in EXCEPTION_TYPES:
+            raise UserError(f"Unknown exception type {resolution.exception_type!r}.")
+        if resolution.disposition not in DISPOSITIONS:
+            raise UserError(f"A disposition is one of {', '.join(DISPOSITIONS)}, not {resolution.disposition!r}.")
+        return self._append([{"kind": "exception", "action": RESOLVED, **asdict(resolution)}], who, role)[0]
+
+    def undo(self, decision_id: str, *, who: str, role: str) -> Decision:
+        """A new decision saying that `decision_id` no longer counts."""
+        target = self.get(decision_id)
+        if target is None:
+            raise UserError(f"No decision {decision_id}.")
+        if target.action == UNDONE:
+            raise UserError("An undo is not undone: decide the item again instead.")
+        if decision_id in self.undone_ids():
+            raise UserError("That decision was undone already.")
+        keep = {
+            name: getattr(target, name)
+            for name in (
+                "kind", "stripe_object_id", "erp_document_number", "erp_payment_number", "erp_journal_number",
+                "match_id", "match_type", "exception_id", "object_id",
+            )
+        }
+        return self._append([{**keep, "action": UNDONE, "undoes": decision_id}], who, role)[0]
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def _rows(self, where: str = "", params: Sequence[object] = ()) -> list[Decision]:
+        with self._lock:
+            cursor = self._con.execute(f"select {', '.join(COLUMNS)} from decisions {where} order by seq", params)
+            return [Decision(*row) for row in cursor.fetchall()]
+
+    def all(self) -> list[Decision]:
+        return self._rows()
+
+    def get(self, decision_id: str) -> Decision | None:
+        rows = self._rows("where decision_id = ?", (decision_id,))
+        return rows[0] if rows else None
+
+    def latest(self, limit: int) -> list[Decision]:
+        with self._lock:
+            cursor = self._con.execute(
+                f"select {', '.join(COLUMNS)} from decisions order by seq desc limit ?", (limit,)
+            )
+            return [Decision(*row) for row in cursor.fetchall()]
+
+    def for_stripe_object(self, stripe_object_id: str) -> list[Decision]:
+        return self._rows("where stripe_object_id = ?", (stripe_object_id,))
+
+    def for_exception(self, exception_id: str) -> list[Decision]:
+        return self._rows("where exception_id = ?", (exception_id,))
+
+    def undone_ids(self) -> set[str]:
+        with self._lock:
+            return {row[0] for row in self._con.execute("select undoes from decisions where action = 'undone'")}
+
+    def in_force(self) -> InForce:
+        """The decisions that count: per pair (and per exception) the latest one not undone."""
+        return in_force(self.all())
+
+    def verify(self) -> ChainCheck:
+        """Walk the chain: every row's hash follows from its fields and the row before."""
+        return verify_chain(self.all())
+
+
+@dataclass(frozen=True)
+class InForce:
+    matches: dict[tuple[str, str], Decision]  # pair_key -> the decision in force
+    resolutions: dict[str, Decision]  # exception_id -> the resolution in force
+
+    def decided_match_ids(self) -> set[str]:
+        return {d.match_id for d in self.matches.values() if d.match_id}
+
+    def decided_pairs(self) -> set[tuple[str, str]]:
+        return set(self.matches)
+
+
+def in_force(rows: Sequence[Decision]) -> InForce:
+    undone = {row.undoes for row in rows if row.action == UNDONE}
+    matches: dict[tuple[str, str], Decision] = {}
+    resolutions: dict[str, Decision] = {}
+    for row in rows:  # in seq order: a later decision about the same pair replaces an earlier one
+        if row.action == UNDONE or row.decision_id in undone:
+            continue
+        if row.kind == "match":
+            matches[row.pair_key] = row
+        elif row.exception_id:
+            resolutions[row.exception_id] = row
+    return InForce(matches, resolutions)
+
+
+def verify_chain(rows: Sequence[Decision]) -> ChainCheck:
+    previous = GENESIS
+    for row in rows:
+        values = asdict(row)
+        if row.prev_hash != previous:
+            return ChainCheck(len(rows), row.seq, f"decision {row.seq} does not follow the one before it")
+        if row_hash(values) != row.row_hash:
+            return ChainCheck(len(rows), row.seq, f"decision {row.seq} was changed after it was recorded")
+        previous = row.row_hash
+    return ChainCheck(len(rows), None)
+
+
+def match_decision_rows(decisions: InForce) -> list[dict[str, object]]:
+    """The match decisions in force in the contract's shape (docs/contract.md section 3b).
+
+    A confirmation names the pair as the mart or the candidate named it. A rejection names the
+    Stripe object and its ERP payment (or journal) only: whichever document a later run pairs
+    them through, the pair stays out (int_matches_assigned's anti-join fits the named numbers)."""
+    rows: list[dict[str, object]] = []
+    for decision in decisions.matches.values():
+        document = decision.erp_document_number
+        if decision.action == "rejected" and (decision.erp_payment_number or decision.erp_journal_number):
+            document = None
+        numbers = (decision.stripe_object_id or "", document or "", decision.erp_payment_number or "",
+                   decision.erp_journal_number or "")
+        rows.append({
+            "match_decision_key": "|".join(numbers),
+            "stripe_object_id": decision.stripe_object_id,
+            "erp_document_number": document,
+            "erp_payment_number": decision.erp_payment_number,
+            "erp_journal_number": decision.erp_journal_number,
+            "decision": decision.action,
+            "decided_at": _timestamp(decision.decided_at),
+            "decided_by": decision.decided_by,
+            "decision_id": decision.decision_id,
+            "row_hash": decision.row_hash,
+        })
+    return rows
+
+
+def resolution_rows(decisions: InForce) -> list[dict[str, object]]:
+    """The resolutions in force in the contract's shape: one per object and type (the latest)."""
+    latest: dict[tuple[str, str], Decision] = {}
+    for decision in sorted(decisions.resolutions.values(), key=lambda d: d.seq):
+        latest[(decision.object_id or "", decision.exception_type or "")] = decision
+    rows: list[dict[str, object]] = [
+        {
+            "object_id": d.object_id,
+            "exception_type": d.exception_type,
+            "disposition": d.disposition or DISPOSITION_OF_TYPE.get(d.exception_type or ""),
+            "resolved_at": _timestamp(d.decided_at),
+            "resolved_by": d.decided_by,
+            "note": d.note,
+            "exception_id": d.exception_id,
+            "decision_id": d.decision_id,
+            "row_hash": d.row_hash,
+        }
+        for d in latest.values()
+    ]
+    return rows
+
+
+def _timestamp(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def read_for_load(path: Path) -> tuple[list[dict[str, object]], list[dict[str, object]], ChainCheck]:
+    """What `recon run` loads: the match decisions and resolutions in force, after the chain is
+    verified. A broken chain stops the load: UserError naming the first row that does not follow."""
+    with DecisionStore(path) as store:
+        rows = store.all()
+    check = verify_chain(rows)
+    if not check.ok:
+        raise UserError(
+            f"The review's decision log {path} is not intact: {check.reason}. Nothing was loaded from it; "
+            "restore the file from a backup (decisions are never edited in place: an undo is a new decision)."
+        )
+    decisions = in_force(rows)
+    return match_decision_rows(decisions), resolution_rows(decisions), check

@@ -1,0 +1,93 @@
+"""The review's decisions store: append-only, hash-chained, and what is in force."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from core.errors import UserError
+from recon.review.store import (
+    DecisionStore,
+    MatchChoice,
+    Resolution,
+    match_decision_rows,
+    read_for_load,
+    resolution_rows,
+)
+
+WRONG = MatchChoice("ch_1", "INV-1", "PMT-9", None, "charge_payment", "m1")
+RIGHT = MatchChoice("ch_1", "INV-1", "PMT-1", None, "charge_payment")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> DecisionStore:
+    return DecisionStore(tmp_path / "w.duckdb.review.sqlite")
+
+
+def test_the_latest_decision_about_a_pair_is_in_force_and_an_undo_is_a_new_row(store: DecisionStore) -> None:
+    confirmed = store.decide_matches([WRONG], "confirmed", who="ann", role="reviewer")[0]
+    store.decide_matches([WRONG], "rejected", who="bob", role="approver")
+    store.decide_matches([RIGHT], "confirmed", who="bob", role="approver")
+    forced = store.in_force()
+    assert {key: d.action for key, d in forced.matches.items()} == {
+        ("ch_1", "PMT-9"): "rejected", ("ch_1", "PMT-1"): "confirmed",
+    }
+    undo = store.undo(store.all()[-1].decision_id, who="bob", role="approver")
+    assert undo.action == "undone" and undo.decided_by == "bob"
+    assert set(store.in_force().matches) == {("ch_1", "PMT-9")}
+    assert [d.seq for d in store.all()] == [1, 2, 3, 4]  # nothing removed
+    assert confirmed.decided_at.endswith("Z")
+    with pytest.raises(UserError):
+        store.undo(undo.decision_id, who="bob", role="approver")
+
+
+def test_rows_for_the_warehouse_in_the_contract_shape(store: DecisionStore) -> None:
+    store.decide_matches([WRONG], "rejected", who="ann", role="reviewer")
+    store.decide_matches([RIGHT], "confirmed", who="ann", role="reviewer")
+    store.resolve(Resolution("e1", "ch_2", "fee_variance", "expected_variance", "fee booked net"), who="ann", role="reviewer")
+    rows = {row["decision"]: row for row in match_decision_rows(store.in_force())}
+    # a rejection names the payment alone, so no document brings the pair back
+    assert rows["rejected"]["match_decision_key"] == "ch_1||PMT-9|"
+    assert rows["confirmed"]["match_decision_key"] == "ch_1|INV-1|PMT-1|"
+    assert rows["confirmed"]["decided_by"] == "ann"
+    (resolution,) = resolution_rows(store.in_force())
+    assert (resolution["object_id"], resolution["exception_type"], resolution["disposition"]) == (
+        "ch_2", "fee_variance", "expected_variance",
+    )
+
+
+def test_rows_are_never_updated_or_deleted(store: DecisionStore) -> None:
+    store.decide_matches([RIGHT], "confirmed", who="ann", role="reviewer")
+    con = sqlite3.connect(store.path)
+    for statement in ("update decisions set decided_by = 'mallory'", "delete from decisions"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            con.execute(statement)
+    con.close()
+
+
+def test_an_edit_behind_the_triggers_breaks_the_chain_and_stops_the_load(store: DecisionStore) -> None:
+    store.decide_matches([WRONG], "rejected", who="ann", role="reviewer")
+    store.decide_matches([RIGHT], "confirmed", who="ann", role="reviewer")
+    assert store.verify().ok
+    store.close()
+    con = sqlite3.connect(store.path)
+    con.execute("drop trigger decisions_never_updated")
+    con.execute("update decisions set action = 'confirmed' where seq = 1")
+    con.commit()
+    con.close()
+    with DecisionStore(store.path) as reopened:
+        check = reopened.verify()
+    assert not check.ok and check.broken_at == 1
+    with pytest.raises(UserError, match="not intact: decision 1 was changed"):
+        read_for_load(store.path)
+
+
+def test_vocabulary_is_checked(store: DecisionStore) -> None:
+    with pytest.raises(UserError):
+        store.resolve(Resolution("e1", "ch_2", "bad_type", "expected_variance", ""), who="a", role="reviewer")
+    with pytest.raises(UserError):
+        store.decide_matches([WRONG], "maybe", who="a", role="reviewer")
+    with pytest.raises(UserError):
+        store.decide_matches([MatchChoice("ch_1", None, None, None)], "confirmed", who="a", role="reviewer")
