@@ -19,7 +19,8 @@ from ml import match_scorer
 from ml.classification import DOWNSTREAM_SELECTOR, classify
 from recon.dbt import describe, run_dbt, settings_env
 from recon.locking import writer_lock
-from recon.review.store import default_store_path, read_for_load
+from recon.review.policy import policy_vars
+from recon.review.store import DecisionStore, default_store_path, read_for_load
 from recon.summary import summarize
 
 # The steps of `recon run` (docs/contract.md section 1) that this version cannot run yet: listed as
@@ -58,7 +59,21 @@ def ingest_review_decisions(settings: Settings) -> LoadReport | None:
     return report
 
 
-def build_models(settings: Settings) -> str:
+def policy_in_force(settings: Settings) -> dict[str, Any]:
+    """The auto-accept policy in force (the review store's policy log, recon.review.policy) as the
+    dbt var the models read; an empty list (the project's defaults) when no review store exists."""
+    path = default_store_path(settings)
+    if not path.exists():
+        return policy_vars([])
+    with DecisionStore(path) as store:
+        return policy_vars(store.policy_in_force())
+
+
+def _vars_args(dbt_vars: Mapping[str, Any] | None) -> list[str]:
+    return ["--vars", json.dumps(dict(dbt_vars))] if dbt_vars else []
+
+
+def build_models(settings: Settings, dbt_vars: Mapping[str, Any] | None = None) -> str:
     """`dbt build`: seeds, staging, matching, marts and every dbt test, each once, in this process.
 
     With the scored matching (not --rules-only), in two parts around the match scorer: what the
@@ -66,11 +81,12 @@ def build_models(settings: Settings) -> str:
     scorer learns its weights from it (ml/match_scorer.py), then what its weights feed (the
     scored pairs, the resolution, the exceptions and the marts)."""
     env = settings_env(settings)
+    extra = _vars_args(dbt_vars)
     if settings.rules_only:
-        return describe(run_dbt(["build"], env)) + "\nMatching: the analysts' rules alone (--rules-only)"
-    upstream = describe(run_dbt(["build", "--exclude", match_scorer.DOWNSTREAM_SELECTOR], env))
+        return describe(run_dbt(["build", *extra], env)) + "\nMatching: the analysts' rules alone (--rules-only)"
+    upstream = describe(run_dbt(["build", "--exclude", match_scorer.DOWNSTREAM_SELECTOR, *extra], env))
     scorer = match_scorer.learn(settings)
-    downstream = describe(run_dbt(["build", "--select", match_scorer.DOWNSTREAM_SELECTOR], env))
+    downstream = describe(run_dbt(["build", "--select", match_scorer.DOWNSTREAM_SELECTOR, *extra], env))
     return "\n".join([upstream, scorer.render(), downstream])
 
 
@@ -78,9 +94,7 @@ def build_downstream(settings: Settings, dbt_vars: Mapping[str, Any] | None = No
     """`dbt build` of the models downstream of the classifications (the exceptions mart and
     what reads it), so they take the classifier's values. Call after `classify`. `dbt_vars`
     overrides dbt vars for this build (e.g. the review policy)."""
-    args = ["build", "--select", DOWNSTREAM_SELECTOR]
-    if dbt_vars:
-        args += ["--vars", json.dumps(dict(dbt_vars))]
+    args = ["build", "--select", DOWNSTREAM_SELECTOR, *_vars_args(dbt_vars)]
     return describe(run_dbt(args, settings_env(settings)))
 
 
@@ -110,7 +124,9 @@ def _run_steps(settings: Settings, out: TextIO, stripe_until: int | None) -> Non
             out.write(report.render() + "\n")
         out.flush()
     started = time.monotonic()
-    line = build_models(settings)
+    # The auto-accept policy in force decides every build of the run (recon.review.policy).
+    policy = policy_in_force(settings)
+    line = build_models(settings, policy)
     out.write(f"\n== dbt build: done in {time.monotonic() - started:.1f} s\n{line}\n")
     out.flush()
     if settings.rules_only:
@@ -118,7 +134,7 @@ def _run_steps(settings: Settings, out: TextIO, stripe_until: int | None) -> Non
     elif settings.target == "duckdb":
         started = time.monotonic()
         classified = classify(settings)
-        downstream = build_downstream(settings)
+        downstream = build_downstream(settings, policy)
         out.write(f"\n== classify: done in {time.monotonic() - started:.1f} s\n{classified.render()}\n{downstream}\n")
     else:
         # The classifier writes its table to DuckDB only so far: on another target the step is

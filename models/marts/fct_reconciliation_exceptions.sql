@@ -2,8 +2,9 @@
     One row per item that did not reconcile (docs/contract.md section 5), with the features a
     classifier needs (ml_exception_features). Where `recon classify` classified the item
     (ml.ml_exception_classifications) its type, disposition and confidence win; else the
-    rule-based ones of int_exceptions_identified stand. requires_review follows the policy of
-    vars review_min_confidence and review_amount_limit_minor.
+    rule-based ones of int_exceptions_identified stand. requires_review follows the auto-accept
+    policy's rule for the type and currency (macro auto_accepted), else vars review_min_confidence
+    and review_amount_limit_minor.
 -#}
 with
 
@@ -35,10 +36,11 @@ final as (
         exception_type,
         disposition,
         cast(chosen_confidence as numeric(5, 4)) as confidence,
-        (
-            chosen_confidence < {{ var('review_min_confidence') }}
-            or amount_minor > {{ var('review_amount_limit_minor') }}
-        ) as requires_review,
+        not {{ auto_accepted(
+            'exception', 'exception_type', 'currency', 'chosen_confidence', 'amount_minor',
+            "not (chosen_confidence < " ~ var('review_min_confidence')
+            ~ " or amount_minor > " ~ var('review_amount_limit_minor') ~ ")",
+        ) }} as requires_review,
         currency,
         amount_minor,
         object_type,

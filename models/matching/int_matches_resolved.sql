@@ -7,7 +7,8 @@
     refund's pair the scorer's probability whatever rule made it, so one calibrated scale; a
     payout's or a dispute's its rule's; 1 for a confirmed pair) and a status: `confirmed` (a
     person confirmed the pair), `auto_matched` (confidence at least var
-    auto_match_min_confidence), else `suggested` (a person should look).
+    auto_match_min_confidence, or the auto-accept policy's rule for its type and currency: macro
+    auto_accepted), else `suggested` (a person should look).
     A receipt paying several invoices at once (int_receipt_documents_covered) is one row per
     invoice: its amount allocated by the invoices' amounts (the last row takes the remainder, so
     the rows add up to the receipt).
@@ -118,7 +119,10 @@ final as (
         cast(chosen_confidence as numeric(5, 4)) as confidence,
         case
             when rule_name = 'human_decision' then 'confirmed'
-            when chosen_confidence >= {{ var('auto_match_min_confidence') }} then 'auto_matched'
+            when {{ auto_accepted(
+                'match', 'match_type', 'currency', 'chosen_confidence', 'stripe_amount_minor',
+                "chosen_confidence >= " ~ var('auto_match_min_confidence'),
+            ) }} then 'auto_matched'
             else 'suggested'
         end as status,
         currency,

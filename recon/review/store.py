@@ -37,7 +37,7 @@ SCHEMA = """
 create table if not exists decisions (
     seq integer primary key,
     decision_id text not null unique,
-    kind text not null check (kind in ('match', 'exception')),
+    kind text not null check (kind in ('match', 'exception', 'audit')),
     action text not null check (action in ('confirmed', 'rejected', 'resolved', 'undone')),
     stripe_object_id text,
     erp_document_number text,
@@ -68,6 +68,52 @@ create trigger if not exists decisions_never_deleted before delete on decisions
 begin
     select raise(abort, 'the decision log is append-only: record a new decision (an undo) instead');
 end;
+create table if not exists decisions_shown (
+    decision_id text primary key references decisions (decision_id),
+    rule_name text,
+    status text
+);
+create trigger if not exists decisions_shown_never_updated before update on decisions_shown
+begin
+    select raise(abort, 'what a decision was made on is append-only');
+end;
+create trigger if not exists decisions_shown_never_deleted before delete on decisions_shown
+begin
+    select raise(abort, 'what a decision was made on is append-only');
+end;
+create table if not exists policy_changes (
+    seq integer primary key,
+    change_id text not null unique,
+    kind text not null check (kind in ('match', 'exception')),
+    item_type text not null,
+    currency text not null,
+    action text not null check (action in ('set', 'removed')),
+    min_confidence text,
+    max_amount_minor integer,
+    changed_by text not null,
+    changed_role text not null,
+    changed_at text not null,
+    prev_hash text not null,
+    row_hash text not null unique
+);
+create trigger if not exists policy_changes_never_updated before update on policy_changes
+begin
+    select raise(abort, 'the policy log is append-only: record a new change instead');
+end;
+create trigger if not exists policy_changes_never_deleted before delete on policy_changes
+begin
+    select raise(abort, 'the policy log is append-only: record a new change instead');
+end;
+"""
+
+# Stores written before audits existed allow kinds match and exception only: the table is copied
+# into one that allows 'audit' (rows and hashes unchanged; a schema change, not a row change).
+MIGRATE_AUDIT_KIND = """
+drop trigger decisions_never_updated;
+drop trigger decisions_never_deleted;
+drop index decisions_match;
+drop index decisions_exception;
+alter table decisions rename to decisions_before_audit;
 """
 
 
@@ -143,6 +189,66 @@ class MatchChoice:
     erp_journal_number: str | None
     match_type: str | None = None
     match_id: str | None = None
+    # what the page showed of the pair: the rule that proposed it and its status (auto_matched,
+    # suggested), kept beside the decision (decisions_shown) for the autonomy page's figures
+    rule_name: str | None = None
+    status: str | None = None
+
+    def decision_fields(self) -> dict[str, object]:
+        return {name: value for name, value in asdict(self).items() if name not in SHOWN_FIELDS}
+
+    def shown(self) -> tuple[str | None, str | None]:
+        return (self.rule_name, self.status)
+
+
+SHOWN_FIELDS = ("rule_name", "status")
+AUDIT_ACTIONS = {"right": "confirmed", "wrong": "rejected"}
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    """One change of the auto-accept policy: a rule for a match type or an exception type in one
+    currency set (auto-accept at or above `min_confidence` and at or below `max_amount_minor`)
+    or removed (the project's default applies again)."""
+
+    seq: int
+    change_id: str
+    kind: str
+    item_type: str
+    currency: str
+    action: str
+    min_confidence: str | None  # a decimal as text, exactly as entered: '0.95'
+    max_amount_minor: int | None
+    changed_by: str
+    changed_role: str
+    changed_at: str
+    prev_hash: str
+    row_hash: str
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.kind, self.item_type, self.currency)
+
+
+POLICY_COLUMNS = tuple(field.name for field in fields(PolicyChange))
+
+
+@dataclass(frozen=True)
+class AuditItem:
+    """An auto-accepted item as the audit sample showed it: a pair (`match_id` and its numbers) or
+    an exception (`exception_id`, `object_id`, `exception_type`)."""
+
+    stripe_object_id: str | None = None
+    erp_document_number: str | None = None
+    erp_payment_number: str | None = None
+    erp_journal_number: str | None = None
+    match_id: str | None = None
+    match_type: str | None = None
+    exception_id: str | None = None
+    object_id: str | None = None
+    exception_type: str | None = None
+    rule_name: str | None = None
+    status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -178,8 +284,27 @@ class DecisionStore:
         self._con.execute("pragma journal_mode = wal")
         self._con.execute("pragma synchronous = full")
         self._con.execute("pragma busy_timeout = 30000")
+        self._migrate()
         self._con.executescript(SCHEMA)
         self._lock = threading.Lock()
+
+    def _migrate(self) -> None:
+        """A store written before audits existed: its decisions into a table that allows them, in
+        one transaction (the script's own begin and commit)."""
+        found = self._con.execute("select sql from sqlite_master where type = 'table' and name = 'decisions'").fetchone()
+        if found is None or "'audit'" in found[0]:
+            return
+        decisions_table = SCHEMA[: SCHEMA.index("create table if not exists decisions_shown")]
+        try:
+            self._con.executescript(
+                "begin immediate;\n" + MIGRATE_AUDIT_KIND + decisions_table
+                + "insert into decisions select * from decisions_before_audit;\n"
+                + "drop table decisions_before_audit;\ncommit;\n"
+            )
+        except BaseException:
+            if self._con.in_transaction:
+                self._con.execute("rollback")
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -203,7 +328,13 @@ class DecisionStore:
                 raise
             self._con.execute("commit")
 
-    def _append(self, rows: Sequence[dict[str, object]], who: str, role: str) -> list[Decision]:
+    def _append(
+        self,
+        rows: Sequence[dict[str, object]],
+        who: str,
+        role: str,
+        shown: Sequence[tuple[str | None, str | None]] = (),
+    ) -> list[Decision]:
         written: list[Decision] = []
         with self._transaction() as con:
             head = con.execute("select row_hash from decisions order by seq desc limit 1").fetchone()
@@ -225,6 +356,12 @@ class DecisionStore:
                 values["seq"] = cursor.lastrowid
                 written.append(Decision(**values))  # type: ignore[arg-type]
                 previous = str(values["row_hash"])
+            for decision, (rule_name, status) in zip(written, shown, strict=False):
+                if rule_name or status:
+                    con.execute(
+                        "insert into decisions_shown (decision_id, rule_name, status) values (?, ?, ?)",
+                        (decision.decision_id, rule_name, status),
+                    )
         return written
 
     def decide_matches(
@@ -239,8 +376,18 @@ class DecisionStore:
                 choice.erp_document_number or choice.erp_payment_number or choice.erp_journal_number
             ):
                 raise UserError("A pair names its Stripe object and an ERP document, payment or journal.")
-            rows.append({"kind": "match", "action": action, "batch_id": batch_id, **asdict(choice)})
-        return self._append(rows, who, role) if rows else []
+            rows.append({"kind": "match", "action": action, "batch_id": batch_id, **choice.decision_fields()})
+        return self._append(rows, who, role, [choice.shown() for choice in choices]) if rows else []
+
+    def audit(self, item: AuditItem, verdict: str, *, who: str, role: str) -> Decision:
+        """A controller's check of one auto-accepted item of the audit sample: right or wrong.
+        It measures the policy; it changes no books (a wrong pair is rejected on its page)."""
+        if verdict not in AUDIT_ACTIONS:
+            raise UserError(f"An audit finds an item right or wrong, not {verdict!r}.")
+        row: dict[str, object] = {"kind": "audit", "action": AUDIT_ACTIONS[verdict], **asdict(item)}
+        for name in ("rule_name", "status"):
+            row.pop(name)
+        return self._append([row], who, role, [(item.rule_name, item.status)])[0]
 
     def resolve(self, resolution: Resolution, *, who: str, role: str) -> Decision:
         """Resolve an exception with a type and disposition of the vocabulary and a note."""
@@ -307,6 +454,60 @@ class DecisionStore:
         """Walk the chain: every row's hash follows from its fields and the row before."""
         return verify_chain(self.all())
 
+    def shown(self) -> dict[str, tuple[str | None, str | None]]:
+        """decision_id -> (rule_name, status) of the pair as its page showed it."""
+        with self._lock:
+            cursor = self._con.execute("select decision_id, rule_name, status from decisions_shown")
+            return {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
+
+    # --- the auto-accept policy --------------------------------------------------------------
+
+    def change_policy(
+        self,
+        kind: str,
+        item_type: str,
+        currency: str,
+        *,
+        min_confidence: str | None,
+        max_amount_minor: int | None,
+        who: str,
+        role: str,
+    ) -> PolicyChange:
+        """Set a rule (both values given) or remove it (both None). The caller validates the values
+        (recon.review.policy); the store checks only that a set rule has both."""
+        action = "removed" if min_confidence is None and max_amount_minor is None else "set"
+        if action == "set" and (min_confidence is None or max_amount_minor is None):
+            raise UserError("A policy rule has a minimum confidence and a maximum amount.")
+        with self._transaction() as con:
+            head = con.execute("select row_hash from policy_changes order by seq desc limit 1").fetchone()
+            values: dict[str, object] = {
+                "change_id": uuid.uuid4().hex, "kind": kind, "item_type": item_type, "currency": currency,
+                "action": action, "min_confidence": min_confidence, "max_amount_minor": max_amount_minor,
+                "changed_by": who, "changed_role": role, "changed_at": utc_now(),
+                "prev_hash": head[0] if head else GENESIS,
+            }
+            canonical = json.dumps(values, sort_keys=True, separators=(",", ":"))
+            values["row_hash"] = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+            names = [name for name in POLICY_COLUMNS if name != "seq"]
+            cursor = con.execute(
+                f"insert into policy_changes ({', '.join(names)}) values ({', '.join('?' for _ in names)})",
+                [values[name] for name in names],
+            )
+            values["seq"] = cursor.lastrowid
+        return PolicyChange(**values)  # type: ignore[arg-type]
+
+    def policy_changes(self) -> list[PolicyChange]:
+        with self._lock:
+            cursor = self._con.execute(f"select {', '.join(POLICY_COLUMNS)} from policy_changes order by seq")
+            return [PolicyChange(*row) for row in cursor.fetchall()]
+
+    def policy_in_force(self) -> list[PolicyChange]:
+        """Per kind, type and currency the latest change, unless it removed the rule."""
+        latest: dict[tuple[str, str, str], PolicyChange] = {}
+        for change in self.policy_changes():
+            latest[change.key] = change
+        return sorted((c for c in latest.values() if c.action == "set"), key=lambda c: c.key)
+
 
 @dataclass(frozen=True)
 class InForce:
@@ -329,7 +530,7 @@ def in_force(rows: Sequence[Decision]) -> InForce:
             continue
         if row.kind == "match":
             matches[row.pair_key] = row
-        elif row.exception_id:
+        elif row.kind == "exception" and row.exception_id:
             resolutions[row.exception_id] = row
     return InForce(matches, resolutions)
 
