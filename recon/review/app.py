@@ -3,7 +3,8 @@
 Routes: `/login` and `/logout`; `/` the queue (filters in the query string, server-side pages);
 `/match/{id}` and `/exception/{id}` an item with its evidence; POSTs that record decisions in the
 store (recon.review.store), never in the warehouse; `/bulk-accept`; `/undo/{decision_id}`; `/log`
-the decision log and its chain. Every page but the sign-in needs a session; every form carries
+the decision log and its chain; `/settings` the auto-accept policy (an admin changes it,
+recon.review.policy); `/autonomy` what the policy does and the audit sample (recon.review.autonomy). Every page but the sign-in needs a session; every form carries
 the session's CSRF token; sessions are signed cookies that expire (SessionMiddleware, max_age).
 """
 
@@ -36,6 +37,8 @@ from core.currencies import exponents
 from core.errors import ReconError, SourceUnavailableError, UserError
 from core.settings import Settings
 from core.vocabulary import DISPOSITION_OF_TYPE, DISPOSITIONS, EXCEPTION_TYPES
+from recon.review.autonomy import audits_in_force, measure
+from recon.review.policy import MATCH_TYPES, RuleInput, project_defaults
 from recon.review.reads import PAGE_SIZE, QueueFilter, Warehouse, as_date, period_label
 from recon.review.store import DecisionStore, InForce, MatchChoice, Resolution
 from recon.review.users import User, authenticate, load_users
@@ -78,6 +81,8 @@ def _templates() -> Jinja2Templates:
     env.filters["day"] = as_date
     env.filters["period"] = period_label
     env.filters["pct"] = lambda value: "" if value is None else f"{Decimal(value) * 100:.1f}%"
+    env.filters["share"] = lambda value: "-" if value is None else f"{value * 100:.1f}%"
+    env.globals["MATCH_TYPES"] = MATCH_TYPES
     env.globals["DISPOSITION_OF_TYPE"] = DISPOSITION_OF_TYPE
     env.globals["EXCEPTION_TYPES"] = EXCEPTION_TYPES
     env.globals["DISPOSITIONS"] = DISPOSITIONS
@@ -217,6 +222,7 @@ def create_app(config: ReviewConfig) -> Starlette:
             return render(request, "error.html", {"message": f"No match {match_id} in the marts."}, 404)
         seen = {
             "match_id": row["match_id"], "match_type": row["match_type"], "stripe_object_id": row["stripe_object_id"],
+            "rule_name": row["rule_name"], "status": row["status"],
             "erp_document_number": row["erp_document_number"], "erp_payment_number": row["erp_payment_number"],
             "erp_journal_number": row["erp_journal_number"],
             "candidates": [
@@ -243,7 +249,7 @@ def create_app(config: ReviewConfig) -> Starlette:
         action = form.get("action")
         pair = MatchChoice(
             row["stripe_object_id"], row["erp_document_number"], row["erp_payment_number"],
-            row["erp_journal_number"], row["match_type"], row["match_id"],
+            row["erp_journal_number"], row["match_type"], row["match_id"], row.get("rule_name"), row.get("status"),
         )
         if action == "confirm":
             store.decide_matches([pair], "confirmed", who=user.username, role=user.role)
@@ -321,7 +327,7 @@ def create_app(config: ReviewConfig) -> Starlette:
             return RedirectResponse("/?" + urlencode(filters.query()), status_code=303)
         choices = [
             MatchChoice(r["stripe_object_id"], r["erp_document_number"], r["erp_payment_number"],
-                        r["erp_journal_number"], r["match_type"], r["match_id"])
+                        r["erp_journal_number"], r["match_type"], r["match_id"], r["rule_name"], "suggested")
             for r in rows
         ]
         store.decide_matches(choices, "confirmed", who=user.username, role=user.role, batch_id=uuid.uuid4().hex)
@@ -342,6 +348,55 @@ def create_app(config: ReviewConfig) -> Starlette:
 
     async def decision_log(request: Request, user: User) -> Response:
         return render(request, "log.html", {"rows": store.latest(200), "check": store.verify()})
+
+    # --- the auto-accept policy and what it does ---------------------------------------------
+
+    async def settings_page(request: Request, user: User) -> Response:
+        return render(request, "settings.html", {
+            "rules": store.policy_in_force(),
+            "changes": list(reversed(store.policy_changes()))[:100],
+            "defaults": project_defaults(),
+            "currencies": sorted(exponents()),
+            "may_change": user.may("admin"),
+        })
+
+    async def change_policy(request: Request, user: User) -> Response:
+        form = await checked_form(request)
+        fields = {name: str(value) for name, value in form.items()}
+        remove = fields.get("action") == "remove"
+        rule = RuleInput.parse(fields, remove=remove)
+        store.change_policy(
+            rule.kind, rule.item_type, rule.currency, min_confidence=rule.min_confidence,
+            max_amount_minor=rule.max_amount_minor, who=user.username, role=user.role,
+        )
+        if remove:
+            flash(request, f"Removed the rule for {rule.item_type} in {rule.currency.upper()}: the default applies "
+                           "from the next recon run.")
+        else:
+            flash(request, f"{rule.item_type} in {rule.currency.upper()}: auto-accepted at confidence "
+                           f"{rule.min_confidence} or more and {money(rule.max_amount_minor, rule.currency)} or less, "
+                           "from the next recon run.")
+        return RedirectResponse("/settings", status_code=303)
+
+    def autonomy_figures() -> Any:
+        rows = store.all()
+        return measure(warehouse, store.in_force(), audits_in_force(rows), store.shown())
+
+    async def autonomy_page(request: Request, user: User) -> Response:
+        return render(request, "autonomy.html", {"a": autonomy_figures(), "rules": store.policy_in_force()})
+
+    async def audit(request: Request, user: User) -> Response:
+        form = await checked_form(request)
+        item_id = str(form.get("item_id") or "")
+        verdict = str(form.get("verdict") or "")
+        picked = next((item for item in autonomy_figures().sample if item.item_id == item_id), None)
+        if picked is None:
+            flash(request, "That item is no longer in the audit sample (audited already, or a run changed it).")
+            return RedirectResponse("/autonomy#audit", status_code=303)
+        store.audit(picked.audit, verdict, who=user.username, role=user.role)
+        flash(request, f"Audited {picked.stripe_object_id}: {verdict}."
+                       + (" Reject or resolve it on its page to correct the books." if verdict == "wrong" else ""))
+        return RedirectResponse("/autonomy#audit", status_code=303)
 
     async def healthz(request: Request) -> Response:
         return Response("ok\n", media_type="text/plain")
@@ -365,6 +420,10 @@ def create_app(config: ReviewConfig) -> Starlette:
         Route("/bulk-accept", signed_in(bulk_accept, "bulk"), methods=["POST"]),
         Route("/undo/{decision_id:str}", signed_in(undo, "decide"), methods=["POST"]),
         Route("/log", signed_in(decision_log)),
+        Route("/settings", signed_in(settings_page)),
+        Route("/settings/policy", signed_in(change_policy, "admin"), methods=["POST"]),
+        Route("/autonomy", signed_in(autonomy_page)),
+        Route("/audit", signed_in(audit, "decide"), methods=["POST"]),
         Route("/healthz", healthz),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]

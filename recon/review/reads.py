@@ -362,7 +362,7 @@ select 'currency', currency from {schema('marts')}.fct_reconciliation_matches
         with self.connect() as con:
             rows = con.execute(
                 _queue_sql()
-                + f"""select matches.match_id, matches.match_type, matches.stripe_object_id,
+                + f"""select matches.match_id, matches.match_type, matches.rule_name, matches.stripe_object_id,
                     matches.erp_document_number, matches.erp_payment_number, matches.erp_journal_number
                 from filtered
                 inner join {schema('marts')}.fct_reconciliation_matches as matches on filtered.item_id = matches.match_id

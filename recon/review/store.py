@@ -231,6 +231,13 @@ class PolicyChange:
 
 
 POLICY_COLUMNS = tuple(field.name for field in fields(PolicyChange))
+POLICY_HASHED = tuple(name for name in POLICY_COLUMNS if name not in ("seq", "row_hash"))
+
+
+def policy_row_hash(values: dict[str, object]) -> str:
+    """SHA-256 of a policy change's fields (all but seq and row_hash), canonical JSON."""
+    canonical = json.dumps({name: values.get(name) for name in POLICY_HASHED}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -486,8 +493,7 @@ class DecisionStore:
                 "changed_by": who, "changed_role": role, "changed_at": utc_now(),
                 "prev_hash": head[0] if head else GENESIS,
             }
-            canonical = json.dumps(values, sort_keys=True, separators=(",", ":"))
-            values["row_hash"] = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+            values["row_hash"] = policy_row_hash(values)
             names = [name for name in POLICY_COLUMNS if name != "seq"]
             cursor = con.execute(
                 f"insert into policy_changes ({', '.join(names)}) values ({', '.join('?' for _ in names)})",
@@ -501,8 +507,24 @@ class DecisionStore:
             cursor = self._con.execute(f"select {', '.join(POLICY_COLUMNS)} from policy_changes order by seq")
             return [PolicyChange(*row) for row in cursor.fetchall()]
 
+    def verify_policy(self) -> ChainCheck:
+        """Walk the policy log's chain, as `verify` walks the decisions'."""
+        changes = self.policy_changes()
+        previous = GENESIS
+        for change in changes:
+            if change.prev_hash != previous or policy_row_hash(asdict(change)) != change.row_hash:
+                return ChainCheck(len(changes), change.seq, f"policy change {change.seq} was changed or moved")
+            previous = change.row_hash
+        return ChainCheck(len(changes), None)
+
     def policy_in_force(self) -> list[PolicyChange]:
-        """Per kind, type and currency the latest change, unless it removed the rule."""
+        """Per kind, type and currency the latest change, unless it removed the rule. A broken
+        chain stops it (UserError): a policy nobody can vouch for is not applied."""
+        check = self.verify_policy()
+        if not check.ok:
+            raise UserError(
+                f"The review's policy log {self.path} is not intact: {check.reason}. Restore the file from a backup."
+            )
         latest: dict[tuple[str, str, str], PolicyChange] = {}
         for change in self.policy_changes():
             latest[change.key] = change

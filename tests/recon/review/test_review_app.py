@@ -102,17 +102,17 @@ def client(config: ReviewConfig) -> Iterator[TestClient]:
         yield browser
 
 
-def _csrf(html: str) -> str:
+def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', html)
     assert found, "no CSRF field on the page"
     return found.group(1)
 
 
 def sign_in(client: TestClient, username: str = "ann") -> str:
-    token = _csrf(client.get("/login").text)
+    token = csrf_of(client.get("/login").text)
     answer = client.post("/login", data={"csrf": token, "username": username, "password": PASSWORD, "next": "/"})
     assert answer.status_code == 303, answer.text
-    return _csrf(client.get("/").text)
+    return csrf_of(client.get("/").text)
 
 
 def test_every_page_needs_a_session(client: TestClient) -> None:
@@ -123,7 +123,7 @@ def test_every_page_needs_a_session(client: TestClient) -> None:
 
 
 def test_a_wrong_password_is_refused_without_saying_which_part(client: TestClient) -> None:
-    token = _csrf(client.get("/login").text)
+    token = csrf_of(client.get("/login").text)
     for username, password in (("ann", "wrong password!"), ("nobody", PASSWORD)):
         answer = client.post("/login", data={"csrf": token, "username": username, "password": password})
         assert answer.status_code == 401 and "Wrong user name or password." in answer.text
@@ -273,7 +273,7 @@ def test_a_decision_is_recorded_while_a_run_holds_the_warehouse(client: TestClie
     page = client.get(f"/match/{match_id}").text
     seen = re.search(r'name="seen" value="([^"]+)"', page)
     assert seen
-    form = {"csrf": _csrf(page), "action": "confirm", "seen": seen.group(1)}
+    form = {"csrf": csrf_of(page), "action": "confirm", "seen": seen.group(1)}
     with writer_lock(config.settings, "a test standing in for recon run"):
         assert client.get("/").status_code == 503
         forged = client.post(f"/match/{match_id}/decide", data={**form, "seen": seen.group(1)[:-2] + "xx"})
