@@ -68,6 +68,7 @@ def users_file(folder: Path) -> Path:
     path = folder / "users.toml"
     add_user(path, "rita", "reviewer", PASSWORD, "Rita Reviewer")
     add_user(path, "ann", "approver", PASSWORD, "Ann Approver")
+    add_user(path, "adam", "admin", PASSWORD, "Adam Admin")
     return path
 
 

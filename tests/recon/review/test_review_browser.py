@@ -140,3 +140,39 @@ def test_a_controller_reviews_in_a_browser_and_the_next_run_honours_it(
             [exception_id],
         ).fetchall()
         assert resolutions == [("review", "ann")]
+
+
+def test_the_policy_and_autonomy_pages_in_a_browser(review_server: RunningReview, chromium: Path) -> None:
+    """An admin sets a rule on the policy page and audits an item of the autonomy page's sample
+    (screenshots 08 and 09)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1360, "height": 860})
+        page.goto(review_server.url + "/login")
+        page.fill("input[name=username]", "adam")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#queue")
+
+        page.goto(review_server.url + "/settings")
+        page.select_option("select[name=rule_type]", "match:charge_payment")
+        page.select_option("select[name=currency]", "usd")
+        page.fill("input[name=min_confidence]", "0.95")
+        page.fill("input[name=max_amount]", "2500")
+        page.click(".policy-form button[type=submit]")
+        page.wait_for_selector(".flash")
+        assert "from the next recon run" in page.inner_text(".flash")
+        assert "USD 2,500.00" in page.inner_text("table.policy")
+        _shot(page, "08-policy")
+
+        page.goto(review_server.url + "/autonomy")
+        first = page.locator("table.audit tbody tr").first
+        first.locator("button[value=right]").click()
+        page.wait_for_selector(".flash")
+        assert "Audited" in page.inner_text(".flash")
+        assert "1 item(s) audited so far" in page.inner_text("main")
+        page.goto(review_server.url + "/autonomy")
+        _shot(page, "09-autonomy")
+        page.set_viewport_size({"width": 1360, "height": 2400})
+        _shot(page, "09-autonomy-full")
+        browser.close()
