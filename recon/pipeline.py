@@ -19,7 +19,7 @@ from ml import match_scorer
 from ml.classification import DOWNSTREAM_SELECTOR, classify
 from recon.dbt import describe, run_dbt, settings_env
 from recon.locking import writer_lock
-from recon.review.policy import policy_vars
+from recon.review.policy import VAR, policy_vars
 from recon.review.store import DecisionStore, default_store_path, read_for_load
 from recon.summary import summarize
 
@@ -127,7 +127,9 @@ def _run_steps(settings: Settings, out: TextIO, stripe_until: int | None) -> Non
     # The auto-accept policy in force decides every build of the run (recon.review.policy).
     policy = policy_in_force(settings)
     line = build_models(settings, policy)
-    out.write(f"\n== dbt build: done in {time.monotonic() - started:.1f} s\n{line}\n")
+    rules = len(policy[VAR])
+    out.write(f"\n== dbt build: done in {time.monotonic() - started:.1f} s\n{line}\n"
+              f"Auto-accept policy: {rules} rule(s) of the review's policy log, the defaults elsewhere\n")
     out.flush()
     if settings.rules_only:
         out.write("\n== classify: not run (--rules-only): the rule-based types and dispositions stand\n")

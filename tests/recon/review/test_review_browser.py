@@ -16,6 +16,7 @@ from playwright.sync_api import Page, sync_playwright
 from core.settings import PROJECT_DIR
 from recon import pipeline
 from recon.demo.run import serving
+from recon.review.store import DecisionStore, default_store_path
 from tests.recon.review.conftest import PASSWORD, ReviewWorld, RunningReview
 
 SCREENSHOTS = PROJECT_DIR / "reports" / "screenshots"
@@ -33,6 +34,14 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, *params: object) -> list[dic
     cursor = con.execute(sql, list(params))
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _refund_pairs(warehouse: Path) -> list[tuple[str, str]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select currency, status from marts.fct_reconciliation_matches where match_type = 'refund_payment'"
+        ).fetchall()
+    return [(str(currency), str(status)) for currency, status in rows]
 
 
 def _shot(page: Page, name: str) -> None:
@@ -111,11 +120,25 @@ def test_a_controller_reviews_in_a_browser_and_the_next_run_honours_it(
         assert "is intact" in page.inner_text("main")
         _shot(page, "06-decision-log")
 
+        # An admin's policy: every refund pair needs a person (confidence 1 and nothing above
+        # zero), in each currency that has one; the next run queues them all.
+        refunds = _refund_pairs(review_server.settings.warehouse)
+        assert any(status == "auto_matched" for _, status in refunds)
+        with DecisionStore(default_store_path(review_server.settings)) as store:
+            for currency in sorted({currency for currency, _ in refunds}):
+                store.change_policy("match", "refund_payment", currency, min_confidence="1", max_amount_minor=0,
+                                    who="adam", role="admin")
+
         # The next run, as `recon run` (the world's Stripe part served locally, as in the demo).
         out = io.StringIO()
         with serving(review_world.world, review_server.settings) as settings:
             pipeline.run_steps(settings, out)
         assert "The review's decision log: 4 decision(s), the hash chain intact." in out.getvalue()
+        assert f"Auto-accept policy: {len({c for c, _ in refunds})} rule(s)" in out.getvalue()
+        after = _refund_pairs(review_server.settings.warehouse)
+        assert after and {status for _, status in after} <= {"suggested", "confirmed"}
+        page.goto(review_server.url + "/?type=refund_payment")
+        assert page.locator("#queue tbody tr.row").count() == sum(1 for _, s in after if s == "suggested")
 
         page.goto(review_server.url + "/")
         page.wait_for_selector("#queue")
