@@ -39,6 +39,14 @@ PRUNE_EVERY_S = 3_600.0
 RETRY_MAX_S = 30.0
 
 
+class BatchFailed(ReconError):
+    """A micro-batch that failed, said in our words: what failed, why, and what happens to its
+    events (the log line is this, never a library's guess at the cause)."""
+
+    def __init__(self, what: str, cause: BaseException, after: str) -> None:
+        super().__init__(f"{what}: {_cause(cause)}. {after}")
+
+
 @dataclass
 class BatchOutcome:
     batch_id: int | None
@@ -118,8 +126,11 @@ class MicroBatcher:
             except Exception as error:  # a batch that failed is retried; the events stay in the inbox
                 failures += 1
                 delay = min(RETRY_MAX_S, 0.5 * 2**failures)
-                self.inbox.set_status(f"retrying in {delay:.0f} s", str(error))
-                log.error("micro-batch failed (retrying in %.1f s): %s", delay, error)
+                message = str(error) if isinstance(error, BatchFailed) else (
+                    f"A micro-batch failed: {_cause(error)}. Its events stay in the inbox"
+                )
+                self.inbox.set_status(f"retrying in {delay:.0f} s", message)
+                log.error("%s; retrying in %.0f s.", message, delay)
                 stop.wait(delay)
                 wake.set()
 
@@ -153,8 +164,12 @@ class MicroBatcher:
             try:
                 report = apply_events(self.settings, events, pipelines_dir=self.pipelines_dir)
             except Exception as error:
-                self.inbox.record_error(batch_id, str(error))
-                raise
+                failed = BatchFailed(
+                    f"Micro-batch {batch_id} could not write its {_events(len(ids))} to the raw tables", error,
+                    "They stay in the inbox and will be applied again",
+                )
+                self.inbox.record_error(batch_id, str(failed))
+                raise failed from error
             applied = report.render()
             self.inbox.mark_applied(batch_id, ids, applied)
             tables.update(report.tables)
@@ -164,10 +179,15 @@ class MicroBatcher:
         models = 0
         try:
             models = self._build(tables)
-        except ReconError as error:
-            for failed in unbuilt:
-                self.inbox.record_error(failed, str(error))
-            raise
+        except Exception as error:
+            failed = BatchFailed(
+                f"Micro-batch {unbuilt[-1]} could not rebuild the models", error,
+                "Its events are in the raw tables and stay in the inbox until a rebuild from "
+                "every Stripe table succeeds",
+            )
+            for batch in unbuilt:
+                self.inbox.record_error(batch, str(failed))
+            raise failed from error
         self.inbox.mark_built(unbuilt)
         outcome = BatchOutcome(batch_id, len(pending), applied, models, apply_seconds, time.monotonic() - started)
         self.batches += 1
@@ -284,6 +304,15 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # not Linux: the getppid check in the loop does it
         pass
+
+
+def _events(count: int) -> str:
+    return f"{count} event" if count == 1 else f"{count} events"
+
+
+def _cause(error: BaseException) -> str:
+    """The error's own words (its type when it has none)."""
+    return str(error) or type(error).__name__
 
 
 def _tell_waiting(holder: str) -> None:

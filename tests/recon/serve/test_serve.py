@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from core.settings import resolve
@@ -364,3 +365,37 @@ def test_a_body_larger_than_a_megabyte_is_refused_unread(service: Any) -> None:
     assert status == 413
     assert "larger than" in body["error"]
     assert service.health()["refused"] == {"too_large": 1}
+
+
+def test_a_micro_batch_that_cannot_open_the_warehouse_logs_our_sentence_and_retries(
+    service: Any, live_world: Any, query: Any
+) -> None:
+    """Another process holding the warehouse (a reader on the file itself) makes a micro-batch
+    fail: the log says what failed and what happens to the events in our words, with DuckDB's
+    reason, not dlt's guess about credentials or the internet; the events wait and arrive."""
+    event = _first(live_world.events(), "charge.succeeded")
+    blocker = duckdb.connect(str(service.warehouse), read_only=True)
+    try:
+        assert service.send(event)[0] == 200
+        line = _wait_for_log_line(service.log_path, " ERROR ")
+        assert service.health()["inbox"]["pending"] == 1
+    finally:
+        blocker.close()
+    service.wait_built(1)
+
+    assert "Micro-batch" in line and "could not write its 1 event to the raw tables" in line
+    assert "Could not set lock on file" in line  # DuckDB's own reason
+    assert "They stay in the inbox and will be applied again; retrying in" in line
+    assert "credentials" not in line and "internet" not in line
+    charge_id = event["data"]["object"]["id"]
+    assert query(service.warehouse, "select count(*) from raw_stripe.charges where id = ?", charge_id) == [(1,)]
+
+
+def _wait_for_log_line(path: Path, marker: str, timeout: float = 120.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in path.read_text(errors="replace").splitlines():
+            if marker in line:
+                return line
+        time.sleep(0.1)
+    pytest.fail(f"no line with {marker!r} in {path} within {timeout:.0f} s: {path.read_text()[-2000:]}")
