@@ -4,8 +4,9 @@ One process of the service (`BatcherProcess`), the only one that touches the war
 warehouse's writer lock (recon.locking), applies every pending event (up to `max_events`) with
 `ingest.stripe.webhooks.apply_events`, marks them applied, runs `dbt run` on the models
 downstream of the raw tables that changed (dbt's `source:stripe.<table>+`, with the manifest
-parsed once), marks them built, closes its DuckDB handles and lets the lock go. Events that
-arrive during a batch wait for the next one, so a burst costs one rebuild, not one per event.
+parsed once), marks them built, publishes the marts to the BI copy on DuckDB (recon.bi_copy),
+closes its DuckDB handles and lets the lock go. Events that arrive during a batch wait for the
+next one, so a burst costs one rebuild, not one per event.
 
 Data tests, the classifier and the balance checks are not part of a micro-batch: they run with
 `recon run` (DECISIONLOG.md, "Webhooks: one writer, micro-batches").
@@ -55,11 +56,15 @@ class BatchOutcome:
     models: int
     apply_seconds: float
     build_seconds: float
+    publish_seconds: float = 0.0
 
     def render(self) -> str:
+        if self.batch_id is None and not self.models:
+            return f"BI copy published in {self.publish_seconds:.2f} s"
         return (
             f"batch {self.batch_id}: {self.applied}; {self.models} models rebuilt "
-            f"(apply {self.apply_seconds:.2f} s, build {self.build_seconds:.2f} s)"
+            f"(apply {self.apply_seconds:.2f} s, build {self.build_seconds:.2f} s, "
+            f"BI copy {self.publish_seconds:.2f} s)"
         )
 
 
@@ -89,6 +94,9 @@ class MicroBatcher:
         self.linger = linger
         self.pipelines_dir = pipelines_dir
         self.batches = 0
+        # The BI copy is published once at start (it may be older than the warehouse: a plain
+        # `dbt build`, an earlier version), then after every build.
+        self._copy_stale = settings.target == "duckdb"
         self._manifest: Any = None
         self._stripe_sources: set[str] = set()
 
@@ -139,7 +147,7 @@ class MicroBatcher:
         """One micro-batch: None when there was nothing to do."""
         unbuilt = self.inbox.unbuilt_batches()
         pending = self.inbox.pending(self.max_events)
-        if not pending and not unbuilt:
+        if not pending and not unbuilt and not self._copy_stale:
             return None
         with writer_lock(self.settings, "recon serve (micro-batch)", on_wait=_tell_waiting):
             return self._batch(pending, unbuilt)
@@ -177,22 +185,49 @@ class MicroBatcher:
         apply_seconds = time.monotonic() - started
         started = time.monotonic()
         models = 0
-        try:
-            models = self._build(tables)
-        except Exception as error:
-            failed = BatchFailed(
-                f"Micro-batch {unbuilt[-1]} could not rebuild the models", error,
-                "Its events are in the raw tables and stay in the inbox until a rebuild from "
-                "every Stripe table succeeds",
-            )
-            for batch in unbuilt:
-                self.inbox.record_error(batch, str(failed))
-            raise failed from error
-        self.inbox.mark_built(unbuilt)
-        outcome = BatchOutcome(batch_id, len(pending), applied, models, apply_seconds, time.monotonic() - started)
+        if unbuilt:
+            try:
+                models = self._build(tables)
+            except Exception as error:
+                failed = BatchFailed(
+                    f"Micro-batch {unbuilt[-1]} could not rebuild the models", error,
+                    "Its events are in the raw tables and stay in the inbox until a rebuild from "
+                    "every Stripe table succeeds",
+                )
+                for batch in unbuilt:
+                    self.inbox.record_error(batch, str(failed))
+                raise failed from error
+            self.inbox.mark_built(unbuilt)
+            self._copy_stale = True
+        build_seconds = time.monotonic() - started
+        started = time.monotonic()
+        if self._copy_stale:
+            self._publish()
+        outcome = BatchOutcome(
+            batch_id, len(pending), applied, models, apply_seconds, build_seconds, time.monotonic() - started
+        )
         self.batches += 1
         log.info("%s", outcome.render())
         return outcome
+
+    def _publish(self) -> None:
+        """The marts to the BI copy (DuckDB; recon.bi_copy), holding the writer lock."""
+        from recon.bi_copy import bi_copy_path, publish_bi_copy  # start-up time (see _batch)
+
+        built = self.inbox.last_built_batch()
+        try:
+            publication = publish_bi_copy(
+                self.settings, published_by="recon serve (micro-batch)", webhook_batch_id=built
+            )
+        except Exception as error:
+            raise BatchFailed(
+                f"The BI copy {bi_copy_path(self.settings)} could not be published", error,
+                "The marts in the warehouse are current and BI keeps the previous copy until the "
+                "publication is retried",
+            ) from error
+        self._copy_stale = False
+        if publication is not None:
+            self.inbox.set_published(publication.path, built, publication.seconds)
 
     def _ensure_manifest(self) -> None:
         from recon.dbt import parse_manifest, settings_env  # start-up time (see _batch)
