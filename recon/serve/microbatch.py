@@ -324,6 +324,12 @@ def _batcher_main(
     logging.getLogger("recon.serve").setLevel(logging.INFO)
     for noisy in ("stripe", "urllib3", "dlt"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if level > logging.DEBUG:
+        # dlt sets its own logger's level from its configuration on every pipeline, and logs a
+        # failed load job at ERROR with a traceback, calling a DuckDB file another process holds
+        # a credentials or network problem. The micro-batch's own line (BatchFailed) says what
+        # failed with the database's reason; `recon -vv serve` keeps dlt's lines.
+        os.environ["RUNTIME__LOG_LEVEL"] = "CRITICAL"
     inbox = Inbox(inbox_path)
     try:
         MicroBatcher(settings, inbox, pipelines_dir=pipelines_dir, keep_days=keep_days).serve(
