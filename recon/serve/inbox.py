@@ -223,10 +223,13 @@ class Inbox:
         return None if row is None else {"state": row[0], "error": row[1], "updated_at_ms": row[2]}
 
     def unbuilt_batches(self) -> list[int]:
-        """Batches whose events reached the raw tables but not yet the marts (a failed or cut build)."""
+        """Batches that may have changed the raw tables without the marts being rebuilt: applied
+        and not built (a failed or cut build), and started and never applied (a failed or cut
+        apply, which dlt may have written in part: its retry then finds those objects stored, not
+        newer, and would rebuild nothing from them)."""
         with self._lock:
             rows = self._con.execute(
-                "select batch_id from batches where applied_at_ms is not null and built_at_ms is null order by batch_id"
+                "select batch_id from batches where built_at_ms is null order by batch_id"
             ).fetchall()
         return [int(row[0]) for row in rows]
 

@@ -163,7 +163,8 @@ class MicroBatcher:
         applied = "nothing pending"
         tables: set[str] = set()
         if unbuilt:
-            # A build cut short last time (failure or restart): rebuild from every Stripe table.
+            # A build cut short last time (failure or restart), or an apply that failed part way:
+            # rebuild from every Stripe table.
             tables.update(RESOURCES)
         if pending:
             ids = [event.event_id for event in pending]
