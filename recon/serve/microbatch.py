@@ -56,15 +56,15 @@ class BatchOutcome:
     models: int
     apply_seconds: float
     build_seconds: float
-    publish_seconds: float = 0.0
+    publish_seconds: float | None = None  # None: nothing published (PostgreSQL)
 
     def render(self) -> str:
-        if self.batch_id is None and not self.models:
+        if self.batch_id is None and not self.models and self.publish_seconds is not None:
             return f"BI copy published in {self.publish_seconds:.2f} s"
+        published = "" if self.publish_seconds is None else f", BI copy {self.publish_seconds:.2f} s"
         return (
             f"batch {self.batch_id}: {self.applied}; {self.models} models rebuilt "
-            f"(apply {self.apply_seconds:.2f} s, build {self.build_seconds:.2f} s, "
-            f"BI copy {self.publish_seconds:.2f} s)"
+            f"(apply {self.apply_seconds:.2f} s, build {self.build_seconds:.2f} s{published})"
         )
 
 
@@ -199,13 +199,15 @@ class MicroBatcher:
                     self.inbox.record_error(batch, str(failed))
                 raise failed from error
             self.inbox.mark_built(unbuilt)
-            self._copy_stale = True
+            self._copy_stale = self.settings.target == "duckdb"
         build_seconds = time.monotonic() - started
         started = time.monotonic()
+        publish_seconds = None
         if self._copy_stale:
             self._publish()
+            publish_seconds = time.monotonic() - started
         outcome = BatchOutcome(
-            batch_id, len(pending), applied, models, apply_seconds, build_seconds, time.monotonic() - started
+            batch_id, len(pending), applied, models, apply_seconds, build_seconds, publish_seconds
         )
         self.batches += 1
         log.info("%s", outcome.render())
