@@ -285,10 +285,14 @@ def _cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
         print(evaluation.render())
         return 0
     from ml.classification import classify  # start-up time (see _cmd_demo)
+    from recon.bi_copy import publish_bi_copy  # start-up time
     from recon.pipeline import build_downstream  # start-up time
 
     print(classify(settings, retrain=args.retrain).render())
     print(build_downstream(settings))
+    published = publish_bi_copy(settings, published_by="recon classify")
+    if published is not None:
+        print(published.render())
     return 0
 
 

@@ -17,6 +17,7 @@ from ingest.report import LoadReport
 from ingest.stripe.load import load_stripe
 from ml import match_scorer
 from ml.classification import DOWNSTREAM_SELECTOR, classify
+from recon.bi_copy import publish_bi_copy
 from recon.dbt import describe, run_dbt, settings_env
 from recon.locking import writer_lock
 from recon.review.policy import VAR, policy_vars
@@ -102,7 +103,8 @@ def run_steps(settings: Settings, out: TextIO, *, stripe_until: int | None = Non
     """The pipeline in order, printing what each step did; the first failure stops it.
 
     Holds the warehouse's writer lock throughout (recon.locking): a webhook service's
-    micro-batches wait for the run, and the run waits for a micro-batch under way.
+    micro-batches wait for the run, and the run waits for a micro-batch under way. Once the
+    marts are built, they are published to the BI copy on DuckDB (recon.bi_copy).
     """
 
     def waiting(holder: str) -> None:
@@ -143,6 +145,11 @@ def _run_steps(settings: Settings, out: TextIO, stripe_until: int | None) -> Non
         # not run and the rule-based types and dispositions stand.
         out.write(f"\n== classify: not built for target {settings.target} yet (not run): the rule-based values stand\n")
     out.flush()
+    # The marts as built, for BI, before the checks: a failed check is news BI should see too.
+    published = publish_bi_copy(settings, published_by="recon run")
+    if published is not None:
+        out.write(f"\n== {published.render()}\n")
+        out.flush()
 
     started = time.monotonic()
     checks = run_checks(settings)

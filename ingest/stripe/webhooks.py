@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+from dlt.destinations.exceptions import DestinationConnectionError
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from core.errors import SourceUnavailableError
@@ -193,7 +194,12 @@ def apply_events(
         return report
     pipeline = destinations.pipeline(PIPELINE_NAME, DATASET, settings, pipelines_dir=pipelines_dir)
     candidates = _candidates(events, report)
-    stored = stored_values(pipeline, candidates, OBSERVED_AT)
+    try:
+        stored = stored_values(pipeline, candidates, OBSERVED_AT)
+    except DestinationConnectionError as error:
+        raise SourceUnavailableError(
+            f"the warehouse could not be opened to read the stored states ({database_error(error)})"
+        ) from None
     winners: dict[str, dict[str, _Candidate]] = {}
     for table, by_id in candidates.items():
         known = stored.get(table, {})
@@ -218,6 +224,21 @@ def apply_events(
             pipeline.abort_packages()
         except Exception as error:  # nothing pending
             log.debug("abort_packages: %s", type(error).__name__)
-        raise SourceUnavailableError(f"Could not write the webhook events to the warehouse: {failure.exception}") from None
+        raise SourceUnavailableError(
+            f"the events could not be written to the warehouse ({database_error(failure)})"
+        ) from None
     report.seconds = time.monotonic() - started
     return report
+
+
+def database_error(error: BaseException) -> str:
+    """What the database said, from under dlt's wrapping: dlt's connection error reads "check if
+    you configured the credentials ... or your internet connection may be down" whatever the
+    cause, which misleads when the cause is a DuckDB file another process holds."""
+    current = error
+    for _ in range(10):
+        inner = getattr(current, "inner_exc", None) or getattr(current, "exception", None)
+        if not isinstance(inner, BaseException) or inner is current:
+            break
+        current = inner
+    return str(current) or type(current).__name__

@@ -107,6 +107,23 @@ class ServiceProcess:
             time.sleep(0.1)
         raise ReconError(f"the marts did not catch up within {timeout:.0f} s: {health}; {self._log_tail()}")
 
+    def wait_published(self, timeout: float = 300.0) -> dict[str, Any]:
+        """Until the BI copy (recon.bi_copy; DuckDB) holds every event of the inbox: all built,
+        and a copy published since the last micro-batch that built them."""
+        deadline = time.monotonic() + timeout
+        health: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            health = self.health()
+            copy = health.get("bi_copy")
+            last = health.get("last_batch") or {}
+            built = last.get("batch_id") if last.get("built_at_ms") is not None else None
+            if copy is not None and health["inbox"]["unbuilt"] == 0 and (
+                built is None or (copy["webhook_batch_id"] or 0) >= built
+            ):
+                return health
+            time.sleep(0.1)
+        raise ReconError(f"the BI copy did not catch up within {timeout:.0f} s: {health}; {self._log_tail()}")
+
     def kill(self) -> None:
         """SIGKILL: no clean-up at all, as a crash."""
         if self.process is not None:

@@ -6,10 +6,11 @@ An ASGI application (Starlette, served by uvicorn) with two routes:
   `stripe` library (a bad or missing signature, or a timestamp outside the tolerance: 400),
   stores the event in the inbox (recon.serve.inbox) and answers 200 only once it is on disk. A
   duplicate delivery answers 200 too and stores nothing new.
-- `GET /healthz`: the inbox's counts and the last micro-batch, as JSON.
+- `GET /healthz`: the inbox's counts, the last micro-batch and the last BI copy published, as JSON.
 
-A micro-batcher process (recon.serve.microbatch) applies the stored events to the warehouse and
-rebuilds the models they affect. See DECISIONLOG.md, "Webhooks: one writer, micro-batches".
+A micro-batcher process (recon.serve.microbatch) applies the stored events to the warehouse,
+rebuilds the models they affect and publishes the marts to the BI copy (recon.bi_copy). See
+DECISIONLOG.md, "Webhooks: one writer, micro-batches".
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ def create_app(config: ServeConfig) -> Starlette:
         status = inbox.status()
         body: dict[str, Any] = {
             "status": "ok", "inbox": inbox.counts(), "last_batch": inbox.last_batch(), "batcher": status,
-            "refused": dict(refused),
+            "refused": dict(refused), "bi_copy": inbox.published(),
         }
         if batcher is not None:
             body["batcher_pid"] = batcher.pid

@@ -56,6 +56,13 @@ create table if not exists batcher_status (
     error text,
     updated_at_ms integer not null
 );
+create table if not exists bi_copy (
+    id integer primary key check (id = 1),
+    path text not null,
+    published_at_ms integer not null,
+    webhook_batch_id integer,
+    seconds real not null
+);
 """
 
 MAX_GROUP = 2_000  # events per commit at most
@@ -183,16 +190,46 @@ class Inbox:
                 (state, None if error is None else error[:2000], _now_ms()),
             )
 
+    def set_published(self, path: Path, webhook_batch_id: int | None, seconds: float) -> None:
+        """The BI copy was published (recon.bi_copy) with the events of batches up to `webhook_batch_id`."""
+        with self._transaction() as con:
+            con.execute(
+                "insert into bi_copy (id, path, published_at_ms, webhook_batch_id, seconds) values (1, ?, ?, ?, ?) "
+                "on conflict (id) do update set path = excluded.path, published_at_ms = excluded.published_at_ms, "
+                "webhook_batch_id = excluded.webhook_batch_id, seconds = excluded.seconds",
+                (str(path), _now_ms(), webhook_batch_id, seconds),
+            )
+
+    def published(self) -> dict[str, Any] | None:
+        """The last BI copy this service published, for /healthz."""
+        with self._lock:
+            row = self._con.execute(
+                "select path, published_at_ms, webhook_batch_id, seconds from bi_copy"
+            ).fetchone()
+        if row is None:
+            return None
+        keys = ("path", "published_at_ms", "webhook_batch_id", "seconds")
+        return dict(zip(keys, row, strict=True))
+
+    def last_built_batch(self) -> int | None:
+        """The newest batch whose events are in the marts."""
+        with self._lock:
+            row = self._con.execute("select max(batch_id) from batches where built_at_ms is not null").fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
     def status(self) -> dict[str, Any] | None:
         with self._lock:
             row = self._con.execute("select state, error, updated_at_ms from batcher_status").fetchone()
         return None if row is None else {"state": row[0], "error": row[1], "updated_at_ms": row[2]}
 
     def unbuilt_batches(self) -> list[int]:
-        """Batches whose events reached the raw tables but not yet the marts (a failed or cut build)."""
+        """Batches that may have changed the raw tables without the marts being rebuilt: applied
+        and not built (a failed or cut build), and started and never applied (a failed or cut
+        apply, which dlt may have written in part: its retry then finds those objects stored, not
+        newer, and would rebuild nothing from them)."""
         with self._lock:
             rows = self._con.execute(
-                "select batch_id from batches where applied_at_ms is not null and built_at_ms is null order by batch_id"
+                "select batch_id from batches where built_at_ms is null order by batch_id"
             ).fetchall()
         return [int(row[0]) for row in rows]
 

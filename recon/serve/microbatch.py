@@ -4,8 +4,9 @@ One process of the service (`BatcherProcess`), the only one that touches the war
 warehouse's writer lock (recon.locking), applies every pending event (up to `max_events`) with
 `ingest.stripe.webhooks.apply_events`, marks them applied, runs `dbt run` on the models
 downstream of the raw tables that changed (dbt's `source:stripe.<table>+`, with the manifest
-parsed once), marks them built, closes its DuckDB handles and lets the lock go. Events that
-arrive during a batch wait for the next one, so a burst costs one rebuild, not one per event.
+parsed once), marks them built, publishes the marts to the BI copy on DuckDB (recon.bi_copy),
+closes its DuckDB handles and lets the lock go. Events that arrive during a batch wait for the
+next one, so a burst costs one rebuild, not one per event.
 
 Data tests, the classifier and the balance checks are not part of a micro-batch: they run with
 `recon run` (DECISIONLOG.md, "Webhooks: one writer, micro-batches").
@@ -39,6 +40,14 @@ PRUNE_EVERY_S = 3_600.0
 RETRY_MAX_S = 30.0
 
 
+class BatchFailed(ReconError):
+    """A micro-batch that failed, said in our words: what failed, why, and what happens to its
+    events (the log line is this, never a library's guess at the cause)."""
+
+    def __init__(self, what: str, cause: BaseException, after: str) -> None:
+        super().__init__(f"{what}: {_cause(cause)}. {after}")
+
+
 @dataclass
 class BatchOutcome:
     batch_id: int | None
@@ -47,11 +56,15 @@ class BatchOutcome:
     models: int
     apply_seconds: float
     build_seconds: float
+    publish_seconds: float | None = None  # None: nothing published (PostgreSQL)
 
     def render(self) -> str:
+        if self.batch_id is None and not self.models and self.publish_seconds is not None:
+            return f"BI copy published in {self.publish_seconds:.2f} s"
+        published = "" if self.publish_seconds is None else f", BI copy {self.publish_seconds:.2f} s"
         return (
             f"batch {self.batch_id}: {self.applied}; {self.models} models rebuilt "
-            f"(apply {self.apply_seconds:.2f} s, build {self.build_seconds:.2f} s)"
+            f"(apply {self.apply_seconds:.2f} s, build {self.build_seconds:.2f} s{published})"
         )
 
 
@@ -81,6 +94,9 @@ class MicroBatcher:
         self.linger = linger
         self.pipelines_dir = pipelines_dir
         self.batches = 0
+        # The BI copy is published once at start (it may be older than the warehouse: a plain
+        # `dbt build`, an earlier version), then after every build.
+        self._copy_stale = settings.target == "duckdb"
         self._manifest: Any = None
         self._stripe_sources: set[str] = set()
 
@@ -118,8 +134,11 @@ class MicroBatcher:
             except Exception as error:  # a batch that failed is retried; the events stay in the inbox
                 failures += 1
                 delay = min(RETRY_MAX_S, 0.5 * 2**failures)
-                self.inbox.set_status(f"retrying in {delay:.0f} s", str(error))
-                log.error("micro-batch failed (retrying in %.1f s): %s", delay, error)
+                message = str(error) if isinstance(error, BatchFailed) else (
+                    f"A micro-batch failed: {_cause(error)}. Its events stay in the inbox"
+                )
+                self.inbox.set_status(f"retrying in {delay:.0f} s", message)
+                log.error("%s; retrying in %.0f s.", message, delay)
                 stop.wait(delay)
                 wake.set()
 
@@ -128,7 +147,7 @@ class MicroBatcher:
         """One micro-batch: None when there was nothing to do."""
         unbuilt = self.inbox.unbuilt_batches()
         pending = self.inbox.pending(self.max_events)
-        if not pending and not unbuilt:
+        if not pending and not unbuilt and not self._copy_stale:
             return None
         with writer_lock(self.settings, "recon serve (micro-batch)", on_wait=_tell_waiting):
             return self._batch(pending, unbuilt)
@@ -144,7 +163,8 @@ class MicroBatcher:
         applied = "nothing pending"
         tables: set[str] = set()
         if unbuilt:
-            # A build cut short last time (failure or restart): rebuild from every Stripe table.
+            # A build cut short last time (failure or restart), or an apply that failed part way:
+            # rebuild from every Stripe table.
             tables.update(RESOURCES)
         if pending:
             ids = [event.event_id for event in pending]
@@ -153,8 +173,12 @@ class MicroBatcher:
             try:
                 report = apply_events(self.settings, events, pipelines_dir=self.pipelines_dir)
             except Exception as error:
-                self.inbox.record_error(batch_id, str(error))
-                raise
+                failed = BatchFailed(
+                    f"Micro-batch {batch_id} could not write its {_events(len(ids))} to the raw tables", error,
+                    "They stay in the inbox and will be applied again",
+                )
+                self.inbox.record_error(batch_id, str(failed))
+                raise failed from error
             applied = report.render()
             self.inbox.mark_applied(batch_id, ids, applied)
             tables.update(report.tables)
@@ -162,17 +186,51 @@ class MicroBatcher:
         apply_seconds = time.monotonic() - started
         started = time.monotonic()
         models = 0
-        try:
-            models = self._build(tables)
-        except ReconError as error:
-            for failed in unbuilt:
-                self.inbox.record_error(failed, str(error))
-            raise
-        self.inbox.mark_built(unbuilt)
-        outcome = BatchOutcome(batch_id, len(pending), applied, models, apply_seconds, time.monotonic() - started)
+        if unbuilt:
+            try:
+                models = self._build(tables)
+            except Exception as error:
+                failed = BatchFailed(
+                    f"Micro-batch {unbuilt[-1]} could not rebuild the models", error,
+                    "Its events are in the raw tables and stay in the inbox until a rebuild from "
+                    "every Stripe table succeeds",
+                )
+                for batch in unbuilt:
+                    self.inbox.record_error(batch, str(failed))
+                raise failed from error
+            self.inbox.mark_built(unbuilt)
+            self._copy_stale = self.settings.target == "duckdb"
+        build_seconds = time.monotonic() - started
+        started = time.monotonic()
+        publish_seconds = None
+        if self._copy_stale:
+            self._publish()
+            publish_seconds = time.monotonic() - started
+        outcome = BatchOutcome(
+            batch_id, len(pending), applied, models, apply_seconds, build_seconds, publish_seconds
+        )
         self.batches += 1
         log.info("%s", outcome.render())
         return outcome
+
+    def _publish(self) -> None:
+        """The marts to the BI copy (DuckDB; recon.bi_copy), holding the writer lock."""
+        from recon.bi_copy import bi_copy_path, publish_bi_copy  # start-up time (see _batch)
+
+        built = self.inbox.last_built_batch()
+        try:
+            publication = publish_bi_copy(
+                self.settings, published_by="recon serve (micro-batch)", webhook_batch_id=built
+            )
+        except Exception as error:
+            raise BatchFailed(
+                f"The BI copy {bi_copy_path(self.settings)} could not be published", error,
+                "The marts in the warehouse are current and BI keeps the previous copy until the "
+                "publication is retried",
+            ) from error
+        self._copy_stale = False
+        if publication is not None:
+            self.inbox.set_published(publication.path, built, publication.seconds)
 
     def _ensure_manifest(self) -> None:
         from recon.dbt import parse_manifest, settings_env  # start-up time (see _batch)
@@ -269,6 +327,12 @@ def _batcher_main(
     logging.getLogger("recon.serve").setLevel(logging.INFO)
     for noisy in ("stripe", "urllib3", "dlt"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if level > logging.DEBUG:
+        # dlt sets its own logger's level from its configuration on every pipeline, and logs a
+        # failed load job at ERROR with a traceback, calling a DuckDB file another process holds
+        # a credentials or network problem. The micro-batch's own line (BatchFailed) says what
+        # failed with the database's reason; `recon -vv serve` keeps dlt's lines.
+        os.environ["RUNTIME__LOG_LEVEL"] = "CRITICAL"
     inbox = Inbox(inbox_path)
     try:
         MicroBatcher(settings, inbox, pipelines_dir=pipelines_dir, keep_days=keep_days).serve(
@@ -284,6 +348,15 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # not Linux: the getppid check in the loop does it
         pass
+
+
+def _events(count: int) -> str:
+    return f"{count} event" if count == 1 else f"{count} events"
+
+
+def _cause(error: BaseException) -> str:
+    """The error's own words (its type when it has none)."""
+    return str(error) or type(error).__name__
 
 
 def _tell_waiting(holder: str) -> None:

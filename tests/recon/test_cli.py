@@ -149,6 +149,11 @@ def test_run_chains_the_steps_against_a_stripe_api(small_world: Path, tmp_path: 
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
         matched = con.execute("select count(*) from marts.fct_reconciliation_matches").fetchone()
     assert matched and matched[0] > 1_000
+    # What BI reads: the marts as the run built them, in the copy beside the warehouse.
+    assert f"== BI copy: {tmp_path / 'w.bi.duckdb'}" in result.stdout
+    with duckdb.connect(str(tmp_path / "w.bi.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from marts.fct_reconciliation_matches").fetchone() == matched
+        assert con.execute("select published_by from recon_meta.publication").fetchall() == [("recon run",)]
 
 
 def test_run_stops_at_once_on_an_erp_file_it_cannot_read(small_world: Path, tmp_path: Path) -> None:
