@@ -12,7 +12,7 @@ from core.errors import UserError
 from core.settings import Settings
 from ingest.decisions import load_decisions
 from ingest.decisions.review import load_review_decisions
-from ingest.erp import check_erp_inputs, load_erp
+from ingest.erp import load_erp
 from ingest.report import LoadReport
 from ingest.stripe.load import load_stripe
 from ml import match_scorer
@@ -116,9 +116,9 @@ def run_steps(settings: Settings, out: TextIO, *, stripe_until: int | None = Non
 
 
 def _run_steps(settings: Settings, out: TextIO, stripe_until: int | None) -> None:
-    # A broken ERP file stops the run now, in seconds, not after the Stripe ingest.
-    check_erp_inputs(settings)
-    for step in ("ingest stripe", "ingest erp"):
+    # The ERP first: its inputs are checked before anything loads, so a broken file stops the
+    # run in seconds, not after the Stripe ingest.
+    for step in ("ingest erp", "ingest stripe"):
         started = time.monotonic()
         reports = ingest_stripe(settings, stripe_until) if step == "ingest stripe" else ingest_erp(settings)
         out.write(f"\n== {step}: done in {time.monotonic() - started:.1f} s\n")

@@ -12,7 +12,7 @@ the run with one sentence naming it, unless the run allows it to be missing
 (`--allow-missing-source erp/payments`): then its last good load stands, and
 `raw_erp.load_log` (one row per input and load) records it as stale.
 
-Public API: `load_erp(settings)`, `check_erp_inputs(settings)`, and the table machinery `ingest.decisions` loads with
+Public API: `load_erp(settings)`, and the table machinery `ingest.decisions` loads with
 (`LoadRun`, `csv_opener`, `table_resource`, `read_fingerprints`, `load_tables`): the decisions
 package imports the ERP's, never the other way.
 """
@@ -71,7 +71,6 @@ __all__ = [
     "InputProblem",
     "LoadRun",
     "check_allowed_names",
-    "check_erp_inputs",
     "check_inputs",
     "erp_source",
     "load_erp",
@@ -591,11 +590,6 @@ def load_erp(settings: Settings, *, pipelines_dir: Path | None = None) -> LoadRe
             "No ERP books given: set --erp-dir DIR (CSV files) or --erp-sql URL "
             "(or RECON_ERP_DIR / RECON_ERP_SQL)."
         )
-    if settings.erp_dir is not None:
-        check_folder(settings.erp_dir, "--erp-dir (RECON_ERP_DIR)", TABLES)
-    else:
-        assert settings.erp_sql is not None
-        sql_engine(settings.erp_sql).dispose()  # a clear error before dlt starts
     pipeline = destinations.pipeline(
         PIPELINE_NAME, DATASET_NAME, settings, pipelines_dir=pipelines_dir
     )
@@ -608,16 +602,6 @@ def load_erp(settings: Settings, *, pipelines_dir: Path | None = None) -> LoadRe
         run=run,
     )
     return load_tables(source, pipeline=pipeline, run=run, report_name="erp", settings=settings)
-
-
-
-def check_erp_inputs(settings: Settings, *, pipelines_dir: Path | None = None) -> None:
-    """Read the header of every ERP input, loading nothing: a `recon run` calls it first, so a
-    broken file stops the run in seconds, before the Stripe ingest."""
-    if settings.erp_dir is None and settings.erp_sql is None:
-        return
-    pipeline = destinations.pipeline(PIPELINE_NAME, DATASET_NAME, settings, pipelines_dir=pipelines_dir)
-    _check_erp(settings, pipeline, LoadRun())
 
 
 def _check_erp(settings: Settings, pipeline: dlt.Pipeline, run: LoadRun) -> None:

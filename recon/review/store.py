@@ -27,6 +27,7 @@ from pathlib import Path
 from core.errors import UserError
 from core.settings import Settings
 from core.vocabulary import DISPOSITION_OF_TYPE, DISPOSITIONS, EXCEPTION_TYPES
+from recon.durable import open_sqlite
 
 GENESIS = "0" * 64
 MATCH_ACTIONS = ("confirmed", "rejected")
@@ -106,17 +107,6 @@ begin
 end;
 """
 
-# Stores written before audits existed allow kinds match and exception only: the table is copied
-# into one that allows 'audit' (rows and hashes unchanged; a schema change, not a row change).
-MIGRATE_AUDIT_KIND = """
-drop trigger decisions_never_updated;
-drop trigger decisions_never_deleted;
-drop index decisions_match;
-drop index decisions_exception;
-alter table decisions rename to decisions_before_audit;
-"""
-
-
 def default_store_path(settings: Settings) -> Path:
     """The store beside the warehouse file: `<warehouse>.review.sqlite`."""
     return settings.warehouse.with_name(settings.warehouse.name + ".review.sqlite")
@@ -170,13 +160,19 @@ class Decision:
 
 
 COLUMNS = tuple(field.name for field in fields(Decision))
-HASHED = tuple(name for name in COLUMNS if name not in ("seq", "row_hash"))
+
+
+def chain_hash(values: dict[str, object], columns: Sequence[str]) -> str:
+    """SHA-256 of a chained row's fields (all but seq and row_hash, prev_hash included), canonical
+    JSON: the decisions' and the policy log's rows alike."""
+    hashed = {name: values.get(name) for name in columns if name not in ("seq", "row_hash")}
+    canonical = json.dumps(hashed, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def row_hash(values: dict[str, object]) -> str:
-    """SHA-256 of a row's fields (all but seq and row_hash, prev_hash included), canonical JSON."""
-    canonical = json.dumps({name: values.get(name) for name in HASHED}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    """A decision's hash."""
+    return chain_hash(values, COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -231,13 +227,11 @@ class PolicyChange:
 
 
 POLICY_COLUMNS = tuple(field.name for field in fields(PolicyChange))
-POLICY_HASHED = tuple(name for name in POLICY_COLUMNS if name not in ("seq", "row_hash"))
 
 
 def policy_row_hash(values: dict[str, object]) -> str:
-    """SHA-256 of a policy change's fields (all but seq and row_hash), canonical JSON."""
-    canonical = json.dumps({name: values.get(name) for name in POLICY_HASHED}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    """A policy change's hash."""
+    return chain_hash(values, POLICY_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -286,32 +280,8 @@ class DecisionStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._con.execute("pragma journal_mode = wal")
-        self._con.execute("pragma synchronous = full")
-        self._con.execute("pragma busy_timeout = 30000")
-        self._migrate()
-        self._con.executescript(SCHEMA)
+        self._con = open_sqlite(path, SCHEMA)
         self._lock = threading.Lock()
-
-    def _migrate(self) -> None:
-        """A store written before audits existed: its decisions into a table that allows them, in
-        one transaction (the script's own begin and commit)."""
-        found = self._con.execute("select sql from sqlite_master where type = 'table' and name = 'decisions'").fetchone()
-        if found is None or "'audit'" in found[0]:
-            return
-        decisions_table = SCHEMA[: SCHEMA.index("create table if not exists decisions_shown")]
-        try:
-            self._con.executescript(
-                "begin immediate;\n" + MIGRATE_AUDIT_KIND + decisions_table
-                + "insert into decisions select * from decisions_before_audit;\n"
-                + "drop table decisions_before_audit;\ncommit;\n"
-            )
-        except BaseException:
-            if self._con.in_transaction:
-                self._con.execute("rollback")
-            raise
 
     def close(self) -> None:
         with self._lock:
@@ -342,27 +312,20 @@ class DecisionStore:
         role: str,
         shown: Sequence[tuple[str | None, str | None]] = (),
     ) -> list[Decision]:
-        written: list[Decision] = []
+        decided_at = utc_now()
+        new_rows = [
+            {
+                **{name: None for name in COLUMNS},
+                **row,
+                "decision_id": uuid.uuid4().hex,
+                "decided_by": who,
+                "decided_role": role,
+                "decided_at": decided_at,
+            }
+            for row in rows
+        ]
         with self._transaction() as con:
-            head = con.execute("select row_hash from decisions order by seq desc limit 1").fetchone()
-            previous = head[0] if head else GENESIS
-            decided_at = utc_now()
-            for row in rows:
-                values: dict[str, object] = {name: None for name in COLUMNS}
-                values.update(row)
-                values.update(
-                    decision_id=uuid.uuid4().hex, decided_by=who, decided_role=role, decided_at=decided_at,
-                    prev_hash=previous,
-                )
-                values["row_hash"] = row_hash(values)
-                names = [name for name in COLUMNS if name != "seq"]
-                cursor = con.execute(
-                    f"insert into decisions ({', '.join(names)}) values ({', '.join('?' for _ in names)})",
-                    [values[name] for name in names],
-                )
-                values["seq"] = cursor.lastrowid
-                written.append(Decision(**values))  # type: ignore[arg-type]
-                previous = str(values["row_hash"])
+            written = [Decision(**values) for values in append_chained(con, "decisions", COLUMNS, new_rows)]  # type: ignore[arg-type]
             for decision, (rule_name, status) in zip(written, shown, strict=False):
                 if rule_name or status:
                     con.execute(
@@ -485,22 +448,14 @@ class DecisionStore:
         action = "removed" if min_confidence is None and max_amount_minor is None else "set"
         if action == "set" and (min_confidence is None or max_amount_minor is None):
             raise UserError("A policy rule has a minimum confidence and a maximum amount.")
+        values: dict[str, object] = {
+            "change_id": uuid.uuid4().hex, "kind": kind, "item_type": item_type, "currency": currency,
+            "action": action, "min_confidence": min_confidence, "max_amount_minor": max_amount_minor,
+            "changed_by": who, "changed_role": role, "changed_at": utc_now(),
+        }
         with self._transaction() as con:
-            head = con.execute("select row_hash from policy_changes order by seq desc limit 1").fetchone()
-            values: dict[str, object] = {
-                "change_id": uuid.uuid4().hex, "kind": kind, "item_type": item_type, "currency": currency,
-                "action": action, "min_confidence": min_confidence, "max_amount_minor": max_amount_minor,
-                "changed_by": who, "changed_role": role, "changed_at": utc_now(),
-                "prev_hash": head[0] if head else GENESIS,
-            }
-            values["row_hash"] = policy_row_hash(values)
-            names = [name for name in POLICY_COLUMNS if name != "seq"]
-            cursor = con.execute(
-                f"insert into policy_changes ({', '.join(names)}) values ({', '.join('?' for _ in names)})",
-                [values[name] for name in names],
-            )
-            values["seq"] = cursor.lastrowid
-        return PolicyChange(**values)  # type: ignore[arg-type]
+            (written,) = append_chained(con, "policy_changes", POLICY_COLUMNS, [values])
+        return PolicyChange(**written)  # type: ignore[arg-type]
 
     def policy_changes(self) -> list[PolicyChange]:
         with self._lock:
@@ -509,13 +464,7 @@ class DecisionStore:
 
     def verify_policy(self) -> ChainCheck:
         """Walk the policy log's chain, as `verify` walks the decisions'."""
-        changes = self.policy_changes()
-        previous = GENESIS
-        for change in changes:
-            if change.prev_hash != previous or policy_row_hash(asdict(change)) != change.row_hash:
-                return ChainCheck(len(changes), change.seq, f"policy change {change.seq} was changed or moved")
-            previous = change.row_hash
-        return ChainCheck(len(changes), None)
+        return walk_chain(self.policy_changes(), POLICY_COLUMNS, "policy change")
 
     def policy_in_force(self) -> list[PolicyChange]:
         """Per kind, type and currency the latest change, unless it removed the rule. A broken
@@ -558,13 +507,36 @@ def in_force(rows: Sequence[Decision]) -> InForce:
 
 
 def verify_chain(rows: Sequence[Decision]) -> ChainCheck:
+    return walk_chain(rows, COLUMNS, "decision")
+
+
+def append_chained(
+    con: sqlite3.Connection, table: str, columns: Sequence[str], rows: Sequence[dict[str, object]]
+) -> list[dict[str, object]]:
+    """Insert `rows` after the table's last row, each chained to the one before (prev_hash,
+    row_hash); returns them as written, with their seq. Call inside a `begin immediate`
+    transaction, so two writers never chain off one head."""
+    head = con.execute(f"select row_hash from {table} order by seq desc limit 1").fetchone()
+    previous = head[0] if head else GENESIS
+    names = [name for name in columns if name != "seq"]
+    insert = f"insert into {table} ({', '.join(names)}) values ({', '.join('?' for _ in names)})"
+    written = []
+    for row in rows:
+        values = {**row, "prev_hash": previous}
+        values["row_hash"] = previous = chain_hash(values, columns)
+        values["seq"] = con.execute(insert, [values.get(name) for name in names]).lastrowid
+        written.append(values)
+    return written
+
+
+def walk_chain(rows: Sequence[Decision] | Sequence[PolicyChange], columns: Sequence[str], noun: str) -> ChainCheck:
+    """Every row's hash follows from its fields and the row before."""
     previous = GENESIS
     for row in rows:
-        values = asdict(row)
         if row.prev_hash != previous:
-            return ChainCheck(len(rows), row.seq, f"decision {row.seq} does not follow the one before it")
-        if row_hash(values) != row.row_hash:
-            return ChainCheck(len(rows), row.seq, f"decision {row.seq} was changed after it was recorded")
+            return ChainCheck(len(rows), row.seq, f"{noun} {row.seq} does not follow the one before it")
+        if chain_hash(asdict(row), columns) != row.row_hash:
+            return ChainCheck(len(rows), row.seq, f"{noun} {row.seq} was changed after it was recorded")
         previous = row.row_hash
     return ChainCheck(len(rows), None)
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from recon.durable import open_sqlite
+
 log = logging.getLogger(__name__)
 
 SCHEMA = """
@@ -88,13 +90,7 @@ class Pending:
 
 def connect(path: Path) -> sqlite3.Connection:
     """A connection to the inbox at `path`, created if missing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    con.execute("pragma journal_mode = wal")
-    con.execute("pragma synchronous = full")
-    con.execute("pragma busy_timeout = 30000")
-    con.executescript(SCHEMA)
-    return con
+    return open_sqlite(path, SCHEMA)
 
 
 class Inbox:

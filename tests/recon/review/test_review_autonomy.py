@@ -18,13 +18,8 @@ from recon.review.app import ReviewConfig
 from recon.review.autonomy import Rate, audits_in_force, measure, wilson
 from recon.review.reads import QueueFilter, Warehouse
 from recon.review.store import (
-    COLUMNS,
-    GENESIS,
-    SCHEMA,
-    AuditItem,
     DecisionStore,
     default_store_path,
-    row_hash,
 )
 from tests.recon.review.conftest import ReviewWorld, users_file
 from tests.recon.review.test_review_app import TestClient, csrf_of, serving, sign_in
@@ -185,32 +180,6 @@ def test_wilson_intervals() -> None:
     low, high = wilson(5, 10) or (1.0, 0.0)
     assert (round(low, 4), round(high, 4)) == (0.2366, 0.7634)
 
-
-def test_an_old_store_takes_audits_and_keeps_its_chain(tmp_path: Path) -> None:
-    """A store the first review page wrote (decisions of kind match and exception only) is moved
-    into the table that allows audits, its rows and chain unchanged."""
-    path = tmp_path / "old.sqlite"
-    old_schema = SCHEMA[: SCHEMA.index("create table if not exists decisions_shown")].replace(
-        "'exception', 'audit'", "'exception'"
-    )
-    values: dict[str, object] = {name: None for name in COLUMNS}
-    values.update(decision_id="d1", kind="match", action="rejected", stripe_object_id="ch_1", erp_payment_number="PAY-1",
-                  decided_by="rita", decided_role="reviewer", decided_at="2026-01-01T00:00:00.000Z", prev_hash=GENESIS)
-    values["row_hash"] = row_hash(values)
-    names = [name for name in COLUMNS if name != "seq"]
-    with sqlite3.connect(path) as con:
-        con.executescript(old_schema)
-        con.execute(f"insert into decisions ({', '.join(names)}) values ({', '.join('?' for _ in names)})",
-                    [values[name] for name in names])
-    with DecisionStore(path) as store:
-        store.audit(AuditItem(stripe_object_id="ch_2", erp_payment_number="PAY-2", match_id="m2",
-                              match_type="charge_payment", rule_name="rule_a", status="auto_matched"),
-                    "right", who="rita", role="reviewer")
-        assert [(d.kind, d.action) for d in store.all()] == [("match", "rejected"), ("audit", "confirmed")]
-        assert store.verify().ok and store.in_force().matches.keys() == {("ch_1", "PAY-1")}
-        assert set(store.shown().values()) == {("rule_a", "auto_matched")}
-    with sqlite3.connect(path) as con, pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        con.execute("delete from decisions")
 
 
 def test_a_policy_changed_behind_the_log_is_not_applied(tmp_path: Path) -> None:
