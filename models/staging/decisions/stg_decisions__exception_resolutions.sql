@@ -3,28 +3,27 @@
     review page's (recon review, loaded by recon run as review_exception_resolutions). Where
     both resolve the same object and type, the later resolution stands (the review's on a tie).
 -#}
+{%- set resolution_columns = {
+    'object_id': dbt.type_string(),
+    'exception_type': dbt.type_string(),
+    'disposition': dbt.type_string(),
+    'resolved_at': dbt.type_timestamp(),
+    'resolved_by': dbt.type_string(),
+    'note': dbt.type_string(),
+} -%}
+
 with
 
 file_resolutions as (
-    select * from {{ source_or_empty('decisions', 'exception_resolutions', {
-        'object_id': dbt.type_string(),
-        'exception_type': dbt.type_string(),
-        'disposition': dbt.type_string(),
-        'resolved_at': dbt.type_timestamp(),
-        'resolved_by': dbt.type_string(),
-        'note': dbt.type_string(),
-    }) }} as exception_resolutions  -- noqa: AL05
+    select * from {{ source_or_empty(
+        'decisions', 'exception_resolutions', resolution_columns
+    ) }} as exception_resolutions  -- noqa: AL05
 ),
 
 review_resolutions as (
-    select * from {{ source_or_empty('decisions', 'review_exception_resolutions', {
-        'object_id': dbt.type_string(),
-        'exception_type': dbt.type_string(),
-        'disposition': dbt.type_string(),
-        'resolved_at': dbt.type_timestamp(),
-        'resolved_by': dbt.type_string(),
-        'note': dbt.type_string(),
-    }) }} as review_exception_resolutions  -- noqa: AL05
+    select * from {{ source_or_empty(
+        'decisions', 'review_exception_resolutions', resolution_columns
+    ) }} as review_exception_resolutions  -- noqa: AL05
 ),
 
 unioned as (

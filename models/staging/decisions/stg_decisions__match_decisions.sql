@@ -4,32 +4,29 @@
     name the same pair, the later decision stands (the review's on a tie): a decision is
     changed by deciding again, never by editing the first.
 -#}
+{%- set decision_columns = {
+    'match_decision_key': dbt.type_string(),
+    'stripe_object_id': dbt.type_string(),
+    'erp_document_number': dbt.type_string(),
+    'erp_payment_number': dbt.type_string(),
+    'erp_journal_number': dbt.type_string(),
+    'decision': dbt.type_string(),
+    'decided_at': dbt.type_timestamp(),
+    'decided_by': dbt.type_string(),
+} -%}
+
 with
 
 file_decisions as (
-    select * from {{ source_or_empty('decisions', 'match_decisions', {
-        'match_decision_key': dbt.type_string(),
-        'stripe_object_id': dbt.type_string(),
-        'erp_document_number': dbt.type_string(),
-        'erp_payment_number': dbt.type_string(),
-        'erp_journal_number': dbt.type_string(),
-        'decision': dbt.type_string(),
-        'decided_at': dbt.type_timestamp(),
-        'decided_by': dbt.type_string(),
-    }) }} as match_decisions  -- noqa: AL05
+    select * from {{ source_or_empty(
+        'decisions', 'match_decisions', decision_columns
+    ) }} as match_decisions  -- noqa: AL05
 ),
 
 review_decisions as (
-    select * from {{ source_or_empty('decisions', 'review_match_decisions', {
-        'match_decision_key': dbt.type_string(),
-        'stripe_object_id': dbt.type_string(),
-        'erp_document_number': dbt.type_string(),
-        'erp_payment_number': dbt.type_string(),
-        'erp_journal_number': dbt.type_string(),
-        'decision': dbt.type_string(),
-        'decided_at': dbt.type_timestamp(),
-        'decided_by': dbt.type_string(),
-    }) }} as review_match_decisions  -- noqa: AL05
+    select * from {{ source_or_empty(
+        'decisions', 'review_match_decisions', decision_columns
+    ) }} as review_match_decisions  -- noqa: AL05
 ),
 
 unioned as (
