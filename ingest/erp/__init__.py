@@ -92,7 +92,7 @@ class ErpDatabaseUnavailableError(SourceUnavailableError, UserError):
 # How each input of a load ended, in `load_log.status`.
 LOADED, STALE = "loaded", "stale"
 
-LOAD_LOG_COLUMNS: dict[str, TColumnSchema] = {
+LOAD_LOG_COLUMNS: dict[str, dict[str, Any]] = {
     "table_name": {"name": "table_name", "data_type": "text", "nullable": False},
     "source": {"name": "source", "data_type": "text", "nullable": False},
     "status": {"name": "status", "data_type": "text", "nullable": False},
@@ -371,7 +371,8 @@ def source_resources(specs: Sequence[TableSpec], opener: InputOpener, run: LoadR
             yield table_resource(spec, _nothing_from(problem), run)
     if run.inputs or run.stale:
         yield dlt.resource(
-            run.log_rows(), name=LOAD_LOG_TABLE, write_disposition="append", columns=LOAD_LOG_COLUMNS
+            # fresh hints each load (dlt writes into the hints it is given), as for every table here
+            run.log_rows(), name=LOAD_LOG_TABLE, write_disposition="append", columns=_columns(LOAD_LOG_COLUMNS)
         )
 
 
