@@ -13,6 +13,7 @@ and builds the Data Docs (static HTML) into the report folder, made to work offl
 from __future__ import annotations
 
 import logging
+import os
 import time
 import warnings
 from collections.abc import Iterable, Sequence
@@ -37,6 +38,11 @@ from core.settings import PROJECT_DIR, Settings
 log = logging.getLogger(__name__)
 
 DEFAULT_REPORT_DIR = PROJECT_DIR / "reports" / "data_docs"
+
+
+def default_report_dir() -> Path:
+    """Where the Data Docs go unless told: RECON_REPORT_DIR, else reports/data_docs."""
+    return Path(os.environ.get("RECON_REPORT_DIR") or DEFAULT_REPORT_DIR)
 SITE_NAME = "recon_checks"
 DATASOURCE_NAME = "warehouse"
 
@@ -215,7 +221,7 @@ def run_checks(
     """
     started = time.perf_counter()
     invariants = select_invariants(suites)
-    folder = (report_dir or DEFAULT_REPORT_DIR).expanduser().resolve()
+    folder = (report_dir or default_report_dir()).expanduser().resolve()
     with connected(settings) as warehouse:
         report = CheckReport(warehouse=warehouse.description, suites=tuple(suites))
         runnable = _plan(invariants, warehouse.existing_tables(), report)

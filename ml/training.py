@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -398,6 +399,8 @@ def save(model: TrainedModel, con: duckdb.DuckDBPyConnection, model_dir: Path) -
     """Writes the model file and its registry row (replacing a row of the same version)."""
     model_dir.mkdir(parents=True, exist_ok=True)
     path = model_dir / f"{model.version}.joblib"
+    # Written beside, then renamed: another process loading this version never reads half a file.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     joblib.dump(
         {
             "pipeline": model.pipeline,
@@ -406,8 +409,9 @@ def save(model: TrainedModel, con: duckdb.DuckDBPyConnection, model_dir: Path) -
             "known_cases": model.known_cases,
             "gate": model.gate.to_dict(),
         },
-        path,
+        partial,
     )
+    os.replace(partial, path)
     con.execute(f"create schema if not exists {schema('ml')}")
     con.execute(REGISTRY_DDL.format(table=registry_table()))
     for column, kind in REGISTRY_ADDED_COLUMNS:

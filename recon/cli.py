@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--suite", action="append", choices=("raw", "marts"), help="run only this suite (repeatable; default both)"
     )
-    check.add_argument("--report-dir", metavar="DIR", help="where the Data Docs go (default reports/data_docs)")
+    check.add_argument("--report-dir", metavar="DIR", help="where the Data Docs go (default RECON_REPORT_DIR, else reports/data_docs)")
     _add_settings_options(check)
     check.set_defaults(handler=_cmd_check)
 

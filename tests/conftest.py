@@ -2,19 +2,72 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
+import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from core.settings import PROJECT_DIR
 from core.telemetry import quiet_telemetry
 
 # The tests drive dbt, dlt and Great Expectations in-process, as the `recon` command does.
 quiet_telemetry()
+
+# pytest-xdist runs the suite in worker processes (pyproject.toml: -n). dbt writes its manifest and
+# partial parse under target/ and its log under logs/: each worker gets folders of its own.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if WORKER:
+    os.environ.setdefault("DBT_TARGET_PATH", str(PROJECT_DIR / "target" / "pytest" / WORKER))
+    os.environ.setdefault("DBT_LOG_PATH", str(PROJECT_DIR / "logs" / "pytest" / WORKER))
+    # The checks' Data Docs (checks.validate), which every `recon run` of a test rebuilds.
+    os.environ.setdefault("RECON_REPORT_DIR", str(PROJECT_DIR / "reports" / "pytest" / WORKER / "data_docs"))
+
+# Tests that share an expensive session fixture run in one worker, as one group (`--dist
+# loadgroup`): the fixture is built once, not once a worker. The first fixture an item uses
+# names its group; every other test is grouped with its module (its module fixtures built once).
+HEAVY_FIXTURES = {
+    "built": "dbt-build-of-demo-run",  # tests/models: a dbt build on the demo run's copy
+    "con": "dbt-build-of-demo-run",
+    "loaded_world": "dbt-build-of-demo-run",
+    "ml_warehouse": "ml-warehouse",
+    "review_world": "review-world",
+    "live_world": "live-world",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        group = next((HEAVY_FIXTURES[name] for name in names if name in HEAVY_FIXTURES), None)
+        item.add_marker(pytest.mark.xdist_group(group or item.nodeid.split("::")[0]))
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder that `build` fills once for the whole run, shared by the xdist workers: the first
+    worker to ask builds it under a file lock, the others wait for it and read it. Nothing may
+    change what is in it (copy first)."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if WORKER else base  # the workers' base folders share one parent
+    folder = root / f"shared-{name}"
+    with (root / f"shared-{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not (folder / ".built").exists():
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir(parents=True)
+                build(folder)
+                (folder / ".built").touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return folder
 
 
 def _postgres_required() -> bool:
@@ -76,11 +129,18 @@ SMALL_WORLD_SEED = 7
 
 @pytest.fixture(scope="session")
 def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from demoworld.stripe_api import ensure_index
     from demoworld.world import WorldSpec, generate_world
 
-    out = tmp_path_factory.mktemp("world") / f"seed{SMALL_WORLD_SEED}-scale{SMALL_WORLD_SCALE}"
-    generate_world(WorldSpec(seed=SMALL_WORLD_SEED, scale=SMALL_WORLD_SCALE, months=3), out)
-    return out
+    name = f"seed{SMALL_WORLD_SEED}-scale{SMALL_WORLD_SCALE}"
+
+    def generate(folder: Path) -> None:
+        generate_world(WorldSpec(seed=SMALL_WORLD_SEED, scale=SMALL_WORLD_SCALE, months=3), folder / name)
+        # The local Stripe API's index in the world (its default place), built here once: no
+        # worker rebuilds it under another's feet.
+        ensure_index(folder / name)
+
+    return built_once(tmp_path_factory, "small-world", generate) / name
 
 
 # The demo world through the whole pipeline (the real local Stripe API, ingestion, dbt build, the
@@ -100,12 +160,13 @@ class DemoRun:
         import duckdb
 
         target.parent.mkdir(parents=True, exist_ok=True)
-        # dbt-duckdb may hold the file open in this process: open it the same way, attach the copy.
-        con = duckdb.connect(str(self.warehouse))
+        # Read only, under the file's own name (dbt's views name it): the other xdist workers may
+        # be copying it at the same time.
+        con = duckdb.connect()
         try:
+            con.execute(f"attach '{self.warehouse}' as {self.warehouse.stem} (read_only)")
             con.execute(f"attach '{target}' as warehouse_copy")
             con.execute(f"copy from database {self.warehouse.stem} to warehouse_copy")
-            con.execute("detach warehouse_copy")
         finally:
             con.close()
         return target
@@ -116,11 +177,12 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     from core.settings import resolve
     from recon.demo.run import run_demo
 
-    root = tmp_path_factory.mktemp("demo-run")
-    world, warehouse = root / "world", root / "demo_run.duckdb"
-    settings = resolve(warehouse=str(warehouse), target="duckdb", env={})
-    run_demo(
-        settings, scale=DEMO_RUN_SCALE, seed=DEMO_RUN_SEED, world_dir=str(world), port=0,
-        serve=False, out=io.StringIO(), fresh_warehouse=False,
-    )
-    return DemoRun(world, warehouse)
+    def run(root: Path) -> None:
+        settings = resolve(warehouse=str(root / "demo_run.duckdb"), target="duckdb", env={})
+        run_demo(
+            settings, scale=DEMO_RUN_SCALE, seed=DEMO_RUN_SEED, world_dir=str(root / "world"), port=0,
+            serve=False, out=io.StringIO(), fresh_warehouse=False,
+        )
+
+    root = built_once(tmp_path_factory, "demo-run", run)
+    return DemoRun(root / "world", root / "demo_run.duckdb")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -272,7 +273,8 @@ def test_every_model_and_column_is_described(built: Any, con: Any) -> None:
     is described there (and nothing described is missing from the warehouse)."""
     import json
 
-    manifest = json.loads((PROJECT_DIR / "target" / "manifest.json").read_text())
+    target = Path(os.environ.get("DBT_TARGET_PATH") or PROJECT_DIR / "target")  # per xdist worker (tests/conftest.py)
+    manifest = json.loads((target / "manifest.json").read_text())
     problems = []
     for node in manifest["nodes"].values():
         if node["resource_type"] != "model" or not node["original_file_path"].startswith(_DESCRIBED_FOLDERS):
