@@ -78,9 +78,10 @@ def test_duckdb_and_postgres_give_the_same_marts(
         with serving(world, settings) as run_settings:
             run_steps(run_settings, out)
         outputs[target] = out.getvalue()
-    # Every step ran on both, the classifier's too.
+    # Every step ran on both, the classifier and the balance checks too.
     for target, text in outputs.items():
         assert "== classify: done" in text and "(trained;" in text, (target, text)
+        assert "0 failed, 0 could not run" in text, (target, text)  # the balance checks ran and passed
 
     duck = duckdb.connect(str(tmp_path / "duckdb.duckdb"), read_only=True)
     pg = psycopg2.connect(postgres_url.rsplit("/", 1)[0] + f"/{postgres_database}")
