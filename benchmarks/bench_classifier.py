@@ -23,6 +23,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from core.warehouse import Connection
 from ml.features import label_examples, load_features, load_resolutions
 from ml.training import fit
 
@@ -63,7 +64,7 @@ def main() -> None:
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     warehouse = _warehouse(args.warehouse, args.seed, work)
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = Connection(duckdb.connect(str(warehouse), read_only=True), "duckdb")
     try:
         examples = label_examples(load_features(con), load_resolutions(con))
     finally:

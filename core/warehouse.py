@@ -8,14 +8,18 @@ DBT_ENV_SECRET_RECON_PG_PASSWORD (the variable dbt's profile reads too).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pandas as pd
 import psycopg2
+import psycopg2.extras
 
-from core.errors import SourceUnavailableError, UserError
+from core.errors import MissingRelationError, SourceUnavailableError, UserError
 from core.settings import Settings
 
 NOT_FOUND_HINT = "run `recon run` or `recon demo` first."
@@ -132,3 +136,106 @@ def fetch_all(settings: Settings, queries: Sequence[str]) -> list[list[tuple[Any
         finally:
             connection.close()
     raise UserError(f"Unknown target {settings.target!r}: use duckdb or postgres.")
+
+
+class Connection:
+    """One connection to the warehouse of a target (DuckDB or PostgreSQL) with the few operations
+    the Python steps that write tables beside dbt's need (the classifier, the match scorer), the
+    same on both: statements take `?` placeholders; a relation that does not exist raises
+    MissingRelationError; frames have DuckDB's column types (PostgreSQL's numerics, which psycopg2
+    reads as Decimal, become floats, as DuckDB's `.df()` gives its decimals). Statements commit
+    one by one unless inside `transaction()`. The caller closes it (or uses it as a context manager).
+    """
+
+    def __init__(self, raw: Any, target: str) -> None:
+        self.raw = raw
+        self.target = target
+
+    @classmethod
+    def open(cls, settings: Settings) -> Connection:
+        """A read-write connection to the warehouse of `settings.target` (open DuckDB after dbt finished)."""
+        if settings.target == "duckdb":
+            return cls(connect_duckdb(settings, read_only=False), "duckdb")
+        if settings.target == "postgres":
+            raw = connect_postgres()
+            raw.autocommit = True  # as DuckDB's: transactions only where `transaction()` says so
+            return cls(raw, "postgres")
+        raise UserError(f"Unknown target {settings.target!r}: use duckdb or postgres.")
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.raw.close()
+
+    @contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        # DuckDB: the connection itself (a DuckDB cursor is another connection, outside this one's
+        # transaction); psycopg2: a cursor of it.
+        if self.target == "duckdb":
+            yield self.raw
+            return
+        cursor = self.raw.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self.target == "postgres" else sql
+
+    def _run(self, cursor: Any, sql: str, params: Sequence[Any] = ()) -> None:
+        try:
+            cursor.execute(self._sql(sql), tuple(params) if params else None)
+        except (duckdb.CatalogException, psycopg2.errors.UndefinedTable, psycopg2.errors.InvalidSchemaName) as error:
+            raise MissingRelationError(str(error).strip()) from None
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self._cursor() as cursor:
+            self._run(cursor, sql, params)
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._cursor() as cursor:
+            self._run(cursor, sql, params)
+            return [tuple(row) for row in cursor.fetchall()]
+
+    def frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        if self.target == "duckdb":
+            self._run(self.raw, sql, params)
+            return self.raw.df()
+        with self._cursor() as cursor:
+            self._run(cursor, sql, params)
+            names = [column.name for column in cursor.description]
+            frame = pd.DataFrame.from_records(cursor.fetchall(), columns=names)
+        for name in names:
+            values = frame[name]
+            if values.dtype == object and values.map(lambda v: isinstance(v, Decimal)).any():
+                frame[name] = values.map(lambda v: None if v is None else float(v)).astype("float64")
+        return frame
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Appends `rows` (Python values) to `table`'s `columns`."""
+        if not rows:
+            return
+        with self._cursor() as cursor:
+            if self.target == "postgres":
+                psycopg2.extras.execute_values(
+                    cursor, f"insert into {table} ({', '.join(columns)}) values %s", rows, page_size=1000
+                )
+            else:
+                marks = ", ".join("?" for _ in columns)
+                cursor.executemany(f"insert into {table} ({', '.join(columns)}) values ({marks})", rows)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """The block's statements commit together, or none does."""
+        self.execute("begin")
+        try:
+            yield
+        except BaseException:
+            self.execute("rollback")
+            raise
+        self.execute("commit")

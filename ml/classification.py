@@ -1,7 +1,8 @@
 """`recon classify`: train (or reuse) the exception classifier and write its classifications.
 
 `classify(settings)` writes `ml.ml_exception_classifications` (exception_id, exception_type,
-disposition, confidence, model_version, classified_at, type_source) into the DuckDB warehouse:
+disposition, confidence, model_version, classified_at, type_source) into the warehouse of the
+target (DuckDB or PostgreSQL):
 per rule-based type, the model's values where it beat the rules on the time split (ml.gate),
 else the rules' values with their measured accuracy as confidence. The models
 downstream of it (`DOWNSTREAM_SELECTOR`, the exceptions mart) then take the classifier's values
@@ -15,12 +16,12 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pandas as pd
 
 from core.settings import Settings
-from core.warehouse import schema
+from core.warehouse import Connection, schema
 from ml.features import connect, label_examples, load_features, load_resolutions
 from ml.training import (
     DEFAULT_MODEL_DIR,
@@ -34,18 +35,20 @@ from ml.training import (
     save,
 )
 
-if TYPE_CHECKING:
-    import duckdb
-
 log = logging.getLogger(__name__)
 
 # dbt selector of the models that read the classifications: rebuild them after classify.
 DOWNSTREAM_SELECTOR = "stg_ml__exception_classifications+"
 
+# Created once and then emptied and refilled, never replaced: on PostgreSQL the staging view over
+# it (stg_ml__exception_classifications) depends on it and a drop would fail.
 _TABLE_DDL = (
-    "create or replace table {table} (exception_id varchar primary key, exception_type varchar not null, "
-    "disposition varchar not null, confidence double not null, model_version varchar not null, "
+    "create table if not exists {table} (exception_id varchar primary key, exception_type varchar not null, "
+    "disposition varchar not null, confidence double precision not null, model_version varchar not null, "
     "classified_at timestamp not null, type_source varchar not null)"
+)
+_COLUMNS = (
+    "exception_id", "exception_type", "disposition", "confidence", "model_version", "classified_at", "type_source",
 )
 
 
@@ -125,26 +128,28 @@ class ClassifyReport:
         return "\n".join(lines)
 
 
-def _write(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> None:
+def _python(value: Any) -> Any:
+    """A frame's value as the database drivers take it (numpy and pandas scalars are not Python's)."""
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value.item() if hasattr(value, "item") else value
+
+
+def _write(con: Connection, frame: pd.DataFrame) -> None:
+    table = classifications_table()
     con.execute(f"create schema if not exists {schema('ml')}")
-    con.execute("begin transaction")
-    try:
-        con.execute(_TABLE_DDL.format(table=classifications_table()))
+    with con.transaction():
+        con.execute(_TABLE_DDL.format(table=table))
+        # A table written before type_source existed (an older recon) gains it.
+        con.execute(f"alter table {table} add column if not exists type_source varchar")
+        con.execute(f"delete from {table}")
         if len(frame):
-            con.register("ml_classifications_frame", frame)
-            con.execute(
-                f"insert into {classifications_table()} select exception_id, exception_type, disposition, "
-                "confidence, model_version, classified_at, type_source from ml_classifications_frame"
-            )
-            con.unregister("ml_classifications_frame")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+            records = frame[list(_COLUMNS)].itertuples(index=False)
+            con.insert(table, _COLUMNS, [tuple(_python(value) for value in record) for record in records])
 
 
 def obtain_model(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     examples: pd.DataFrame,
     *,
     retrain: bool,

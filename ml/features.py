@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import TYPE_CHECKING
 
-import duckdb
 import numpy as np
 import pandas as pd
 
-from core.errors import UserError
+from core.errors import MissingRelationError, UserError
 from core.settings import Settings
 from core.vocabulary import DISPOSITION_OF_TYPE
-from core.warehouse import connect_duckdb, schema
-
-if TYPE_CHECKING:
-    import duckdb
+from core.warehouse import Connection, schema
 
 log = logging.getLogger(__name__)
 
@@ -66,37 +61,36 @@ _FEATURE_COLUMNS = (
 )
 
 
-def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """A read-write connection to the DuckDB warehouse, for the classifier's table (see
-    core.warehouse.connect_duckdb; open it after dbt finished)."""
-    if settings.target != "duckdb":
-        raise UserError(f"The classifier writes to the DuckDB warehouse only, not target {settings.target!r}.")
-    return connect_duckdb(settings, read_only=False)
+def connect(settings: Settings) -> Connection:
+    """A read-write connection to the warehouse of the target (DuckDB or PostgreSQL), for the
+    classifier's tables (core.warehouse.Connection; on DuckDB, open it after dbt finished)."""
+    return Connection.open(settings)
 
 
-def _read(con: duckdb.DuckDBPyConnection, query: str) -> pd.DataFrame:
+def _read(con: Connection, query: str) -> pd.DataFrame:
     try:
-        return con.execute(query).df()
-    except duckdb.CatalogException as error:
+        return con.frame(query)
+    except MissingRelationError as error:
         raise UserError(f"The exception features are not built ({error}): run `dbt build` first.") from None
 
 
-def load_features(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def load_features(con: Connection) -> pd.DataFrame:
     """Every exception of the warehouse with its features, ordered by exception_id."""
     table = f"{schema('ml')}.ml_exception_features"
     return _read(con, f"select {_FEATURE_COLUMNS} from {table} order by exception_id")
 
 
-def load_resolutions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def load_resolutions(con: Connection) -> pd.DataFrame:
     """The analysts' past resolutions (docs/contract.md section 3b), the latest one per object."""
     table = f"{schema('staging')}.stg_decisions__exception_resolutions"
     frame = _read(
         con,
+        "select object_id, exception_type, disposition, resolved_at from ("
         f"select object_id, lower(trim(exception_type)) as exception_type, "
-        f"lower(trim(disposition)) as disposition, resolved_at from {table} "
-        "where object_id is not null and exception_type is not null "
-        "qualify row_number() over (partition by object_id order by resolved_at desc, exception_type) = 1 "
-        "order by object_id",
+        f"lower(trim(disposition)) as disposition, resolved_at, "
+        "row_number() over (partition by object_id order by resolved_at desc, exception_type) as latest "
+        f"from {table} where object_id is not null and exception_type is not null"
+        ") as resolutions where latest = 1 order by object_id",
     )
     unknown = ~frame["exception_type"].isin(list(DISPOSITION_OF_TYPE))
     if unknown.any():

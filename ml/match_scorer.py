@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
-from core.errors import UserError
+from core.errors import MissingRelationError, UserError
 from core.settings import PROJECT_DIR, Settings
-from core.warehouse import connect_duckdb, connect_postgres, schema
+from core.warehouse import Connection, schema
 
 log = logging.getLogger(__name__)
 
@@ -247,47 +247,23 @@ def _write(settings: Settings, fits: Sequence[TypeFit]) -> bool:
     return not previous or previous[0][0] != new_print
 
 
-def _connect(settings: Settings) -> Any:
-    if settings.target == "duckdb":
-        return connect_duckdb(settings, read_only=False)
-    if settings.target == "postgres":
-        return connect_postgres()
-    raise UserError(f"The match scorer does not know the target {settings.target!r} yet.")
-
-
 def _query(settings: Settings, sql: str, *, missing_ok: bool = False) -> list[tuple[Any, ...]]:
-    connection = _connect(settings)
-    try:
-        cursor = connection.cursor()
+    with Connection.open(settings) as connection:
         try:
-            cursor.execute(sql)
-        except Exception as error:  # a missing relation: not built, or (missing_ok) not written yet
+            return connection.rows(sql)
+        except MissingRelationError as error:  # not built, or (missing_ok) not written yet
             if missing_ok:
                 return []
             raise UserError(
-                f"The match scorer cannot read its training patterns ({str(error).strip()}): run `dbt build` first."
+                f"The match scorer cannot read its training patterns ({error}): run `dbt build` first."
             ) from None
-        return [tuple(row) for row in cursor.fetchall()]
-    finally:
-        connection.close()
 
 
 def _execute(settings: Settings, statements: Sequence[tuple[str, Sequence[Sequence[Any]] | None]]) -> None:
-    connection = _connect(settings)
-    placeholder = "%s" if settings.target == "postgres" else "?"
-    try:
-        cursor = connection.cursor()
-        if settings.target == "duckdb":
-            cursor.execute("begin")
+    with Connection.open(settings) as connection, connection.transaction():
         for sql, rows in statements:
-            sql = sql.replace("?", placeholder)
             if rows is None:
-                cursor.execute(sql)
-            elif rows:
-                cursor.executemany(sql, rows)
-        if settings.target == "duckdb":
-            cursor.execute("commit")
-        else:
-            connection.commit()
-    finally:
-        connection.close()
+                connection.execute(sql)
+            else:
+                for row in rows:
+                    connection.execute(sql, row)

@@ -19,9 +19,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import duckdb
 import joblib
 import numpy as np
 import pandas as pd
@@ -34,10 +33,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 from threadpoolctl import threadpool_limits
 
-from core.errors import UserError
+from core.errors import MissingRelationError, UserError
 from core.settings import PROJECT_DIR
 from core.vocabulary import DISPOSITION_OF_TYPE, EXPECTED_VARIANCE, TRUE_EXCEPTION
-from core.warehouse import schema
+from core.warehouse import Connection, schema
 from ml.features import (
     CATEGORICAL_FEATURES,
     NUMERIC_FEATURES,
@@ -54,9 +53,6 @@ from ml.gate import (
     period_numbers,
     validation_periods,
 )
-
-if TYPE_CHECKING:
-    import duckdb
 
 log = logging.getLogger(__name__)
 
@@ -395,7 +391,7 @@ def registry_table() -> str:
     return f"{schema('ml')}.model_registry"
 
 
-def save(model: TrainedModel, con: duckdb.DuckDBPyConnection, model_dir: Path) -> Path:
+def save(model: TrainedModel, con: Connection, model_dir: Path) -> Path:
     """Writes the model file and its registry row (replacing a row of the same version)."""
     model_dir.mkdir(parents=True, exist_ok=True)
     path = model_dir / f"{model.version}.joblib"
@@ -437,15 +433,15 @@ def save(model: TrainedModel, con: duckdb.DuckDBPyConnection, model_dir: Path) -
     return path
 
 
-def load_registered(con: duckdb.DuckDBPyConnection, digest: str, model_dir: Path) -> TrainedModel | None:
+def load_registered(con: Connection, digest: str, model_dir: Path) -> TrainedModel | None:
     """The registered model trained on exactly this history, when its file is still there."""
     try:
-        rows = con.execute(
+        rows = con.rows(
             f"select model_version, trained_at, training_window_start, training_window_end, training_examples, "
             f"metrics from {registry_table()} where history_fingerprint = ? order by trained_at desc limit 1",
             [digest],
-        ).fetchall()
-    except duckdb.CatalogException:
+        )
+    except MissingRelationError:
         return None
     if not rows:
         return None

@@ -135,15 +135,11 @@ def _run_steps(settings: Settings, out: TextIO, stripe_until: int | None) -> Non
     out.flush()
     if settings.rules_only:
         out.write("\n== classify: not run (--rules-only): the rule-based types and dispositions stand\n")
-    elif settings.target == "duckdb":
+    else:
         started = time.monotonic()
         classified = classify(settings)
         downstream = build_downstream(settings, policy)
         out.write(f"\n== classify: done in {time.monotonic() - started:.1f} s\n{classified.render()}\n{downstream}\n")
-    else:
-        # The classifier writes its table to DuckDB only so far: on another target the step is
-        # not run and the rule-based types and dispositions stand.
-        out.write(f"\n== classify: not built for target {settings.target} yet (not run): the rule-based values stand\n")
     out.flush()
     # The marts as built, for BI, before the checks: a failed check is news BI should see too.
     published = publish_bi_copy(settings, published_by="recon run")

@@ -51,17 +51,28 @@
     {{ return(adapter.dispatch('customer_name_key', 'recon')(expression)) }}
 {%- endmacro %}
 
+{#-
+    PostgreSQL: the same key as DuckDB's, character for character. Accents go first (macro
+    strip_accents), then lower case; what is not a-z, 0-9, "_" or "." becomes a space before the
+    lone-letter rule, because DuckDB's `\b` knows only ASCII word characters where PostgreSQL's
+    `\y` knows every letter; words sort by byte ("C"), as DuckDB's list_sort does, whatever the
+    database's collation.
+-#}
 {% macro default__customer_name_key(expression) -%}
     nullif(array_to_string(array(
         select word
-        from unnest(string_to_array(trim(regexp_replace(
+        from unnest(string_to_array(trim(regexp_replace(regexp_replace(
             regexp_replace(
-                regexp_replace(lower({{ expression }}), '\y([[:alpha:]])\.', '\1', 'g'), '[^[:alnum:]]+', ' ', 'g'
+                regexp_replace(
+                    regexp_replace(lower({{ strip_accents(expression) }}), '[^a-z0-9_.]', ' ', 'g'),
+                    '\y([a-z])\.', '\1', 'g'
+                ),
+                '[^a-z0-9]+', ' ', 'g'
             ),
-            '\y({{ var('customer_name_noise_words') | join('|') }})\y|\s+', ' ', 'g'
-        )), ' ')) as word
+            '\y({{ var('customer_name_noise_words') | join('|') }})\y', ' ', 'g'
+        ), ' +', ' ', 'g')), ' ')) as word
         where word <> ''
-        order by word
+        order by word collate "C"
     ), ' '), '')
 {%- endmacro %}
 
@@ -90,7 +101,7 @@
         from (
             select
                 word,
-                row_number() over (order by length(word) desc, word asc) as word_rank
+                row_number() over (order by length(word) desc, word collate "C" asc) as word_rank
             from unnest(string_to_array({{ name_key }}, ' ')) as words (word)
         ) as ranked_words
     )

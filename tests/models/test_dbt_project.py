@@ -109,7 +109,8 @@ def test_dbt_build_on_postgres(con: Any, postgres_url: str, pg_schema_prefix: st
         cur.execute(f'select count(*) from "{pg_schema_prefix}marts".fct_reconciliation_matches')
         pg_matches = cur.fetchone()[0]
     duck_matches = con.sql("select count(*) from marts.fct_reconciliation_matches").fetchall()[0][0]
-    # Fuzzy name similarity differs by engine (Jaro-Winkler vs the portable fallback): nearly equal.
+    # Nearly equal, not equal: the DuckDB copy holds the demo run's learned scorer weights, this build
+    # the priors. Whole runs on both targets are compared exactly in tests/recon/test_targets_agree.py.
     assert abs(pg_matches - duck_matches) <= max(3, duck_matches // 200)
 
 
