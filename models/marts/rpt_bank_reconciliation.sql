@@ -48,18 +48,11 @@ credits_free as (
         and is_stripe_line
 ),
 
-direct_pairs as (
+direct_candidates as (
     select
         credits_free.line_id,
         deposits_free.journal_number,
-        row_number() over (
-            partition by credits_free.line_id
-            order by abs({{ days_between('credits_free.value_date', 'deposits_free.posting_date') }}), deposits_free.journal_number
-        ) as line_choice,
-        row_number() over (
-            partition by deposits_free.journal_number
-            order by abs({{ days_between('credits_free.value_date', 'deposits_free.posting_date') }}), credits_free.line_id
-        ) as journal_choice
+        abs({{ days_between('credits_free.value_date', 'deposits_free.posting_date') }}) as days_apart
     from credits_free
     inner join deposits_free
         on credits_free.currency = deposits_free.currency
@@ -67,6 +60,15 @@ direct_pairs as (
         and deposits_free.posting_date
         between {{ dbt.dateadd('day', -var('payout_deposit_days_before'), 'credits_free.value_date') }}
         and {{ dbt.dateadd('day', var('payout_deposit_days_after'), 'credits_free.value_date') }}
+),
+
+direct_pairs as (
+    select
+        line_id,
+        journal_number,
+        row_number() over (partition by line_id order by days_apart, journal_number) as line_choice,
+        row_number() over (partition by journal_number order by days_apart, line_id) as journal_choice
+    from direct_candidates
 ),
 
 final as (

@@ -93,18 +93,11 @@ credits_free as (
         and lines_read.named_payout_id is null
 ),
 
-by_amount_and_date as (
+candidates as (
     select
         credits_free.line_id,
         payouts_free.payout_id,
-        row_number() over (
-            partition by credits_free.line_id
-            order by abs({{ days_between('payouts_free.arrival_date', 'credits_free.value_date') }}), payouts_free.payout_id
-        ) as line_choice,
-        row_number() over (
-            partition by payouts_free.payout_id
-            order by abs({{ days_between('payouts_free.arrival_date', 'credits_free.value_date') }}), credits_free.line_id
-        ) as payout_choice
+        abs({{ days_between('payouts_free.arrival_date', 'credits_free.value_date') }}) as days_apart
     from credits_free
     inner join payouts_free
         on credits_free.currency = payouts_free.currency
@@ -112,6 +105,15 @@ by_amount_and_date as (
         and credits_free.value_date
         between {{ dbt.dateadd('day', -var('payout_bank_days_before'), 'payouts_free.arrival_date') }}
         and {{ dbt.dateadd('day', var('payout_bank_days_after'), 'payouts_free.arrival_date') }}
+),
+
+by_amount_and_date as (
+    select
+        line_id,
+        payout_id,
+        row_number() over (partition by line_id order by days_apart, payout_id) as line_choice,
+        row_number() over (partition by payout_id order by days_apart, line_id) as payout_choice
+    from candidates
 ),
 
 matched as (

@@ -35,8 +35,9 @@ final as (
         ) as difference_minor,
         case
             when statements.opening_balance_minor is null or statements.closing_balance_minor is null then null
-            else statements.closing_balance_minor
-            = statements.opening_balance_minor + coalesce(lines_summed.lines_total_minor, 0)
+            when statements.closing_balance_minor
+                = statements.opening_balance_minor + coalesce(lines_summed.lines_total_minor, 0) then true
+            else false
         end as is_balanced
     from statements
     left join lines_summed
