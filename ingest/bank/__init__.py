@@ -151,9 +151,10 @@ def load_bank(settings: Settings, *, pipelines_dir: Path | None = None) -> LoadR
     parsed, stale = read_statements(files, settings.allow_missing_sources)
     loaded_at = datetime.now(UTC)
     tables = _rows(parsed, loaded_at)
-    log = [{"table_name": LINES_TABLE, "source": p.source, "status": "loaded", "reason": None, "loaded_at": loaded_at}
+    # one row per input, as the ERP's: here an input is a file (what --allow-missing-source bank/<file> names)
+    log = [{"table_name": p.source, "source": p.source, "status": "loaded", "reason": None, "loaded_at": loaded_at}
            for p in parsed]
-    log += [{"table_name": LINES_TABLE, "source": name, "status": "stale", "reason": reason, "loaded_at": loaded_at}
+    log += [{"table_name": name, "source": name, "status": "stale", "reason": reason, "loaded_at": loaded_at}
             for name, reason in stale]
     pipeline = destinations.pipeline(PIPELINE_NAME, DATASET_NAME, settings, pipelines_dir=pipelines_dir)
     try:
