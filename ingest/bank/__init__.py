@@ -100,7 +100,9 @@ def _rows(parsed: list[ParsedFile], loaded_at: datetime) -> dict[str, list[dict[
     quarantine: list[dict[str, Any]] = []
     for one in parsed:
         counts = Counter(line.statement.statement_key for line in one.lines)
-        bad_by_statement = len(one.bad) if len(one.statements) == 1 else 0
+        # a refused line counts to its statement; one the file does not place, to the file's only statement
+        only = one.statements[0].statement_key if len(one.statements) == 1 else None
+        refused = Counter(bad.statement_key or only for bad in one.bad)
         for s in one.statements:
             statements.append({
                 "statement_key": s.statement_key,
@@ -114,7 +116,7 @@ def _rows(parsed: list[ParsedFile], loaded_at: datetime) -> dict[str, list[dict[
                 "opening_balance_minor": s.opening_balance_minor,
                 "closing_balance_minor": s.closing_balance_minor,
                 "line_count": counts.get(s.statement_key, 0),
-                "quarantined_line_count": bad_by_statement,
+                "quarantined_line_count": refused.get(s.statement_key, 0),
                 "_source": s.source,
                 "_loaded_at": loaded_at,
             })

@@ -100,6 +100,8 @@ class BadLine:
     line: int
     raw: str
     reason: str
+    # the statement it was part of, where the file says (a CSV row that cannot be read does not)
+    statement_key: str | None = None
 
 
 @dataclass
@@ -203,7 +205,7 @@ def parse_bai2(path: Path) -> ParsedFile:
                 offset += size
                 reason = _bai2_refusal(detail, currency, currency_code)
                 if reason:
-                    out.bad.append(BadLine(path.name, line_no, raw[:RAW_MAX], reason))
+                    out.bad.append(BadLine(path.name, line_no, raw[:RAW_MAX], reason, statement.statement_key))
                     continue
                 sign = 1 if detail.type_code.transaction == TypeCodeTransaction.credit else -1
                 value_date = as_of
@@ -316,7 +318,8 @@ def parse_camt053(path: Path) -> ParsedFile:
                 if booking is None and value is None:
                     raise ValueError("the entry has neither a booking date nor a value date")
             except ValueError as error:
-                out.bad.append(BadLine(path.name, entry.sourceline or 0, raw[:RAW_MAX], str(error)))
+                out.bad.append(BadLine(path.name, entry.sourceline or 0, raw[:RAW_MAX], str(error),
+                                       statement.statement_key))
                 continue
             texts = [first(entry, ".//c:RmtInf/c:Ustrd/text()"), first(entry, "c:AddtlNtryInf/text()")]
             assert amount_minor is not None

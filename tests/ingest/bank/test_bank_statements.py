@@ -99,10 +99,12 @@ def test_load_lands_lines_statements_and_quarantine(tmp_path: Path, bank_dir: Pa
             "select source, position, amount_minor, currency from raw_bank.statement_lines order by source, position"
         ).fetchall()
         quarantine = con.execute("select source, line from raw_bank.quarantine order by source").fetchall()
-        statements = con.execute("select count(*) from raw_bank.statements").fetchone()
+        statements = con.execute(
+            "select source, line_count, quarantined_line_count from raw_bank.statements order by source"
+        ).fetchall()
     assert ("day1.bai", 1, 50000, "usd") in lines and ("day2.xml", 2, -1000, "eur") in lines
     assert quarantine == [("day2.xml", 24), ("export.csv", 3)]
-    assert statements == (3,)
+    assert statements == [("day1.bai", 3, 0), ("day2.xml", 2, 1), ("export.csv", 2, 1)]
     # a second load of the same files adds nothing (merged on statement and position)
     load_bank(settings, pipelines_dir=tmp_path / "pipelines")
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
