@@ -40,6 +40,8 @@ class Settings:
     # Inputs a run may go on without when they cannot be read (`erp`, `erp/payments`,
     # `decisions/match_decisions`): their last good load stands and the summary says it is stale.
     allow_missing_sources: frozenset[str] = frozenset()
+    # Bank statement files (BAI2, camt.053, CSV): the third witness of the payouts; None: no bank side.
+    bank_dir: Path | None = None
 
     def __repr__(self) -> str:
         key = "<set>" if self.stripe_api_key else "<unset>"
@@ -48,7 +50,8 @@ class Settings:
             f"erp_dir={self.erp_dir}, erp_sql={'<set>' if self.erp_sql else None}, "
             f"decisions_dir={self.decisions_dir}, stripe_api_base={self.stripe_api_base}, "
             f"stripe_api_key={key}, stripe_max_rps={self.stripe_max_rps}, stripe_timeout={self.stripe_timeout:g}, "
-            f"rules_only={self.rules_only}, allow_missing_sources={sorted(self.allow_missing_sources)})"
+            f"rules_only={self.rules_only}, allow_missing_sources={sorted(self.allow_missing_sources)}, "
+            f"bank_dir={self.bank_dir})"
         )
 
     __str__ = __repr__
@@ -73,6 +76,7 @@ def resolve(
     stripe_timeout: float | None = None,
     rules_only: bool | None = None,
     allow_missing_sources: Sequence[str] | None = None,
+    bank_dir: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
     """Resolve each setting from its option, else its environment variable, else the default."""
@@ -80,6 +84,7 @@ def resolve(
     warehouse_path = Path(_pick(warehouse, env, "RECON_WAREHOUSE") or DEFAULT_WAREHOUSE)
     erp = _pick(erp_dir, env, "RECON_ERP_DIR")
     decisions = _pick(decisions_dir, env, "RECON_DECISIONS_DIR")
+    bank = _pick(bank_dir, env, "RECON_BANK_DIR")
     return Settings(
         warehouse=warehouse_path.expanduser().resolve(),
         target=_pick(target, env, "RECON_TARGET") or DEFAULT_TARGET,
@@ -92,6 +97,7 @@ def resolve(
         stripe_timeout=_seconds(stripe_timeout, env, "RECON_STRIPE_TIMEOUT", DEFAULT_STRIPE_TIMEOUT_S),
         rules_only=rules_only if rules_only else _flag(env, "RECON_RULES_ONLY"),
         allow_missing_sources=_sources(allow_missing_sources, env),
+        bank_dir=Path(bank).expanduser().resolve() if bank else None,
     )
 
 
@@ -139,7 +145,7 @@ def _seconds(option: float | None, env: Mapping[str, str], name: str, default: f
 
 
 # The sources whose inputs `--allow-missing-source` may name, alone or as `<source>/<table>`.
-ALLOWABLE_SOURCES = ("erp", "decisions")
+ALLOWABLE_SOURCES = ("erp", "decisions", "bank")
 
 
 def _sources(option: Sequence[str] | None, env: Mapping[str, str]) -> frozenset[str]:
@@ -151,7 +157,7 @@ def _sources(option: Sequence[str] | None, env: Mapping[str, str]) -> frozenset[
     for name in sorted(names):
         if name.split("/", 1)[0] not in ALLOWABLE_SOURCES:
             raise UserError(
-                f"--allow-missing-source {name}: name an input as erp, erp/<table>, decisions or "
-                "decisions/<table> (for example erp/payments)."
+                f"--allow-missing-source {name}: name an input as erp, erp/<table>, decisions, "
+                "decisions/<table>, bank or bank/<file> (for example erp/payments)."
             )
     return names

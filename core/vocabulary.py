@@ -28,3 +28,14 @@ DISPOSITION_OF_TYPE: Final[dict[str, str]] = {
     "duplicate_erp_entry": TRUE_EXCEPTION,
 }
 EXCEPTION_TYPES: Final = tuple(DISPOSITION_OF_TYPE)
+
+# The three-way view's exception types (bank statements; docs/contract.md section 7), in the mart
+# fct_bank_exceptions, apart from the classified exceptions above.
+BANK_DISPOSITION_OF_TYPE: Final[dict[str, str]] = {
+    "bank_statement_out_of_balance": TRUE_EXCEPTION,
+    "payout_not_received_by_bank": TRUE_EXCEPTION,
+    "bank_fee_on_payout": EXPECTED_VARIANCE,
+    "unexplained_bank_credit": TRUE_EXCEPTION,
+    "deposit_not_on_bank_statement": TRUE_EXCEPTION,
+}
+BANK_EXCEPTION_TYPES: Final = tuple(BANK_DISPOSITION_OF_TYPE)

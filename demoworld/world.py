@@ -38,6 +38,7 @@ from typing import Any
 
 from core.errors import UserError
 from demoworld.anomalies import BadRows, plan_kinds
+from demoworld.bank import write_bank
 from demoworld.charges import Charges
 from demoworld.context import DAY, WorldContext, WorldSpec, epoch
 from demoworld.customers import Customers
@@ -154,6 +155,7 @@ class _WorldWriter:
         self.ctx.close_files()
         self.books.write_accounts()
         write_truth(self.ctx, self.bad_rows.rows)
+        write_bank(self.ctx)
 
 
 def generate_world(spec: WorldSpec, out_dir: Path) -> WorldSummary:

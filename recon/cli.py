@@ -40,6 +40,9 @@ def _add_settings_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--erp-sql", metavar="URL", help="SQLAlchemy URL of an ERP database (RECON_ERP_SQL)")
     group.add_argument("--decisions-dir", metavar="DIR", help="the team's past decisions (RECON_DECISIONS_DIR)")
     group.add_argument(
+        "--bank-dir", metavar="DIR", help="bank statement files: BAI2, camt.053 XML, CSV (RECON_BANK_DIR)"
+    )
+    group.add_argument(
         "--stripe-api-base",
         metavar="URL",
         help="a Stripe-compatible server, e.g. http://127.0.0.1:12111 (STRIPE_API_BASE)",
@@ -83,6 +86,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         stripe_timeout=getattr(args, "stripe_timeout", None),
         rules_only=getattr(args, "rules_only", None),
         allow_missing_sources=getattr(args, "allow_missing_source", None),
+        bank_dir=getattr(args, "bank_dir", None),
     )
 
 
@@ -379,6 +383,7 @@ def _add_ingest_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     for name, help_text in (
         ("stripe", "Stripe objects through the API into raw_stripe"),
         ("erp", "the ERP's books (CSV files or a database) into raw_erp, with the team's decisions"),
+        ("bank", "the bank's statement files (BAI2, camt.053, CSV) of --bank-dir into raw_bank"),
     ):
         sub = sources.add_parser(name, help=help_text)
         _add_settings_options(sub)
@@ -393,9 +398,15 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from recon.pipeline import ingest_erp, ingest_stripe  # start-up time (see _cmd_demo)
+    # start-up time (see _cmd_demo)
+    from recon.pipeline import ingest_bank, ingest_erp, ingest_stripe
 
-    reports = ingest_stripe(settings) if args.source == "stripe" else ingest_erp(settings)
+    if args.source == "bank":
+        if settings.bank_dir is None:
+            raise UserError("No bank statements given: pass --bank-dir DIR (or RECON_BANK_DIR).")
+        reports = ingest_bank(settings)
+    else:
+        reports = ingest_stripe(settings) if args.source == "stripe" else ingest_erp(settings)
     for report in reports:
         print(report.render())
     return 0

@@ -36,7 +36,7 @@ import itertools
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -295,6 +295,8 @@ class Evaluation:
     bad_rows: int
     quarantine_found: int | None  # None: no quarantine table could be read
     missed_anomalies: list[tuple[str, str]] = field(default_factory=list)
+    # the bank side, when the world has statements (truth/bank_lines.csv)
+    bank: BankScore | None = None
     # missed true pairs and wrong predicted pairs by the mess knob whose story names their
     # Stripe object ("-": none does)
     missed_by_knob: dict[str, int] = field(default_factory=dict)
@@ -375,6 +377,7 @@ class Evaluation:
             "bad_rows": self.bad_rows,
             "missed_by_knob": self.missed_by_knob,
             "wrong_by_knob": self.wrong_by_knob,
+            **({"bank": self.bank.as_dict()} if self.bank is not None else {}),
         }
 
     def render(self) -> str:
@@ -438,8 +441,87 @@ class Evaluation:
         if self.missed_anomalies:
             shown = ", ".join(f"{o} ({t})" for o, t in self.missed_anomalies[:10])
             lines.append(f"missed anomalies: {shown}")
+        if self.bank is not None:
+            lines.append(self.bank.render())
         lines.append(self.score_line())
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class BankScore:
+    """The three-way view against the world's bank truth: each statement line's payout, journal
+    and status (rpt_bank_reconciliation, keyed by file and position), and the bank exceptions
+    (fct_bank_exceptions, by object and type)."""
+
+    lines: int
+    lines_found: int
+    lines_right: int
+    exceptions: int
+    exceptions_found: int
+    false_exceptions: int
+    false_examples: tuple[str, ...]
+    payout_bank_status: dict[str, int]
+    wrong_lines: tuple[str, ...] = ()
+
+    def render(self) -> str:
+        return (
+            f"bank: {self.lines_right}/{self.lines} statement lines right (payout, journal, status; "
+            f"{self.lines_found} found); exceptions {self.exceptions_found}/{self.exceptions} found, "
+            f"{self.false_exceptions} false e.g. {list(self.false_examples[:5])}; payouts by bank status "
+            f"{self.payout_bank_status}"
+            + (f"; wrong lines e.g. {list(self.wrong_lines[:5])}" if self.wrong_lines else "")
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "lines": self.lines,
+            "lines_right": self.lines_right,
+            "exceptions": self.exceptions,
+            "exceptions_found": self.exceptions_found,
+            "false_exceptions": self.false_exceptions,
+            "payout_bank_status": self.payout_bank_status,
+        }
+
+
+def score_bank(
+    world: Path,
+    lines: Sequence[Sequence[Any]],
+    exceptions: Sequence[Sequence[Any]],
+    payout_statuses: Sequence[Sequence[Any]],
+) -> BankScore | None:
+    """The bank side's figures; None for a world without statements.
+    `lines`: (source_file, line_position, payout_id, erp_journal_number, status);
+    `exceptions`: (object_id, exception_type); `payout_statuses`: (bank_status, count)."""
+    truth_lines = _read_csv(world / "truth" / "bank_lines.csv", required=False)
+    if not truth_lines:
+        return None
+    truth_exceptions = {
+        (row["object_id"], row["exception_type"])
+        for row in _read_csv(world / "truth" / "bank_exceptions.csv", required=False)
+    }
+    predicted = {(_text(f), _text(p)): (_text(po), _text(je), _text(st)) for f, p, po, je, st in lines}
+    right = 0
+    wrong: list[str] = []
+    for row in truth_lines:
+        got = predicted.get((row["file"], row["position"]))
+        want = (row["payout_id"], row["erp_journal_number"], row["status"])
+        if got == want:
+            right += 1
+        else:
+            wrong.append(f"{row['file']}:{row['position']} {want} got {got}")
+    found = {(_text(o), _text(t)) for o, t in exceptions}
+    false = sorted(found - truth_exceptions)
+    return BankScore(
+        lines=len(truth_lines),
+        lines_found=sum(1 for row in truth_lines if (row["file"], row["position"]) in predicted),
+        lines_right=right,
+        exceptions=len(truth_exceptions),
+        exceptions_found=len(found & truth_exceptions),
+        false_exceptions=len(false),
+        false_examples=tuple(f"{o} ({t})" for o, t in false),
+        payout_bank_status={_text(status): int(n) for status, n in payout_statuses},
+        wrong_lines=tuple(wrong),
+    )
 
 
 def _figures(f: AnomalyFigures) -> dict[str, float | int]:
@@ -721,7 +803,7 @@ def evaluate(settings: Settings, world: Path) -> Evaluation:
     if not (world / "truth").is_dir():
         raise UserError(f"{world} has no truth/ folder: pass --world a demo world directory.")
     rows = _fetch(settings)
-    return score(
+    evaluation = score(
         world,
         rows["matches"],
         rows["exceptions"],
@@ -729,3 +811,12 @@ def evaluate(settings: Settings, world: Path) -> Evaluation:
         payout_invoices=rows["payout_invoices"],
         quarantine=rows["quarantine"],
     )
+    if (world / "truth" / "bank_lines.csv").exists():
+        marts = schema("marts")
+        bank_lines, bank_exceptions, statuses = fetch_all(settings, [
+            f"select source_file, line_position, payout_id, erp_journal_number, status from {marts}.rpt_bank_reconciliation",
+            f"select object_id, exception_type from {marts}.fct_bank_exceptions",
+            f"select bank_status, count(*) from {marts}.rpt_payout_reconciliation group by bank_status order by 1",
+        ])
+        evaluation = replace(evaluation, bank=score_bank(world, bank_lines, bank_exceptions, statuses))
+    return evaluation

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from checks import run_checks
 from core.errors import UserError
 from core.settings import Settings
+from ingest.bank import load_bank
 from ingest.decisions import load_decisions
 from ingest.decisions.review import load_review_decisions
 from ingest.erp import load_erp
@@ -46,6 +47,14 @@ def ingest_erp(settings: Settings) -> list[LoadReport]:
     if review is not None:
         reports.append(review)
     return reports
+
+
+def ingest_bank(settings: Settings) -> list[LoadReport]:
+    """The bank's statement files, when --bank-dir is given, into raw_bank; nothing otherwise
+    (the bank models then find no statements and change nothing)."""
+    if settings.bank_dir is None:
+        return []
+    return [load_bank(settings)]
 
 
 def ingest_review_decisions(settings: Settings) -> LoadReport | None:
@@ -116,11 +125,17 @@ def run_steps(settings: Settings, out: TextIO, *, stripe_until: int | None = Non
 
 
 def _run_steps(settings: Settings, out: TextIO, stripe_until: int | None) -> None:
-    # The ERP first: its inputs are checked before anything loads, so a broken file stops the
-    # run in seconds, not after the Stripe ingest.
-    for step in ("ingest erp", "ingest stripe"):
+    # The ERP and the bank first: their inputs are checked before anything loads, so a broken
+    # file stops the run in seconds, not after the Stripe ingest.
+    steps = ("ingest erp", "ingest bank", "ingest stripe") if settings.bank_dir else ("ingest erp", "ingest stripe")
+    for step in steps:
         started = time.monotonic()
-        reports = ingest_stripe(settings, stripe_until) if step == "ingest stripe" else ingest_erp(settings)
+        if step == "ingest stripe":
+            reports = ingest_stripe(settings, stripe_until)
+        elif step == "ingest bank":
+            reports = ingest_bank(settings)
+        else:
+            reports = ingest_erp(settings)
         out.write(f"\n== {step}: done in {time.monotonic() - started:.1f} s\n")
         for report in reports:
             out.write(report.render() + "\n")

@@ -28,6 +28,11 @@ class Summary:
     findings: dict[str, int] = field(default_factory=dict)  # data-quality issue kind -> how many
     # Inputs the last load could not read (allowed to be missing): source/table, why, last good load.
     stale: list[tuple[str, str, str]] = field(default_factory=list)
+    # The three-way view, when bank statements were loaded: line status -> n, payout bank status -> n,
+    # (bank exception type, disposition) -> n.
+    bank_lines: dict[str, int] = field(default_factory=dict)
+    bank_payouts: dict[str, int] = field(default_factory=dict)
+    bank_exceptions: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @property
     def match_rate(self) -> float:
@@ -56,7 +61,7 @@ class Summary:
         )
         lines.append(
             f"Quarantined rows: {sum(self.quarantined.values()):,} (refused by the loads, with file, "
-            "line and reason: raw_erp.quarantine, raw_decisions.quarantine, raw_stripe.quarantine)"
+            "line and reason: raw_erp.quarantine, raw_decisions.quarantine, raw_stripe.quarantine, raw_bank.quarantine)"
         )
         for table, count in sorted(self.quarantined.items()):
             lines.append(f"  {table:<32}{count:>8,}")
@@ -66,6 +71,18 @@ class Summary:
         )
         for kind, count in sorted(self.findings.items()):
             lines.append(f"  {kind:<32}{count:>8,}")
+        if self.bank_lines:
+            lines.append(
+                f"Three-way (bank statements): {sum(self.bank_lines.values()):,} statement lines: "
+                + ", ".join(f"{status} {n:,}" for status, n in sorted(self.bank_lines.items()))
+            )
+            lines.append(
+                "  payouts by what the bank shows: "
+                + ", ".join(f"{status} {n:,}" for status, n in sorted(self.bank_payouts.items()))
+            )
+            lines.append(f"  bank exceptions: {sum(self.bank_exceptions.values()):,} (marts.fct_bank_exceptions)")
+            for (exception_type, disposition), n in sorted(self.bank_exceptions.items()):
+                lines.append(f"  {exception_type:<30}{disposition:<20}{n:>8,}")
         if self.stale:
             lines.append(
                 f"Stale books: {len(self.stale)} input(s) could not be read by the last load; "
@@ -119,9 +136,13 @@ def summarize(settings: Settings) -> Summary:
             for name, table in quarantines
         ),
         f"select issue_kind, count(*) from {marts}.rpt_data_quality_issues group by 1",
+        f"select status, count(*) from {marts}.rpt_bank_reconciliation group by 1",
+        f"select bank_status, count(*) from {marts}.rpt_payout_reconciliation group by 1",
+        f"select exception_type, disposition, count(*) from {marts}.fct_bank_exceptions group by 1, 2",
     ]
     queries += [_stale_query(name, table) for name, table in _load_logs(settings)]
-    items, matched, exceptions, amounts, payouts, quarantined, findings, *logs = fetch_all(settings, queries)
+    (items, matched, exceptions, amounts, payouts, quarantined, findings, bank_lines, bank_payouts, bank_exceptions,
+     *logs) = fetch_all(settings, queries)
     unreconciled: dict[str, dict[str, int]] = defaultdict(dict)
     for currency, disposition, amount in amounts:
         unreconciled[str(currency)][str(disposition)] = int(amount or 0)
@@ -133,6 +154,9 @@ def summarize(settings: Settings) -> Summary:
         payouts={str(status): int(n) for status, n in payouts},
         quarantined={str(table): int(n) for table, n in quarantined},
         findings={str(kind): int(n) for kind, n in findings},
+        bank_lines={str(status): int(n) for status, n in bank_lines},
+        bank_payouts={str(status): int(n) for status, n in bank_payouts} if bank_lines else {},
+        bank_exceptions={(str(t), str(d)): int(n) for t, d, n in bank_exceptions},
         stale=[
             (str(name), str(reason), f"{last:%Y-%m-%d %H:%M} UTC" if last is not None else "none")
             for rows in logs
@@ -143,7 +167,7 @@ def summarize(settings: Settings) -> Summary:
 
 def _load_logs(settings: Settings) -> list[tuple[str, str]]:
     """(source, relation) of each load log the loads wrote (ingest.erp's `load_log`)."""
-    names = {"erp": schema("raw_erp"), "decisions": schema("raw_decisions")}
+    names = {"erp": schema("raw_erp"), "decisions": schema("raw_decisions"), "bank": schema("raw_bank")}
     listed = " or ".join(f"table_schema = '{s}'" for s in names.values())
     (found,) = fetch_all(
         settings,
@@ -169,16 +193,18 @@ def _stale_query(name: str, relation: str) -> str:
 
 def _quarantine_tables(settings: Settings) -> list[tuple[str, str]]:
     """(source, relation) of each quarantine to count: the ERP's and Stripe's staging views
-    (built by dbt) and the decisions' raw table when a decisions load created it."""
-    staging, decisions = schema("staging"), schema("raw_decisions")
+    (built by dbt) and the decisions' and the bank's raw tables when their loads created them."""
+    staging = schema("staging")
     tables = [("erp", f"{staging}.stg_erp__quarantine"), ("stripe", f"{staging}.stg_stripe__quarantine")]
-    (found,) = fetch_all(
-        settings,
-        [
-            "select count(*) from information_schema.tables "
-            f"where table_schema = '{decisions}' and table_name = 'quarantine'"
-        ],
-    )
-    if found and int(found[0][0]):
-        tables.append(("decisions", f"{decisions}.quarantine"))
+    for name in ("decisions", "bank"):
+        raw = schema(f"raw_{name}")
+        (found,) = fetch_all(
+            settings,
+            [
+                "select count(*) from information_schema.tables "
+                f"where table_schema = '{raw}' and table_name = 'quarantine'"
+            ],
+        )
+        if found and int(found[0][0]):
+            tables.append((name, f"{raw}.quarantine"))
     return tables

@@ -5,6 +5,8 @@
     `in_transit` (not arrived at the data's end), `failed` (failed or canceled).
     unexplained_minor: the deposit (or, without one, the payout) minus what the composition
     explains (gross + refunds + disputes + other - fees).
+    The bank's side (int_bank_payouts_received): bank_status, and the lines, amount and value
+    date the bank statements show of the payout (`no_statement` when none covers it).
 -#}
 with
 
@@ -15,6 +17,10 @@ payouts as (
 deposits as (
     select * from {{ ref('fct_reconciliation_matches') }}
     where match_type = 'payout_deposit'
+),
+
+bank as (
+    select * from {{ ref('int_bank_payouts_received') }}
 ),
 
 payout_invoices as (
@@ -59,12 +65,18 @@ final as (
             else 'variance'
         end as status,
         payouts.status as stripe_status,
-        cast(payouts.balance_transaction_count as {{ dbt.type_bigint() }}) as balance_transaction_count
+        cast(payouts.balance_transaction_count as {{ dbt.type_bigint() }}) as balance_transaction_count,
+        bank.bank_status,
+        bank.bank_line_count,
+        bank.bank_amount_minor,
+        bank.bank_value_date
     from payouts
     left join deposits
         on payouts.payout_id = deposits.stripe_object_id
     left join invoice_counts
         on payouts.payout_id = invoice_counts.payout_id
+    left join bank
+        on payouts.payout_id = bank.payout_id
 )
 
 select * from final

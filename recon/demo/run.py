@@ -97,6 +97,8 @@ def serving(world: Path, settings: Settings, *, port: int = 0) -> Iterator[Setti
             erp_dir=world / "erp",
             erp_sql=None,
             decisions_dir=world / "decisions",
+            # the bank's statements, where the world has them (worlds written before issue 15 do not)
+            bank_dir=world / "bank" if (world / "bank").is_dir() else None,
             # The local fake is not Stripe: unless told otherwise, read it faster than
             # Stripe's 25 requests a second for test keys.
             stripe_max_rps=settings.stripe_max_rps or DEMO_MAX_RPS,

@@ -13,7 +13,7 @@ import pytest
 
 from core.settings import PROJECT_DIR
 
-RAW_SCHEMAS = ("raw_stripe", "raw_erp", "raw_decisions")
+RAW_SCHEMAS = ("raw_stripe", "raw_erp", "raw_decisions", "raw_bank")
 
 
 def test_dbt_build_on_duckdb(built: Any, con: Any) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from core.settings import resolve
 from recon.cli import main
-from recon.evaluate import evaluate, relabel, score
+from recon.evaluate import evaluate, relabel, score, score_bank
 
 SCORE_LINE = (
     "score: match_p=0.625 match_r=0.833 detect_r=1.000 type_acc=0.667 disp_acc=1.000 "
@@ -221,3 +221,30 @@ def test_evaluate_without_a_truth_folder_exits_2(
 ) -> None:
     assert main(["evaluate", "--world", str(tmp_path), "--warehouse", str(warehouse)]) == 2
     assert "no truth/ folder" in capsys.readouterr().err
+
+
+def test_bank_side_counts_wrong_lines_and_false_exceptions(tmp_path: Path) -> None:
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    (truth / "bank_lines.csv").write_text(
+        "file,statement_id,position,amount_minor,payout_id,erp_journal_number,status\n"
+        "a.csv,a,1,100,po_1,JE-1,reconciled\n"
+        "a.csv,a,2,-50,,,not_stripe\n"
+    )
+    (truth / "bank_exceptions.csv").write_text("object_id,exception_type\npo_2,payout_not_received_by_bank\n")
+    right = score_bank(
+        tmp_path,
+        [("a.csv", 1, "po_1", "JE-1", "reconciled"), ("a.csv", 2, None, None, "not_stripe")],
+        [("po_2", "payout_not_received_by_bank")],
+        [("received", 1)],
+    )
+    assert right is not None and (right.lines_right, right.exceptions_found, right.false_exceptions) == (2, 1, 0)
+    wrong = score_bank(
+        tmp_path,
+        [("a.csv", 1, "po_9", "JE-1", "reconciled")],
+        [("a.csv|a|2", "unexplained_bank_credit")],
+        [],
+    )
+    assert wrong is not None
+    assert (wrong.lines_right, wrong.lines_found, wrong.exceptions_found, wrong.false_exceptions) == (0, 1, 0, 1)
+    assert score_bank(tmp_path / "nowhere", [], [], []) is None

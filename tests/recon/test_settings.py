@@ -13,6 +13,7 @@ def test_defaults_when_nothing_is_set() -> None:
     assert settings.warehouse == Path("warehouse/recon.duckdb").resolve()
     assert settings.target == DEFAULT_TARGET == "duckdb"
     assert settings.erp_dir is None and settings.erp_sql is None and settings.decisions_dir is None
+    assert settings.bank_dir is None
     assert settings.stripe_api_base is None and settings.stripe_api_key is None
 
 
@@ -24,6 +25,7 @@ def test_defaults_when_nothing_is_set() -> None:
         pytest.param("erp_dir", "RECON_ERP_DIR", "erp_dir", id="erp-dir"),
         pytest.param("erp_sql", "RECON_ERP_SQL", "erp_sql", id="erp-sql"),
         pytest.param("decisions_dir", "RECON_DECISIONS_DIR", "decisions_dir", id="decisions-dir"),
+        pytest.param("bank_dir", "RECON_BANK_DIR", "bank_dir", id="bank-dir"),
         pytest.param("stripe_api_base", "STRIPE_API_BASE", "stripe_api_base", id="stripe-api-base"),
     ],
 )
