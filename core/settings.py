@@ -40,6 +40,9 @@ class Settings:
     # Inputs a run may go on without when they cannot be read (`erp`, `erp/payments`,
     # `decisions/match_decisions`): their last good load stands and the summary says it is stale.
     allow_missing_sources: frozenset[str] = frozenset()
+    # The marts' read-only copy for BI on DuckDB (recon.bi_copy); None: `<warehouse stem>.bi.duckdb`
+    # beside the warehouse.
+    bi_copy: Path | None = None
 
     def __repr__(self) -> str:
         key = "<set>" if self.stripe_api_key else "<unset>"
@@ -48,7 +51,8 @@ class Settings:
             f"erp_dir={self.erp_dir}, erp_sql={'<set>' if self.erp_sql else None}, "
             f"decisions_dir={self.decisions_dir}, stripe_api_base={self.stripe_api_base}, "
             f"stripe_api_key={key}, stripe_max_rps={self.stripe_max_rps}, stripe_timeout={self.stripe_timeout:g}, "
-            f"rules_only={self.rules_only}, allow_missing_sources={sorted(self.allow_missing_sources)})"
+            f"rules_only={self.rules_only}, allow_missing_sources={sorted(self.allow_missing_sources)}, "
+            f"bi_copy={self.bi_copy})"
         )
 
     __str__ = __repr__
@@ -73,15 +77,16 @@ def resolve(
     stripe_timeout: float | None = None,
     rules_only: bool | None = None,
     allow_missing_sources: Sequence[str] | None = None,
+    bi_copy: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
     """Resolve each setting from its option, else its environment variable, else the default."""
     env = os.environ if env is None else env
-    warehouse_path = Path(_pick(warehouse, env, "RECON_WAREHOUSE") or DEFAULT_WAREHOUSE)
+    warehouse_path = Path(_pick(warehouse, env, "RECON_WAREHOUSE") or DEFAULT_WAREHOUSE).expanduser().resolve()
     erp = _pick(erp_dir, env, "RECON_ERP_DIR")
     decisions = _pick(decisions_dir, env, "RECON_DECISIONS_DIR")
     return Settings(
-        warehouse=warehouse_path.expanduser().resolve(),
+        warehouse=warehouse_path,
         target=_pick(target, env, "RECON_TARGET") or DEFAULT_TARGET,
         erp_dir=Path(erp).expanduser().resolve() if erp else None,
         erp_sql=_pick(erp_sql, env, "RECON_ERP_SQL"),
@@ -92,7 +97,27 @@ def resolve(
         stripe_timeout=_seconds(stripe_timeout, env, "RECON_STRIPE_TIMEOUT", DEFAULT_STRIPE_TIMEOUT_S),
         rules_only=rules_only if rules_only else _flag(env, "RECON_RULES_ONLY"),
         allow_missing_sources=_sources(allow_missing_sources, env),
+        bi_copy=_bi_copy(bi_copy, env, warehouse_path),
     )
+
+
+def _bi_copy(option: str | None, env: Mapping[str, str], warehouse: Path) -> Path | None:
+    """`--bi-copy`, else RECON_BI_COPY, else None (the default beside the warehouse)."""
+    text = _pick(option, env, "RECON_BI_COPY")
+    if text is None:
+        return None
+    path = Path(text).expanduser().resolve()
+    if path == warehouse:
+        raise UserError(
+            f"--bi-copy {path} is the warehouse itself: name another file for BI's read-only copy "
+            "(RECON_BI_COPY), or leave it unset for <warehouse stem>.bi.duckdb."
+        )
+    if path.stem in ("marts", "recon_meta"):
+        raise UserError(
+            f"--bi-copy {path}: a DuckDB file's name is its catalog's, and {path.stem!r} is a schema "
+            "of the copy, which would make BI's queries ambiguous: name the file otherwise."
+        )
+    return path
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

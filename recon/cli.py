@@ -64,6 +64,12 @@ def _add_settings_options(parser: argparse.ArgumentParser) -> None:
         "(repeatable; RECON_ALLOW_MISSING_SOURCES, comma-separated); the summary lists it as stale",
     )
     group.add_argument(
+        "--bi-copy",
+        metavar="PATH",
+        help="the marts' read-only copy BI reads on DuckDB, replaced after each build "
+        "(RECON_BI_COPY; default <warehouse stem>.bi.duckdb beside the warehouse)",
+    )
+    group.add_argument(
         "--rules-only",
         action="store_true",
         default=None,
@@ -83,6 +89,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         stripe_timeout=getattr(args, "stripe_timeout", None),
         rules_only=getattr(args, "rules_only", None),
         allow_missing_sources=getattr(args, "allow_missing_source", None),
+        bi_copy=getattr(args, "bi_copy", None),
     )
 
 
