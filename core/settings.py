@@ -42,6 +42,9 @@ class Settings:
     allow_missing_sources: frozenset[str] = frozenset()
     # Bank statement files (BAI2, camt.053, CSV): the third witness of the payouts; None: no bank side.
     bank_dir: Path | None = None
+    # The marts' read-only copy for BI on DuckDB (recon.bi_copy); None: `<warehouse stem>.bi.duckdb`
+    # beside the warehouse.
+    bi_copy: Path | None = None
 
     def __repr__(self) -> str:
         key = "<set>" if self.stripe_api_key else "<unset>"
@@ -51,7 +54,7 @@ class Settings:
             f"decisions_dir={self.decisions_dir}, stripe_api_base={self.stripe_api_base}, "
             f"stripe_api_key={key}, stripe_max_rps={self.stripe_max_rps}, stripe_timeout={self.stripe_timeout:g}, "
             f"rules_only={self.rules_only}, allow_missing_sources={sorted(self.allow_missing_sources)}, "
-            f"bank_dir={self.bank_dir})"
+            f"bank_dir={self.bank_dir}, bi_copy={self.bi_copy})"
         )
 
     __str__ = __repr__
@@ -77,16 +80,17 @@ def resolve(
     rules_only: bool | None = None,
     allow_missing_sources: Sequence[str] | None = None,
     bank_dir: str | None = None,
+    bi_copy: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
     """Resolve each setting from its option, else its environment variable, else the default."""
     env = os.environ if env is None else env
-    warehouse_path = Path(_pick(warehouse, env, "RECON_WAREHOUSE") or DEFAULT_WAREHOUSE)
+    warehouse_path = Path(_pick(warehouse, env, "RECON_WAREHOUSE") or DEFAULT_WAREHOUSE).expanduser().resolve()
     erp = _pick(erp_dir, env, "RECON_ERP_DIR")
     decisions = _pick(decisions_dir, env, "RECON_DECISIONS_DIR")
     bank = _pick(bank_dir, env, "RECON_BANK_DIR")
     return Settings(
-        warehouse=warehouse_path.expanduser().resolve(),
+        warehouse=warehouse_path,
         target=_pick(target, env, "RECON_TARGET") or DEFAULT_TARGET,
         erp_dir=Path(erp).expanduser().resolve() if erp else None,
         erp_sql=_pick(erp_sql, env, "RECON_ERP_SQL"),
@@ -98,7 +102,27 @@ def resolve(
         rules_only=rules_only if rules_only else _flag(env, "RECON_RULES_ONLY"),
         allow_missing_sources=_sources(allow_missing_sources, env),
         bank_dir=Path(bank).expanduser().resolve() if bank else None,
+        bi_copy=_bi_copy(bi_copy, env, warehouse_path),
     )
+
+
+def _bi_copy(option: str | None, env: Mapping[str, str], warehouse: Path) -> Path | None:
+    """`--bi-copy`, else RECON_BI_COPY, else None (the default beside the warehouse)."""
+    text = _pick(option, env, "RECON_BI_COPY")
+    if text is None:
+        return None
+    path = Path(text).expanduser().resolve()
+    if path == warehouse:
+        raise UserError(
+            f"--bi-copy {path} is the warehouse itself: name another file for BI's read-only copy "
+            "(RECON_BI_COPY), or leave it unset for <warehouse stem>.bi.duckdb."
+        )
+    if path.stem in ("marts", "recon_meta"):
+        raise UserError(
+            f"--bi-copy {path}: a DuckDB file's name is its catalog's, and {path.stem!r} is a schema "
+            "of the copy, which would make BI's queries ambiguous: name the file otherwise."
+        )
+    return path
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

@@ -3,8 +3,9 @@
 DuckDB lets one process write a file, and a process cannot open it for writing while another
 holds it open, even read-only. A BI tool polling the warehouse, or holding a connection open,
 therefore made micro-batches fail, and a micro-batch under way made its reads fail. So BI reads
-a copy instead: `<warehouse stem>.bi.duckdb` beside the warehouse, holding the schema `marts` as
-tables, and `recon_meta.publication`, one row saying when and by what the copy was published.
+a copy instead: `<warehouse stem>.bi.duckdb` beside the warehouse, or the file `--bi-copy`
+(RECON_BI_COPY) names, holding the schema `marts` as tables, and `recon_meta.publication`, one
+row saying when and by what the copy was published.
 
 After each build of the marts (`recon run`, `recon classify`, a micro-batch of `recon serve`)
 the writer, still holding the warehouse's writer lock (recon.locking), writes a new copy to a
@@ -59,7 +60,10 @@ class Publication:
 
 
 def bi_copy_path(settings: Settings) -> Path:
-    """The file BI reads on DuckDB: `<warehouse stem>.bi.duckdb` beside the warehouse."""
+    """The file BI reads on DuckDB: `--bi-copy` (RECON_BI_COPY), by default `<warehouse stem>.bi.duckdb`
+    beside the warehouse."""
+    if settings.bi_copy is not None:
+        return settings.bi_copy
     return settings.warehouse.with_name(settings.warehouse.stem + ".bi.duckdb")
 
 
@@ -78,6 +82,7 @@ def publish_bi_copy(
         return None
     started = time.monotonic()
     target = bi_copy_path(settings)
+    target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(f".{target.name}.*.tmp*"):  # left by a publisher that died
         stale.unlink(missing_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")

@@ -67,6 +67,12 @@ def _add_settings_options(parser: argparse.ArgumentParser) -> None:
         "(repeatable; RECON_ALLOW_MISSING_SOURCES, comma-separated); the summary lists it as stale",
     )
     group.add_argument(
+        "--bi-copy",
+        metavar="PATH",
+        help="the marts' read-only copy BI reads on DuckDB, replaced after each build "
+        "(RECON_BI_COPY; default <warehouse stem>.bi.duckdb beside the warehouse)",
+    )
+    group.add_argument(
         "--rules-only",
         action="store_true",
         default=None,
@@ -87,6 +93,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         rules_only=getattr(args, "rules_only", None),
         allow_missing_sources=getattr(args, "allow_missing_source", None),
         bank_dir=getattr(args, "bank_dir", None),
+        bi_copy=getattr(args, "bi_copy", None),
     )
 
 

@@ -61,11 +61,13 @@ class ServiceProcess:
         self.port = self.port or free_port()
         env = {**os.environ, "STRIPE_WEBHOOK_SECRET": self.secret, "DO_NOT_TRACK": "1"}
         env.pop("RECON_WAREHOUSE", None)
+        env.pop("RECON_BI_COPY", None)
+        bi_copy = ["--bi-copy", str(self.settings.bi_copy)] if self.settings.bi_copy is not None else []
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "recon.cli", "serve", "--port", str(self.port),
-                 "--warehouse", str(self.settings.warehouse), "--target", self.settings.target],
+                 "--warehouse", str(self.settings.warehouse), "--target", self.settings.target, *bi_copy],
                 stdout=log, stderr=subprocess.STDOUT, env=env,
             )
         deadline = time.monotonic() + timeout

@@ -116,6 +116,20 @@ def test_a_reader_keeps_the_copy_it_opened_and_a_new_connection_gets_the_new_one
     assert _read(path, "select published_by from recon_meta.publication") == [("second",)]
 
 
+def test_the_copy_goes_where_the_setting_says(tmp_path: Path) -> None:
+    """--bi-copy / RECON_BI_COPY: BI's file anywhere, its folder created; nothing beside the warehouse."""
+    _warehouse(tmp_path / "books.duckdb", matches=2)
+    configured = tmp_path / "shared" / "finance" / "recon-marts.duckdb"
+    settings = resolve(warehouse=str(tmp_path / "books.duckdb"), target="duckdb", env={"RECON_BI_COPY": str(configured)})
+
+    publication = publish_bi_copy(settings, published_by="a test")
+
+    assert publication is not None and publication.path == bi_copy_path(settings) == configured
+    assert _read(configured, "select count(*) from marts.fct_reconciliation_matches") == [(2,)]
+    assert sorted(name.name for name in tmp_path.iterdir()) == ["books.duckdb", "shared"]
+    assert [name.name for name in configured.parent.iterdir()] == ["recon-marts.duckdb"]
+
+
 def test_a_temporary_file_left_by_a_publisher_that_died_is_removed(tmp_path: Path) -> None:
     settings = _warehouse(tmp_path / "books.duckdb", matches=1)
     left = tmp_path / ".books.bi.duckdb.4242.tmp"

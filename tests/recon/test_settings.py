@@ -27,6 +27,7 @@ def test_defaults_when_nothing_is_set() -> None:
         pytest.param("decisions_dir", "RECON_DECISIONS_DIR", "decisions_dir", id="decisions-dir"),
         pytest.param("bank_dir", "RECON_BANK_DIR", "bank_dir", id="bank-dir"),
         pytest.param("stripe_api_base", "STRIPE_API_BASE", "stripe_api_base", id="stripe-api-base"),
+        pytest.param("bi_copy", "RECON_BI_COPY", "bi_copy", id="bi-copy"),
     ],
 )
 def test_option_wins_over_variable(option: str, variable: str, attribute: str, tmp_path: Path) -> None:
@@ -53,3 +54,13 @@ def test_the_stripe_timeout_is_a_positive_number_of_seconds() -> None:
     for wrong in ("soon", "0", "-3"):
         with pytest.raises(UserError, match="RECON_STRIPE_TIMEOUT"):
             resolve(env={"RECON_STRIPE_TIMEOUT": wrong})
+
+
+def test_the_bi_copy_is_never_the_warehouse_nor_named_after_a_schema_it_holds(tmp_path: Path) -> None:
+    assert resolve(env={}).bi_copy is None  # the default: <warehouse stem>.bi.duckdb (recon.bi_copy)
+    warehouse = str(tmp_path / "books.duckdb")
+    with pytest.raises(UserError, match="the warehouse itself"):
+        resolve(warehouse=warehouse, bi_copy=warehouse, env={})
+    for name in ("marts.duckdb", "recon_meta.db"):
+        with pytest.raises(UserError, match="ambiguous"):
+            resolve(warehouse=warehouse, env={"RECON_BI_COPY": str(tmp_path / name)})

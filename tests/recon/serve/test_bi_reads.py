@@ -17,11 +17,15 @@ from typing import Any
 import duckdb
 
 from core.settings import resolve
+from demoworld.webhooks import WEBHOOK_EVENT_TYPES, deliver_events, world_events
 from recon.bi_copy import bi_copy_path
+from recon.dbt import run_dbt, settings_env
+from recon.demo.live import ServiceProcess
 from recon.serve import default_inbox_path
 
 MATCHES = "select count(*) from marts.fct_reconciliation_matches"
 PUBLISHED = "select webhook_batch_id from recon_meta.publication"
+SECRET = "whsec_test_bi_reads_0123456789abcdef"
 
 
 def _charges(live_world: Any, count: int) -> list[dict[str, Any]]:
@@ -137,3 +141,48 @@ def _batches(inbox: Path) -> list[tuple[int, int]]:
     finally:
         connection.close()
     return [(int(started), int(built)) for started, built in rows]
+
+
+def test_micro_batches_publish_to_the_configured_copy_marts_identical_to_a_full_build(
+    live_world: Any, warehouse_copy: Path, tmp_path: Path
+) -> None:
+    """`recon serve --bi-copy PATH` publishes there (and nowhere beside the warehouse); the marts
+    its micro-batches build (each rebuilding only what the changed tables feed, the second and
+    later leaving out the views they cannot change) are those a full `dbt run` of every model
+    builds from the same raw tables."""
+    configured = tmp_path / "for-bi" / "dashboards.duckdb"  # a folder that does not exist yet
+    settings = resolve(warehouse=str(warehouse_copy), target="duckdb", bi_copy=str(configured), env={})
+    events = list(world_events(live_world.world, types=WEBHOOK_EVENT_TYPES, created_gte=live_world.cutoff))
+    assert len(events) > 20
+    half = len(events) // 2
+    with ServiceProcess(settings, SECRET, tmp_path / "serve.log") as service:
+        service.wait_ready()
+        for part in (events[:half], events[half:]):  # two micro-batches at least
+            assert deliver_events(part, service.webhook_url, SECRET, concurrency=4).complete
+            health = service.wait_published()
+    assert health["bi_copy"]["path"] == str(configured)
+    assert health["last_batch"]["batch_id"] >= 2
+    assert not bi_copy_path(resolve(warehouse=str(warehouse_copy), target="duckdb", env={})).exists()
+    assert "ERROR" not in (tmp_path / "serve.log").read_text()
+
+    copy = duckdb.connect(str(configured), read_only=True)
+    try:
+        tables = [row[0] for row in copy.execute(MART_TABLES).fetchall()]
+        published = {table: copy.execute(f"select * from marts.{table} order by all").fetchall() for table in tables}
+    finally:
+        copy.close()
+    run_dbt(["run"], settings_env(settings))  # every model, from the raw tables the events wrote
+    warehouse = duckdb.connect(str(warehouse_copy), read_only=True)
+    try:
+        assert [row[0] for row in warehouse.execute(MART_TABLES).fetchall()] == tables
+        for table in tables:
+            assert warehouse.execute(f"select * from marts.{table} order by all").fetchall() == published[table], table
+    finally:
+        warehouse.close()
+    assert "fct_reconciliation_matches" in tables and published["fct_reconciliation_matches"]
+
+
+MART_TABLES = (
+    "select table_name from information_schema.tables where table_schema = 'marts' "
+    "and table_catalog = current_database() order by table_name"
+)
