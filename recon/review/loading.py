@@ -41,10 +41,12 @@ def ingest_review_decisions(settings: Settings, *, pipelines_dir: Path | None = 
     report = load_review_decisions(
         settings, load.matches, load.resolutions, head=(load.head.rows, load.head.last_hash), pipelines_dir=pipelines_dir
     )
-    report.messages.append(
-        f"The review's decision log: {load.check.rows} decision(s), the hash chain intact and holding the "
-        "last load's head."
-    )
+    report.messages.append(f"The review's decision log: {load.check.rows} decision(s), the hash chain intact.")
+    if load.verified_against is not None:
+        report.messages.append(
+            f"It still holds the {load.verified_against.rows} decision(s) the last load verified; this load's "
+            "head is recorded in raw_decisions.review_chain_heads."
+        )
     return report
 
 

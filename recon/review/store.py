@@ -678,6 +678,7 @@ class ReviewLoad:
     resolutions: list[dict[str, object]]
     check: ChainCheck
     head: ChainHead
+    verified_against: ChainHead | None = None  # the last load's head, found held by the chain
 
 
 def read_for_load(path: Path, loaded_head: ChainHead | None = None) -> ReviewLoad:
@@ -701,4 +702,6 @@ def read_for_load(path: Path, loaded_head: ChainHead | None = None) -> ReviewLoa
             "holds them (decisions are never removed: an undo is a new decision)."
         )
     decisions = in_force(rows)
-    return ReviewLoad(match_decision_rows(decisions), resolution_rows(decisions), check, ChainHead.of(rows))
+    return ReviewLoad(
+        match_decision_rows(decisions), resolution_rows(decisions), check, ChainHead.of(rows), loaded_head
+    )
