@@ -24,6 +24,7 @@ import pytest
 from core.settings import resolve
 from ingest.stripe.webhooks import apply_events
 from recon.locking import writer_lock
+from recon.review.store import DecisionStore, MatchChoice, Resolution, default_store_path, store_head
 from recon.serve import default_inbox_path
 from recon.serve.inbox import Committer, Inbox, Received
 
@@ -462,8 +463,6 @@ def test_review_decisions_reach_the_marts_without_a_webhook(service: Any, query:
     """A controller's decisions (the review page's store beside the warehouse) reach the marts
     through the service's micro-batches, no event needed: a rejected pair leaves, a confirmed one
     is `confirmed`, a resolved exception leaves the queue and says who resolved it."""
-    from recon.review.store import DecisionStore, MatchChoice, Resolution, default_store_path, store_head
-
     pairs = query(
         service.warehouse,
         "select stripe_object_id, erp_document_number, erp_payment_number, erp_journal_number, match_type, "
