@@ -24,7 +24,13 @@ import pytest
 from core.settings import resolve
 from ingest.stripe.webhooks import apply_events
 from recon.locking import writer_lock
-from recon.review.store import DecisionStore, MatchChoice, Resolution, default_store_path, store_head
+from recon.review.store import (
+    DecisionStore,
+    MatchChoice,
+    Resolution,
+    default_store_path,
+    store_head,
+)
 from recon.serve import default_inbox_path
 from recon.serve.inbox import Committer, Inbox, Received
 
