@@ -34,6 +34,12 @@ def ingest_review_decisions(settings: Settings, *, pipelines_dir: Path | None = 
     """The review page's decisions in force (recon.review.store) into raw_decisions.review_*,
     once its hash chain is verified and found to hold the head the last load verified (so a log
     cut short stops the load); None when no review was ever recorded for this warehouse."""
+    loaded = load_review(settings, pipelines_dir=pipelines_dir)
+    return loaded[0] if loaded else None
+
+
+def load_review(settings: Settings, *, pipelines_dir: Path | None = None) -> tuple[LoadReport, ChainHead] | None:
+    """`ingest_review_decisions`, also returning the chain head the load verified and recorded."""
     store = default_store_path(settings)
     if not store.exists():
         return None
@@ -47,7 +53,7 @@ def ingest_review_decisions(settings: Settings, *, pipelines_dir: Path | None = 
             f"It still holds the {load.verified_against.rows} decision(s) the last load verified; this load's "
             "head is recorded in raw_decisions.review_chain_heads."
         )
-    return report
+    return report, load.head
 
 
 def policy_in_force(settings: Settings) -> dict[str, Any]:

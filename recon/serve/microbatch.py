@@ -112,6 +112,7 @@ class MicroBatcher:
         # The review store's chain head the warehouse holds (loaded, or found loaded); None: not
         # known yet (the first look compares with the head the warehouse recorded).
         self._review_head: ChainHead | None = None
+        self._review_unbuilt = False  # decisions loaded, the models they feed not rebuilt yet
 
     def serve(self, wake: Any, stop: Any, still_wanted: Callable[[], bool] = lambda: True) -> None:
         """Batch whenever `wake` is set (and at least every second) until `stop` is set or
@@ -161,7 +162,7 @@ class MicroBatcher:
         unbuilt = self.inbox.unbuilt_batches()
         pending = self.inbox.pending(self.max_events)
         review = self._review_changed()
-        if not pending and not unbuilt and not self._copy_stale and review is None:
+        if not pending and not unbuilt and not self._copy_stale and review is None and not self._review_unbuilt:
             return None
         with writer_lock(self.settings, "recon serve (micro-batch)", on_wait=_tell_waiting):
             return self._batch(pending, unbuilt, review)
@@ -178,13 +179,14 @@ class MicroBatcher:
         intact is said in the log and the status, and not retried until it changes: the
         webhooks' batches go on with the decisions last loaded."""
         from core.errors import UserError  # start-up time (see _batch)
-        from recon.review.loading import ingest_review_decisions, loaded_head
+        from recon.review.loading import load_review, loaded_head
 
         if loaded_head(self.settings, pipelines_dir=self.pipelines_dir) == head:
             self._review_head = head
             return ""
         try:
-            ingest_review_decisions(self.settings, pipelines_dir=self.pipelines_dir)
+            # The store may have grown since `head` was read: what counts is the head loaded.
+            loaded = load_review(self.settings, pipelines_dir=self.pipelines_dir)
         except UserError as error:
             self._review_head = head
             self.inbox.set_status("idle", f"The review's decisions were not loaded: {error}")
@@ -195,8 +197,12 @@ class MicroBatcher:
                 f"The review's decisions ({head.rows} in the log) could not be loaded", error,
                 "They stay in the review's store and are loaded again",
             ) from error
-        self._review_head = head
-        return f"the review's decisions loaded ({head.rows} in the log)"
+        if loaded is None:  # the store went away
+            self._review_head = None
+            return ""
+        self._review_head = loaded[1]
+        self._review_unbuilt = True
+        return f"the review's decisions loaded ({loaded[1].rows} in the log)"
 
     def _batch(self, pending: list[Any], unbuilt: list[int], review_head: ChainHead | None = None) -> BatchOutcome:
         # Start-up time and memory: the web process imports this module too, and only the
@@ -233,30 +239,28 @@ class MicroBatcher:
         apply_seconds = time.monotonic() - started
         started = time.monotonic()
         models = 0
-        if review:
+        if unbuilt or self._review_unbuilt:
+            # One dbt run for both: what the changed Stripe tables and the decisions feed.
             try:
-                models += self._build(set(), review=True)
+                models = self._build(tables if unbuilt else set(), review=self._review_unbuilt)
             except Exception as error:
-                # Rebuilt at the next look: the head is forgotten, the load (idempotent) redone.
-                self._review_head = None
-                raise BatchFailed(
-                    "The models downstream of the review's decisions could not be rebuilt", error,
-                    "The decisions are in the raw tables; the rebuild is tried again",
-                ) from error
-            self._copy_stale = self.settings.target == "duckdb"
-        if unbuilt:
-            try:
-                models += self._build(tables)
-            except Exception as error:
-                failed = BatchFailed(
-                    f"Micro-batch {unbuilt[-1]} could not rebuild the models", error,
-                    "Its events are in the raw tables and stay in the inbox until a rebuild from "
-                    "every Stripe table succeeds",
-                )
-                for batch in unbuilt:
-                    self.inbox.record_error(batch, str(failed))
+                if unbuilt:
+                    failed = BatchFailed(
+                        f"Micro-batch {unbuilt[-1]} could not rebuild the models", error,
+                        "Its events are in the raw tables and stay in the inbox until a rebuild from "
+                        "every Stripe table succeeds",
+                    )
+                    for batch in unbuilt:
+                        self.inbox.record_error(batch, str(failed))
+                else:
+                    failed = BatchFailed(
+                        "The models the review's decisions feed could not be rebuilt", error,
+                        "The decisions are in the raw tables; the rebuild is tried again",
+                    )
                 raise failed from error
-            self.inbox.mark_built(unbuilt)
+            if unbuilt:
+                self.inbox.mark_built(unbuilt)
+            self._review_unbuilt = False
             self._copy_stale = self.settings.target == "duckdb"
         build_seconds = time.monotonic() - started
         started = time.monotonic()

@@ -498,16 +498,21 @@ def test_review_decisions_reach_the_marts_without_a_webhook(service: Any, query:
             choice.stripe_object_id, choice.erp_payment_number,
         )
 
-    _wait_for(lambda: pair_status(confirmed) == [("confirmed",)], "the confirmed pair did not show as confirmed")
+    def resolution() -> list[tuple[Any, ...]]:
+        return query(
+            service.warehouse,
+            "select requires_review, is_resolved, resolved_exception_type, resolved_disposition, resolved_by, "
+            "resolution_note, resolution_source, exception_type from marts.fct_reconciliation_exceptions "
+            "where exception_id = ? and is_resolved",
+            exception[0],
+        )
+
+    # the resolution was recorded last: once it is in the marts, every decision is
+    _wait_for(resolution, "the resolved exception did not show as resolved")
     print(f"the review's decisions reached the marts in {time.monotonic() - started:.1f} s")
+    assert resolution() == [(False, True, "rounding", "expected_variance", "rita", "one cent", "review", exception[2])]
+    assert pair_status(confirmed) == [("confirmed",)]
     assert pair_status(rejected) == []
-    assert query(
-        service.warehouse,
-        "select requires_review, is_resolved, resolved_exception_type, resolved_disposition, resolved_by, "
-        "resolution_note, resolution_source, exception_type from marts.fct_reconciliation_exceptions "
-        "where exception_id = ?",
-        exception[0],
-    ) == [(False, True, "rounding", "expected_variance", "rita", "one cent", "review", exception[2])]
     head = store_head(store_path)
     assert head is not None
     assert query(service.warehouse, "select decision_count, last_row_hash from raw_decisions.review_chain_heads") == [
