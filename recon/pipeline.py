@@ -12,7 +12,6 @@ from core.errors import UserError
 from core.settings import Settings
 from ingest.bank import load_bank
 from ingest.decisions import load_decisions
-from ingest.decisions.review import load_review_decisions
 from ingest.erp import load_erp
 from ingest.report import LoadReport
 from ingest.stripe.load import load_stripe
@@ -21,8 +20,8 @@ from ml.classification import DOWNSTREAM_SELECTOR, classify
 from recon.bi_copy import publish_bi_copy
 from recon.dbt import describe, run_dbt, settings_env
 from recon.locking import writer_lock
-from recon.review.policy import VAR, policy_vars
-from recon.review.store import DecisionStore, default_store_path, read_for_load
+from recon.review.loading import ingest_review_decisions, policy_in_force
+from recon.review.policy import VAR
 from recon.summary import summarize
 
 # The steps of `recon run` (docs/contract.md section 1) that this version cannot run yet: listed as
@@ -55,28 +54,6 @@ def ingest_bank(settings: Settings) -> list[LoadReport]:
     if settings.bank_dir is None:
         return []
     return [load_bank(settings)]
-
-
-def ingest_review_decisions(settings: Settings) -> LoadReport | None:
-    """The review page's decisions in force (recon.review.store) into raw_decisions.review_*,
-    once its hash chain is verified; None when no review was ever recorded for this warehouse."""
-    store = default_store_path(settings)
-    if not store.exists():
-        return None
-    matches, resolutions, chain = read_for_load(store)
-    report = load_review_decisions(settings, matches, resolutions)
-    report.messages.append(f"The review's decision log: {chain.rows} decision(s), the hash chain intact.")
-    return report
-
-
-def policy_in_force(settings: Settings) -> dict[str, Any]:
-    """The auto-accept policy in force (the review store's policy log, recon.review.policy) as the
-    dbt var the models read; an empty list (the project's defaults) when no review store exists."""
-    path = default_store_path(settings)
-    if not path.exists():
-        return policy_vars([])
-    with DecisionStore(path) as store:
-        return policy_vars(store.policy_in_force())
 
 
 def _vars_args(dbt_vars: Mapping[str, Any] | None) -> list[str]:

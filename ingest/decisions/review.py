@@ -5,6 +5,10 @@ reads from it the decisions in force (per pair and per exception, the latest not
 hands them here. Each load replaces the two tables whole, so an undone decision leaves them:
 `review_match_decisions` and `review_exception_resolutions`, the contract's columns plus the
 decision's id and its hash in the store's chain. Staging unions them with the CSV tables.
+
+Each load also appends the chain's head it verified (row count, last row's hash) to
+`review_chain_heads`: a chain hashed row by row cannot show that its last rows were cut off, so
+the next load checks that the store still holds that head (recon.review.store.read_for_load).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.extract.resource import DltResource
 
 from core.settings import Settings
@@ -27,6 +32,7 @@ PIPELINE_NAME = "recon_review_decisions"
 SOURCE_NAME = "review_decisions"
 MATCH_TABLE = "review_match_decisions"
 RESOLUTION_TABLE = "review_exception_resolutions"
+HEAD_TABLE = "review_chain_heads"
 
 # column -> (dlt data type, nullable); every column is created, even when no row fills it
 MATCH_COLUMNS: dict[str, tuple[str, bool]] = {
@@ -54,6 +60,11 @@ RESOLUTION_COLUMNS: dict[str, tuple[str, bool]] = {
     "row_hash": ("text", False),
     "_loaded_at": ("timestamp", False),
 }
+HEAD_COLUMNS: dict[str, tuple[str, bool]] = {
+    "decision_count": ("bigint", False),
+    "last_row_hash": ("text", False),
+    "_loaded_at": ("timestamp", False),
+}
 
 
 def _hints(columns: dict[str, tuple[str, bool]]) -> dict[str, Any]:
@@ -63,15 +74,37 @@ def _hints(columns: dict[str, tuple[str, bool]]) -> dict[str, Any]:
 
 @dlt.source(name=SOURCE_NAME, max_table_nesting=0)
 def review_source(
-    matches: Sequence[dict[str, object]], resolutions: Sequence[dict[str, object]], loaded_at: dt.datetime
+    matches: Sequence[dict[str, object]],
+    resolutions: Sequence[dict[str, object]],
+    loaded_at: dt.datetime,
+    head: tuple[int, str] | None = None,
 ) -> Iterator[DltResource]:
-    """Both tables, replaced whole (an empty list empties its table)."""
+    """Both tables, replaced whole (an empty list empties its table), and the verified chain head
+    (decision count, last row's hash) appended to the heads' table."""
     for name, rows, columns in (
         (MATCH_TABLE, matches, MATCH_COLUMNS),
         (RESOLUTION_TABLE, resolutions, RESOLUTION_COLUMNS),
     ):
         stamped = [{**row, "_loaded_at": loaded_at} for row in rows]
         yield dlt.resource(stamped, name=name, write_disposition="replace", columns=_hints(columns))
+    if head is not None:
+        row = {"decision_count": head[0], "last_row_hash": head[1], "_loaded_at": loaded_at}
+        yield dlt.resource([row], name=HEAD_TABLE, write_disposition="append", columns=_hints(HEAD_COLUMNS))
+
+
+def read_loaded_head(settings: Settings, *, pipelines_dir: Path | None = None) -> tuple[int, str] | None:
+    """The chain head (decision count, last row's hash) the warehouse's latest load of the review's
+    decisions verified; None before the first load that recorded one."""
+    pipeline = destinations.pipeline(PIPELINE_NAME, DATASET_NAME, settings, pipelines_dir=pipelines_dir)
+    try:
+        with pipeline.sql_client() as client:
+            table = client.make_qualified_table_name(HEAD_TABLE)
+            query = f"select decision_count, last_row_hash from {table} order by _loaded_at desc, decision_count desc"
+            with client.execute_query(query) as cursor:
+                found = cursor.fetchone()
+    except DatabaseUndefinedRelation:  # no load recorded a head yet (or no raw_decisions at all)
+        return None
+    return (int(found[0]), str(found[1])) if found else None
 
 
 def load_review_decisions(
@@ -79,12 +112,14 @@ def load_review_decisions(
     matches: Sequence[dict[str, object]],
     resolutions: Sequence[dict[str, object]],
     *,
+    head: tuple[int, str] | None = None,
     pipelines_dir: Path | None = None,
 ) -> LoadReport:
-    """Replace `raw_decisions.review_*` with the review's decisions in force."""
+    """Replace `raw_decisions.review_*` with the review's decisions in force; record `head`, the
+    chain head they were verified at (decision count, last row's hash)."""
     started = time.perf_counter()
     pipeline = destinations.pipeline(PIPELINE_NAME, DATASET_NAME, settings, pipelines_dir=pipelines_dir)
-    pipeline.run(review_source(matches, resolutions, dt.datetime.now(dt.UTC)))
+    pipeline.run(review_source(matches, resolutions, dt.datetime.now(dt.UTC), head))
     report = LoadReport(source="review decisions", seconds=time.perf_counter() - started)
     report.table(MATCH_TABLE).new_rows = len(matches)
     report.table(RESOLUTION_TABLE).new_rows = len(resolutions)

@@ -37,10 +37,16 @@ from core.currencies import exponents
 from core.errors import ReconError, SourceUnavailableError, UserError
 from core.settings import Settings
 from core.vocabulary import DISPOSITION_OF_TYPE, DISPOSITIONS, EXCEPTION_TYPES
-from recon.review.autonomy import audits_in_force, measure
+from recon.review.autonomy import (
+    AUTO_ACCEPTED,
+    EXCEPTION_RULES,
+    REQUIRES_REVIEW,
+    audits_in_force,
+    measure,
+)
 from recon.review.policy import MATCH_TYPES, RuleInput, project_defaults
 from recon.review.reads import PAGE_SIZE, QueueFilter, Warehouse, as_date, period_label
-from recon.review.store import DecisionStore, InForce, MatchChoice, Resolution
+from recon.review.store import DecisionStore, InForce, MatchChoice, Resolution, Shown
 from recon.review.users import User, authenticate, load_users
 
 log = logging.getLogger(__name__)
@@ -288,7 +294,11 @@ def create_app(config: ReviewConfig) -> Starlette:
             return render(request, "error.html", {"message": f"No exception {exception_id} in the marts."}, 404)
         return render(request, "exception.html", {
             "e": row,
-            "seen": signer.dumps({"exception_id": row["exception_id"], "object_id": row["object_id"]}),
+            "seen": signer.dumps({
+                name: row.get(name)
+                for name in ("exception_id", "object_id", "exception_type", "disposition", "requires_review",
+                             "model_version")
+            }),
             "history": store.for_exception(exception_id),
             **_carried(request),
         })
@@ -307,7 +317,7 @@ def create_app(config: ReviewConfig) -> Starlette:
         note = str(form.get("note") or "").strip()[:NOTE_LIMIT]
         store.resolve(
             Resolution(exception_id, row["object_id"], exception_type, disposition, note),
-            who=user.username, role=user.role,
+            who=user.username, role=user.role, shown=_exception_shown(row),
         )
         flash(request, f"Resolved {row['object_id']} as {exception_type} ({disposition}).")
         return RedirectResponse("/at?" + _query_of(form), status_code=303)
@@ -513,6 +523,17 @@ def _carried(request: Request) -> dict[str, Any]:
 
 def _position(text: str | None) -> int:
     return int(text) if text and text.isdigit() and int(text) < 10_000_000 else 0
+
+
+def _exception_shown(row: dict[str, Any]) -> Shown:
+    """What the exception's page showed (for the autonomy page's reversals): the classifier (or
+    the rules), whether it waited for review or was auto-accepted, the machine's type and
+    disposition. An exception a person resolved before is neither: its status is not recorded."""
+    review = row.get("requires_review")
+    status = None if row.get("is_resolved") or review is None else (REQUIRES_REVIEW if review else AUTO_ACCEPTED)
+    return Shown(
+        row.get("model_version") or EXCEPTION_RULES, status, row.get("exception_type"), row.get("disposition")
+    )
 
 
 def _counterpart(row: dict[str, Any]) -> str:

@@ -9,12 +9,15 @@ From the review store, the evidence of how often an auto-accepted item is wrong:
 - the audit: a reproducible random sample of the straight-through items (ordered by the MD5 of
   a fixed salt and the item's id, so every visit shows the same items until they are audited);
   a controller marks each right or wrong (decisions of kind `audit`);
-- reversals: a person rejecting a pair that was `auto_matched` when they rejected it;
+- reversals: a person rejecting a pair that was `auto_matched` when they rejected it, or
+  resolving an exception that was auto-accepted (no review required) when they resolved it with
+  another type or disposition than the machine's;
 - per rule, every match decision in force: confirmed against rejected, with audits.
 Rates come with their counts and a Wilson 95 % interval; no count, no rate.
 
 Touched: an item with any match or exception decision in force (an audit is a look after the
-fact, not a touch: an audited item stays straight through).
+fact, not a touch: an audited item stays straight through). An exception resolved in the team's
+CSV decisions is neither accepted nor queued: a person closed it.
 """
 
 from __future__ import annotations
@@ -28,12 +31,15 @@ from typing import Any
 
 from core.warehouse import schema
 from recon.review.reads import Warehouse
-from recon.review.store import AuditItem, Decision, InForce
+from recon.review.store import NOTHING_SHOWN, AuditItem, Decision, InForce, Shown
 
 AUDIT_SAMPLE_SIZE = 10
 AUDIT_SALT = "recon-audit-v1|"
 Z95 = 1.959963984540054
 NOT_RECORDED = "(not recorded)"
+AUTO_ACCEPTED = "auto_accepted"  # an exception's status when no review was required
+REQUIRES_REVIEW = "requires_review"
+EXCEPTION_RULES = "exception_rules"  # the "rule" of an exception the classifier did not type
 
 
 def wilson(successes: int, trials: int, z: float = Z95) -> tuple[float, float] | None:
@@ -144,10 +150,10 @@ with items as (
     select
         'exception',
         exception_type,
-        coalesce(model_version, 'exception_rules'),
+        coalesce(model_version, '{EXCEPTION_RULES}'),
         currency,
         amount_minor,
-        not coalesce(requires_review, true),
+        not coalesce(requires_review, true) and not coalesce(is_resolved, false),
         coalesce(requires_review, true),
         exception_id,
         null
@@ -214,12 +220,12 @@ def measure(
     warehouse: Warehouse,
     forced: InForce,
     audits: Sequence[Decision],
-    shown: dict[str, tuple[str | None, str | None]],
+    shown: dict[str, Shown],
     *,
     sample_size: int = AUDIT_SAMPLE_SIZE,
 ) -> Autonomy:
     """The autonomy page's figures. `forced`: the decisions in force; `audits`: the audit
-    decisions in force (kind `audit`, not undone); `shown`: decision id -> (rule, status) shown."""
+    decisions in force (kind `audit`, not undone); `shown`: decision id -> what its page showed."""
     touched_pairs = [f"{stripe_id}|{item}" for stripe_id, item in forced.matches]
     touched_exceptions = list(forced.resolutions)
     audited_ids = [a.match_id or a.exception_id or "" for a in audits]
@@ -252,7 +258,7 @@ def measure(
 
     scores: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for audit in audits:
-        rule, _ = shown.get(audit.decision_id, (None, None))
+        rule = shown.get(audit.decision_id, NOTHING_SHOWN).rule_name
         kind = "match" if audit.match_id else "exception"
         item_type = audit.match_type if audit.match_id else audit.exception_type
         right = audit.action == "confirmed"
@@ -264,10 +270,16 @@ def measure(
         if kind == "match":
             scores[rule or NOT_RECORDED][2 if right else 3] += 1
     for decision in forced.matches.values():
-        rule, status = shown.get(decision.decision_id, (None, None))
+        rule, status = shown.get(decision.decision_id, NOTHING_SHOWN)[:2]
         scores[rule or NOT_RECORDED][0 if decision.action == "confirmed" else 1] += 1
         if decision.action == "rejected" and status == "auto_matched":
             for line in lines_of("match", decision.match_type or "", rule):
+                line.reversals += 1
+    for decision in forced.resolutions.values():
+        if is_exception_reversal(decision, shown.get(decision.decision_id, NOTHING_SHOWN)):
+            seen = shown[decision.decision_id]
+            # counted against the type (and classifier) that accepted it, not the person's type
+            for line in lines_of("exception", seen.exception_type or "", seen.rule_name):
                 line.reversals += 1
 
     sample = [
@@ -281,7 +293,7 @@ def measure(
                           status="auto_matched")
                 if row[0] == "match"
                 else AuditItem(exception_id=row[1], object_id=row[11], exception_type=row[2], rule_name=row[3],
-                               status="auto_accepted")
+                               status=AUTO_ACCEPTED)
             ),
         )
         for row in sample_rows
@@ -292,6 +304,14 @@ def measure(
         scorecard=[Scorecard(rule, *counts) for rule, counts in sorted(scores.items())],
         sample=sample,
         audited=len(audits),
+    )
+
+
+def is_exception_reversal(decision: Decision, seen: Shown) -> bool:
+    """A resolution that reverses the machine: the exception was auto-accepted when the person
+    resolved it, and they gave it another type or disposition than the machine had."""
+    return seen.status == AUTO_ACCEPTED and (
+        decision.exception_type != seen.exception_type or decision.disposition != seen.disposition
     )
 
 

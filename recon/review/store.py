@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import NamedTuple
 
 from core.errors import UserError
 from core.settings import Settings
@@ -72,7 +73,9 @@ end;
 create table if not exists decisions_shown (
     decision_id text primary key references decisions (decision_id),
     rule_name text,
-    status text
+    status text,
+    exception_type text,
+    disposition text
 );
 create trigger if not exists decisions_shown_never_updated before update on decisions_shown
 begin
@@ -162,6 +165,22 @@ class Decision:
 COLUMNS = tuple(field.name for field in fields(Decision))
 
 
+class Shown(NamedTuple):
+    """What the page showed of an item when a person decided it (table decisions_shown, beside
+    the hashed log): the rule that proposed a pair (or the classifier's version for an
+    exception) and its status (`auto_matched`, `suggested`; `auto_accepted`, `requires_review`);
+    for an exception also the type and disposition the machine gave it."""
+
+    rule_name: str | None
+    status: str | None
+    exception_type: str | None = None
+    disposition: str | None = None
+
+
+NOTHING_SHOWN = Shown(None, None)
+SHOWN_COLUMNS = Shown._fields
+
+
 def chain_hash(values: dict[str, object], columns: Sequence[str]) -> str:
     """SHA-256 of a chained row's fields (all but seq and row_hash, prev_hash included), canonical
     JSON: the decisions' and the policy log's rows alike."""
@@ -193,8 +212,8 @@ class MatchChoice:
     def decision_fields(self) -> dict[str, object]:
         return {name: value for name, value in asdict(self).items() if name not in SHOWN_FIELDS}
 
-    def shown(self) -> tuple[str | None, str | None]:
-        return (self.rule_name, self.status)
+    def shown(self) -> Shown:
+        return Shown(self.rule_name, self.status)
 
 
 SHOWN_FIELDS = ("rule_name", "status")
@@ -274,6 +293,27 @@ class ChainCheck:
         return self.broken_at is None
 
 
+@dataclass(frozen=True)
+class ChainHead:
+    """Where the decisions' chain ended when it was read: its row count and its last row's hash
+    (GENESIS when empty). Each load records the head it verified in the warehouse; a later chain
+    that no longer holds that row at that place was cut short (or rewritten) since."""
+
+    rows: int
+    last_hash: str
+
+    @classmethod
+    def of(cls, rows: Sequence[Decision]) -> ChainHead:
+        return cls(len(rows), rows[-1].row_hash if rows else GENESIS)
+
+    def held_by(self, rows: Sequence[Decision]) -> bool:
+        """The chain `rows` (in seq order) still holds this head: as many rows at least, the
+        head's row at its place."""
+        if self.rows == 0:
+            return True
+        return len(rows) >= self.rows and rows[self.rows - 1].row_hash == self.last_hash
+
+
 class DecisionStore:
     """The store's reads and appends; one connection, used under a lock (Starlette runs
     synchronous work on a thread pool)."""
@@ -282,6 +322,7 @@ class DecisionStore:
         self.path = path
         self._con = open_sqlite(path, SCHEMA)
         self._lock = threading.Lock()
+        _add_shown_columns(self._con)
 
     def close(self) -> None:
         with self._lock:
@@ -310,7 +351,7 @@ class DecisionStore:
         rows: Sequence[dict[str, object]],
         who: str,
         role: str,
-        shown: Sequence[tuple[str | None, str | None]] = (),
+        shown: Sequence[Shown] = (),
     ) -> list[Decision]:
         decided_at = utc_now()
         new_rows = [
@@ -326,11 +367,11 @@ class DecisionStore:
         ]
         with self._transaction() as con:
             written = [Decision(**values) for values in append_chained(con, "decisions", COLUMNS, new_rows)]  # type: ignore[arg-type]
-            for decision, (rule_name, status) in zip(written, shown, strict=False):
-                if rule_name or status:
+            for decision, seen in zip(written, shown, strict=False):
+                if any(seen):
                     con.execute(
-                        "insert into decisions_shown (decision_id, rule_name, status) values (?, ?, ?)",
-                        (decision.decision_id, rule_name, status),
+                        f"insert into decisions_shown (decision_id, {', '.join(SHOWN_COLUMNS)}) values (?, ?, ?, ?, ?)",
+                        (decision.decision_id, *seen),
                     )
         return written
 
@@ -357,15 +398,17 @@ class DecisionStore:
         row: dict[str, object] = {"kind": "audit", "action": AUDIT_ACTIONS[verdict], **asdict(item)}
         for name in ("rule_name", "status"):
             row.pop(name)
-        return self._append([row], who, role, [(item.rule_name, item.status)])[0]
+        return self._append([row], who, role, [Shown(item.rule_name, item.status)])[0]
 
-    def resolve(self, resolution: Resolution, *, who: str, role: str) -> Decision:
-        """Resolve an exception with a type and disposition of the vocabulary and a note."""
+    def resolve(self, resolution: Resolution, *, who: str, role: str, shown: Shown = NOTHING_SHOWN) -> Decision:
+        """Resolve an exception with a type and disposition of the vocabulary and a note;
+        `shown`: the exception as its page showed it (its classifier, status, type, disposition)."""
         if resolution.exception_type not in EXCEPTION_TYPES:
             raise UserError(f"Unknown exception type {resolution.exception_type!r}.")
         if resolution.disposition not in DISPOSITIONS:
             raise UserError(f"A disposition is one of {', '.join(DISPOSITIONS)}, not {resolution.disposition!r}.")
-        return self._append([{"kind": "exception", "action": RESOLVED, **asdict(resolution)}], who, role)[0]
+        row = {"kind": "exception", "action": RESOLVED, **asdict(resolution)}
+        return self._append([row], who, role, [shown])[0]
 
     def undo(self, decision_id: str, *, who: str, role: str) -> Decision:
         """A new decision saying that `decision_id` no longer counts."""
@@ -424,11 +467,11 @@ class DecisionStore:
         """Walk the chain: every row's hash follows from its fields and the row before."""
         return verify_chain(self.all())
 
-    def shown(self) -> dict[str, tuple[str | None, str | None]]:
-        """decision_id -> (rule_name, status) of the pair as its page showed it."""
+    def shown(self) -> dict[str, Shown]:
+        """decision_id -> the item as its page showed it when the decision was made."""
         with self._lock:
-            cursor = self._con.execute("select decision_id, rule_name, status from decisions_shown")
-            return {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
+            cursor = self._con.execute(f"select decision_id, {', '.join(SHOWN_COLUMNS)} from decisions_shown")
+            return {row[0]: Shown(*row[1:]) for row in cursor.fetchall()}
 
     # --- the auto-accept policy --------------------------------------------------------------
 
@@ -478,6 +521,19 @@ class DecisionStore:
         for change in self.policy_changes():
             latest[change.key] = change
         return sorted((c for c in latest.values() if c.action == "set"), key=lambda c: c.key)
+
+
+def _add_shown_columns(con: sqlite3.Connection) -> None:
+    """A store made before exceptions' pages were recorded gains their columns (an ALTER that
+    adds nullable columns: no row changes, the triggers stay)."""
+    have = {row[1] for row in con.execute("pragma table_info(decisions_shown)")}
+    for column in SHOWN_COLUMNS:
+        if column not in have:
+            try:
+                con.execute(f"alter table decisions_shown add column {column} text")
+            except sqlite3.OperationalError as error:  # another process added it a moment ago
+                if "duplicate column" not in str(error):
+                    raise
 
 
 @dataclass(frozen=True)
@@ -595,9 +651,41 @@ def _timestamp(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def read_for_load(path: Path) -> tuple[list[dict[str, object]], list[dict[str, object]], ChainCheck]:
+def store_head(path: Path) -> ChainHead | None:
+    """The decisions' chain head as the file holds it now, read cheaply (no chain walk, the file
+    opened read-only): what `recon serve`'s micro-batcher polls to notice new decisions. None
+    when there is no store."""
+    if not path.exists():
+        return None
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        found = con.execute(
+            "select count(*), (select row_hash from decisions order by seq desc limit 1) from decisions"
+        ).fetchone()
+    except sqlite3.OperationalError:  # a store created a moment ago, its tables not yet there
+        return None
+    finally:
+        con.close()
+    return ChainHead(int(found[0]), found[1] or GENESIS)
+
+
+@dataclass(frozen=True)
+class ReviewLoad:
+    """What a load takes from the store: the rows in the contract's shape, the chain check, and
+    the head it verified (recorded in the warehouse beside the rows)."""
+
+    matches: list[dict[str, object]]
+    resolutions: list[dict[str, object]]
+    check: ChainCheck
+    head: ChainHead
+    verified_against: ChainHead | None = None  # the last load's head, found held by the chain
+
+
+def read_for_load(path: Path, loaded_head: ChainHead | None = None) -> ReviewLoad:
     """What `recon run` loads: the match decisions and resolutions in force, after the chain is
-    verified. A broken chain stops the load: UserError naming the first row that does not follow."""
+    verified. A broken chain stops the load: UserError naming the first row that does not follow.
+    `loaded_head`: the head the warehouse's last load verified; a chain that no longer holds it
+    lost its last rows (or was rewritten) since, and stops the load as well."""
     with DecisionStore(path) as store:
         rows = store.all()
     check = verify_chain(rows)
@@ -606,5 +694,14 @@ def read_for_load(path: Path) -> tuple[list[dict[str, object]], list[dict[str, o
             f"The review's decision log {path} is not intact: {check.reason}. Nothing was loaded from it; "
             "restore the file from a backup (decisions are never edited in place: an undo is a new decision)."
         )
+    if loaded_head is not None and not loaded_head.held_by(rows):
+        raise UserError(
+            f"The review's decision log {path} lost decisions: the warehouse's last load verified "
+            f"{loaded_head.rows} decision(s) ending with hash {loaded_head.last_hash[:12]}..., and the log now "
+            f"holds {len(rows)} that do not. Nothing was loaded from it; restore the file from a backup that "
+            "holds them (decisions are never removed: an undo is a new decision)."
+        )
     decisions = in_force(rows)
-    return match_decision_rows(decisions), resolution_rows(decisions), check
+    return ReviewLoad(
+        match_decision_rows(decisions), resolution_rows(decisions), check, ChainHead.of(rows), loaded_head
+    )

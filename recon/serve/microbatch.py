@@ -8,6 +8,12 @@ parsed once), marks them built, publishes the marts to the BI copy on DuckDB (re
 closes its DuckDB handles and lets the lock go. Events that arrive during a batch wait for the
 next one, so a burst costs one rebuild, not one per event.
 
+The review page's decisions (recon.review.store) reach the marts the same way: each loop reads
+the store's chain head (its row count and last hash, a cheap read of the SQLite file); when it
+differs from the head last loaded, the batch loads the decisions in force under the writer lock
+(recon.review.loading: the chain verified, the head recorded) and rebuilds what the decisions'
+raw tables feed. Every build passes the auto-accept policy in force, as `recon run` does.
+
 Data tests, the classifier and the balance checks are not part of a micro-batch: they run with
 `recon run` (DECISIONLOG.md, "Webhooks: one writer, micro-batches").
 """
@@ -30,6 +36,7 @@ import orjson
 from core.errors import ReconError
 from core.settings import Settings
 from recon.locking import writer_lock
+from recon.review.store import ChainHead, default_store_path, store_head
 from recon.serve.inbox import Inbox
 
 log = logging.getLogger(__name__)
@@ -61,13 +68,15 @@ class BatchOutcome:
     apply_seconds: float
     build_seconds: float
     publish_seconds: float | None = None  # None: nothing published (PostgreSQL)
+    review: str = ""  # what was loaded from the review's decisions, if anything
 
     def render(self) -> str:
-        if self.batch_id is None and not self.models and self.publish_seconds is not None:
+        if self.batch_id is None and not self.models and self.publish_seconds is not None and not self.review:
             return f"BI copy published in {self.publish_seconds:.2f} s"
         published = "" if self.publish_seconds is None else f", BI copy {self.publish_seconds:.2f} s"
+        review = f"; {self.review}" if self.review else ""
         return (
-            f"batch {self.batch_id}: {self.applied}; {self.models} models rebuilt "
+            f"batch {self.batch_id}: {self.applied}{review}; {self.models} models rebuilt "
             f"(apply {self.apply_seconds:.2f} s, build {self.build_seconds:.2f} s{published})"
         )
 
@@ -128,6 +137,11 @@ class MicroBatcher:
         self._stripe_sources: set[str] = set()
         self._fixed_views: list[str] = []
         self._views_built = False
+        self._review_store = default_store_path(settings)
+        # The review store's chain head the warehouse holds (loaded, or found loaded); None: not
+        # known yet (the first look compares with the head the warehouse recorded).
+        self._review_head: ChainHead | None = None
+        self._review_unbuilt = False  # decisions loaded, the models they feed not rebuilt yet
 
     def serve(self, wake: Any, stop: Any, still_wanted: Callable[[], bool] = lambda: True) -> None:
         """Batch whenever `wake` is set (and at least every second) until `stop` is set or
@@ -176,19 +190,59 @@ class MicroBatcher:
         """One micro-batch: None when there was nothing to do."""
         unbuilt = self.inbox.unbuilt_batches()
         pending = self.inbox.pending(self.max_events)
-        if not pending and not unbuilt and not self._copy_stale:
+        review = self._review_changed()
+        if not pending and not unbuilt and not self._copy_stale and review is None and not self._review_unbuilt:
             return None
         with writer_lock(self.settings, "recon serve (micro-batch)", on_wait=_tell_waiting):
-            return self._batch(pending, unbuilt)
+            return self._batch(pending, unbuilt, review)
 
-    def _batch(self, pending: list[Any], unbuilt: list[int]) -> BatchOutcome:
+    def _batch(self, pending: list[Any], unbuilt: list[int], review_head: ChainHead | None = None) -> BatchOutcome:
         held = _WarehouseHeld(self.settings)
         try:
-            return self._steps(pending, unbuilt, held)
+            return self._steps(pending, unbuilt, review_head, held)
         finally:
             held.close()  # before the writer lock goes: the next writer may be another process
 
-    def _steps(self, pending: list[Any], unbuilt: list[int], held: _WarehouseHeld) -> BatchOutcome:
+    def _review_changed(self) -> ChainHead | None:
+        """The review store's head when it differs from the one the warehouse was last seen to
+        hold (new decisions, or a log changed behind the page), else None."""
+        head = store_head(self._review_store)
+        return head if head is not None and head != self._review_head else None
+
+    def _load_review(self, head: ChainHead) -> str:
+        """The review's decisions in force into the warehouse, unless it holds this head already
+        (a `recon run` loaded it). Returns what was done ('' for nothing). A log that is not
+        intact is said in the log and the status, and not retried until it changes: the
+        webhooks' batches go on with the decisions last loaded."""
+        from core.errors import UserError  # start-up time (see _steps)
+        from recon.review.loading import load_review, loaded_head
+
+        if loaded_head(self.settings, pipelines_dir=self.pipelines_dir) == head:
+            self._review_head = head
+            return ""
+        try:
+            # The store may have grown since `head` was read: what counts is the head loaded.
+            loaded = load_review(self.settings, pipelines_dir=self.pipelines_dir)
+        except UserError as error:
+            self._review_head = head
+            self.inbox.set_status("idle", f"The review's decisions were not loaded: {error}")
+            log.error("The review's decisions were not loaded: %s", error)
+            return ""
+        except Exception as error:
+            raise BatchFailed(
+                f"The review's decisions ({head.rows} in the log) could not be loaded", error,
+                "They stay in the review's store and are loaded again",
+            ) from error
+        if loaded is None:  # the store went away
+            self._review_head = None
+            return ""
+        self._review_head = loaded[1]
+        self._review_unbuilt = True
+        return f"the review's decisions loaded ({loaded[1].rows} in the log)"
+
+    def _steps(
+        self, pending: list[Any], unbuilt: list[int], review_head: ChainHead | None, held: _WarehouseHeld
+    ) -> BatchOutcome:
         # Start-up time and memory: the web process imports this module too, and only the
         # batcher process needs dlt and dbt (seconds and hundreds of MB to import).
         from ingest.stripe.settings import RESOURCES
@@ -220,23 +274,36 @@ class MicroBatcher:
             self.inbox.mark_applied(batch_id, ids, applied)
             tables.update(report.tables)
             unbuilt = [*unbuilt, batch_id]
+        review = ""
+        if review_head is not None:
+            held.open()
+            review = self._load_review(review_head)
         apply_seconds = time.monotonic() - started
         started = time.monotonic()
         models = 0
-        if unbuilt:
+        if unbuilt or self._review_unbuilt:
+            # One dbt run for both: what the changed Stripe tables and the decisions feed.
             try:
                 held.open()
-                models = self._build(tables)
+                models = self._build(tables if unbuilt else set(), review=self._review_unbuilt)
             except Exception as error:
-                failed = BatchFailed(
-                    f"Micro-batch {unbuilt[-1]} could not rebuild the models", error,
-                    "Its events are in the raw tables and stay in the inbox until a rebuild from "
-                    "every Stripe table succeeds",
-                )
-                for batch in unbuilt:
-                    self.inbox.record_error(batch, str(failed))
+                if unbuilt:
+                    failed = BatchFailed(
+                        f"Micro-batch {unbuilt[-1]} could not rebuild the models", error,
+                        "Its events are in the raw tables and stay in the inbox until a rebuild from "
+                        "every Stripe table succeeds",
+                    )
+                    for batch in unbuilt:
+                        self.inbox.record_error(batch, str(failed))
+                else:
+                    failed = BatchFailed(
+                        "The models the review's decisions feed could not be rebuilt", error,
+                        "The decisions are in the raw tables; the rebuild is tried again",
+                    )
                 raise failed from error
-            self.inbox.mark_built(unbuilt)
+            if unbuilt:
+                self.inbox.mark_built(unbuilt)
+            self._review_unbuilt = False
             self._copy_stale = self.settings.target == "duckdb"
         build_seconds = time.monotonic() - started
         started = time.monotonic()
@@ -245,7 +312,7 @@ class MicroBatcher:
             self._publish()
             publish_seconds = time.monotonic() - started
         outcome = BatchOutcome(
-            batch_id, len(pending), applied, models, apply_seconds, build_seconds, publish_seconds
+            batch_id, len(pending), applied, models, apply_seconds, build_seconds, publish_seconds, review
         )
         self.batches += 1
         log.info("%s", outcome.render())
@@ -280,11 +347,16 @@ class MicroBatcher:
             }
             self._fixed_views = fixed_views(self._manifest)
 
-    def _build(self, tables: set[str]) -> int:
+    def _build(self, tables: set[str], *, review: bool = False) -> int:
+        """`dbt run` of the models downstream of the Stripe `tables` that changed (and of the
+        review's decisions with `review`), under the auto-accept policy in force."""
         from recon.dbt import run_dbt, settings_env  # start-up time (see _steps)
+        from recon.review.loading import DECISIONS_SELECTORS, policy_in_force
 
         self._ensure_manifest()
         selectors = affected_selector(tables, self._stripe_sources)
+        if review:
+            selectors += DECISIONS_SELECTORS
         if not selectors:
             return 0
         # The first build of the process creates every view it selects; later ones leave out the
@@ -293,8 +365,9 @@ class MicroBatcher:
         # renames away and drop with it.
         skip = self._views_built and self._fixed_views and self.settings.target == "duckdb"
         skipped = ["--exclude", *self._fixed_views] if skip else []
+        policy = ["--vars", orjson.dumps(policy_in_force(self.settings)).decode()]
         result = run_dbt(
-            ["run", "--select", *selectors, *skipped, *MICRO_BATCH_DBT_FLAGS],
+            ["run", "--select", *selectors, *skipped, *policy, *MICRO_BATCH_DBT_FLAGS],
             settings_env(self.settings),
             manifest=self._manifest,
         )

@@ -173,6 +173,41 @@ def test_the_autonomy_figures_follow_a_known_set_of_decisions(client: TestClient
     assert "Audit sample" in page and "2 item(s) audited so far" in page
 
 
+def _exceptions(config: ReviewConfig, where: str) -> list[tuple[object, ...]]:
+    with duckdb.connect(str(config.settings.warehouse), read_only=True) as con:
+        return con.execute(
+            "select exception_id, exception_type, disposition, coalesce(model_version, 'exception_rules') "
+            f"from marts.fct_reconciliation_exceptions where not is_resolved and {where} order by exception_id"
+        ).fetchall()
+
+
+def test_an_auto_accepted_exception_resolved_otherwise_is_a_reversal(client: TestClient, config: ReviewConfig) -> None:
+    auto = _exceptions(config, "not requires_review")
+    queued = _exceptions(config, "requires_review")
+    assert len(auto) >= 2 and queued, "the review world has auto-accepted and queued exceptions"
+    (reversed_id, machine_type, _, rule), (kept_id, kept_type, kept_disposition, _) = auto[:2]
+    other = next(t for t in ("rounding", "amount_mismatch") if t != machine_type)
+    token = sign_in(client, "rita")
+
+    def resolve(exception_id: object, exception_type: object, disposition: object) -> None:
+        form = {"csrf": token, "exception_type": exception_type, "disposition": disposition, "note": "checked"}
+        assert client.post(f"/exception/{exception_id}/resolve", data=form).status_code == 303
+
+    resolve(reversed_id, other, "expected_variance" if other == "rounding" else "true_exception")  # the machine was wrong
+    resolve(kept_id, kept_type, kept_disposition)  # the machine was right: a confirmation, not a reversal
+    queued_id, queued_type = queued[0][:2]
+    resolve(queued_id, next(t for t in ("rounding", "fee_variance") if t != queued_type), "expected_variance")
+
+    with DecisionStore(config.store_path) as store:
+        figures = measure(Warehouse(config.settings), store.in_force(), [], store.shown())
+    exception_lines = [line for line in figures.per_type if line.kind == "exception"]
+    assert sum(line.reversals for line in exception_lines) == 1  # queued items are not the policy's errors
+    (line,) = [line for line in exception_lines if line.item_type == machine_type]
+    assert line.reversals == 1 and line.touched >= 1
+    (per_rule,) = [r for r in figures.per_rule if (r.kind, r.item_type, r.rule) == ("exception", machine_type, rule)]
+    assert per_rule.reversals == 1
+
+
 def test_wilson_intervals() -> None:
     assert wilson(0, 0) is None
     low, high = wilson(0, 10) or (1.0, 0.0)

@@ -163,6 +163,11 @@ def test_a_controller_reviews_in_a_browser_and_the_next_run_honours_it(
             [exception_id],
         ).fetchall()
         assert resolutions == [("review", "ann")]
+        # the resolved exception left the queue, and the mart says who resolved it
+        assert con.execute(
+            "select requires_review, is_resolved, resolved_by, resolution_source "
+            "from marts.fct_reconciliation_exceptions where exception_id = ?", [exception_id],
+        ).fetchall() == [(False, True, "ann", "review")]
 
 
 def test_the_policy_and_autonomy_pages_in_a_browser(review_server: RunningReview, chromium: Path) -> None:

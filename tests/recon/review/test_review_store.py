@@ -9,12 +9,15 @@ import pytest
 
 from core.errors import UserError
 from recon.review.store import (
+    ChainHead,
     DecisionStore,
     MatchChoice,
     Resolution,
+    Shown,
     match_decision_rows,
     read_for_load,
     resolution_rows,
+    store_head,
 )
 
 WRONG = MatchChoice("ch_1", "INV-1", "PMT-9", None, "charge_payment", "m1")
@@ -91,3 +94,54 @@ def test_vocabulary_is_checked(store: DecisionStore) -> None:
         store.decide_matches([WRONG], "maybe", who="a", role="reviewer")
     with pytest.raises(UserError):
         store.decide_matches([MatchChoice("ch_1", None, None, None)], "confirmed", who="a", role="reviewer")
+
+
+def _cut_last_row(path: Path) -> None:
+    """What someone with the file can do behind the triggers: remove the chain's last row."""
+    con = sqlite3.connect(path)
+    con.execute("drop trigger if exists decisions_never_deleted")
+    con.execute("delete from decisions where seq = (select max(seq) from decisions)")
+    con.commit()
+    con.close()
+
+
+def test_a_log_cut_short_after_a_load_stops_the_next_load(store: DecisionStore) -> None:
+    store.decide_matches([WRONG], "rejected", who="ann", role="reviewer")
+    store.decide_matches([RIGHT], "confirmed", who="ann", role="reviewer")
+    first = read_for_load(store.path)  # the first load: nothing recorded yet
+    assert first.head == ChainHead(2, store.all()[-1].row_hash) == store_head(store.path)
+    store.close()
+
+    _cut_last_row(store.path)
+
+    with DecisionStore(store.path) as reopened:
+        assert reopened.verify().ok  # the chain alone still looks whole
+    with pytest.raises(UserError, match="lost decisions: the warehouse's last load verified 2 decision"):
+        read_for_load(store.path, first.head)
+
+
+def test_a_log_that_grew_or_was_rewritten_is_told_apart(store: DecisionStore) -> None:
+    store.decide_matches([WRONG], "rejected", who="ann", role="reviewer")
+    loaded = read_for_load(store.path).head
+    store.decide_matches([RIGHT], "confirmed", who="ann", role="reviewer")
+    grown = read_for_load(store.path, loaded)  # new decisions after the head: fine
+    assert grown.head.rows == 2 and len(grown.matches) == 2
+
+    _cut_last_row(store.path)
+    _cut_last_row(store.path)
+    with DecisionStore(store.path) as rewritten:  # as many rows again, another history
+        rewritten.decide_matches([WRONG], "confirmed", who="mallory", role="reviewer")
+        rewritten.decide_matches([RIGHT], "confirmed", who="mallory", role="reviewer")
+        assert rewritten.verify().ok
+    with pytest.raises(UserError, match="lost decisions"):
+        read_for_load(store.path, grown.head)
+    assert ChainHead(0, "0" * 64).held_by([])
+
+
+def test_what_an_exception_page_showed_is_kept_beside_its_resolution(store: DecisionStore) -> None:
+    seen = Shown("model-v1", "auto_accepted", "fee_variance", "expected_variance")
+    decision = store.resolve(
+        Resolution("e1", "ch_2", "amount_mismatch", "true_exception", "not a fee"), who="ann", role="reviewer",
+        shown=seen,
+    )
+    assert store.shown() == {decision.decision_id: seen}

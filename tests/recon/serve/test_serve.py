@@ -24,6 +24,13 @@ import pytest
 from core.settings import resolve
 from ingest.stripe.webhooks import apply_events
 from recon.locking import writer_lock
+from recon.review.store import (
+    DecisionStore,
+    MatchChoice,
+    Resolution,
+    default_store_path,
+    store_head,
+)
 from recon.serve import default_inbox_path
 from recon.serve.inbox import Committer, Inbox, Received
 
@@ -446,3 +453,71 @@ MARTS_HOLDING = (
 
 async def _store(committer: Committer, received: Received) -> bool:
     return bool(await committer.store(received))
+
+
+def _wait_for(check: Any, what: str, timeout: float = 240.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.5)
+    pytest.fail(f"{what} within {timeout:.0f} s")
+
+
+def test_review_decisions_reach_the_marts_without_a_webhook(service: Any, query: Any) -> None:
+    """A controller's decisions (the review page's store beside the warehouse) reach the marts
+    through the service's micro-batches, no event needed: a rejected pair leaves, a confirmed one
+    is `confirmed`, a resolved exception leaves the queue and says who resolved it."""
+    pairs = query(
+        service.warehouse,
+        "select stripe_object_id, erp_document_number, erp_payment_number, erp_journal_number, match_type, "
+        "match_id, rule_name, status from marts.fct_reconciliation_matches "
+        "where match_type = 'charge_payment' and erp_payment_number is not null "
+        "and status in ('auto_matched', 'suggested') order by match_id limit 2",
+    )
+    (rejected, confirmed) = [MatchChoice(*row) for row in pairs]
+    (exception,) = query(
+        service.warehouse,
+        "select exception_id, object_id, exception_type, disposition from marts.fct_reconciliation_exceptions "
+        "where not is_resolved and exception_type <> 'rounding' order by exception_id limit 1",
+    )
+    service.wait_ready()
+    started = time.monotonic()
+    store_path = default_store_path(service.settings)
+    with DecisionStore(store_path) as store:
+        store.decide_matches([rejected], "rejected", who="rita", role="reviewer")
+        store.decide_matches([confirmed], "confirmed", who="rita", role="reviewer")
+        store.resolve(Resolution(exception[0], exception[1], "rounding", "expected_variance", "one cent"),
+                      who="rita", role="reviewer")
+
+    def pair_status(choice: MatchChoice) -> list[tuple[Any, ...]]:
+        return query(
+            service.warehouse,
+            "select status from marts.fct_reconciliation_matches where stripe_object_id = ? and erp_payment_number = ?",
+            choice.stripe_object_id, choice.erp_payment_number,
+        )
+
+    def resolution() -> list[tuple[Any, ...]]:
+        return query(
+            service.warehouse,
+            "select requires_review, is_resolved, resolved_exception_type, resolved_disposition, resolved_by, "
+            "resolution_note, resolution_source, exception_type from marts.fct_reconciliation_exceptions "
+            "where exception_id = ? and is_resolved",
+            exception[0],
+        )
+
+    # the resolution was recorded last: once it is in the marts, every decision is
+    _wait_for(resolution, "the resolved exception did not show as resolved")
+    print(f"the review's decisions reached the marts in {time.monotonic() - started:.1f} s")
+    assert resolution() == [(False, True, "rounding", "expected_variance", "rita", "one cent", "review", exception[2])]
+    assert pair_status(confirmed) == [("confirmed",)]
+    assert pair_status(rejected) == []
+    head = store_head(store_path)
+    assert head is not None
+    assert query(service.warehouse, "select decision_count, last_row_hash from raw_decisions.review_chain_heads") == [
+        (head.rows, head.last_hash)
+    ]
+    health = service.health()
+    assert health["inbox"]["events"] == 0  # no webhook brought them
+    assert "the review's decisions loaded (3 in the log)" in service.log_path.read_text()

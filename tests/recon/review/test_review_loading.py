@@ -1,0 +1,61 @@
+"""The review's decisions into the warehouse (recon.review.loading): each load records the chain
+head it verified, and a run refuses a log that no longer holds it (its last rows cut off)."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from core.errors import UserError
+from core.settings import resolve
+from recon.demo.run import serving
+from recon.pipeline import ingest_erp, run_steps
+from recon.review.store import DecisionStore, MatchChoice, default_store_path, store_head
+from tests.recon.review.conftest import ReviewWorld
+
+
+def test_a_run_refuses_a_decision_log_cut_short_since_the_last_load(review_world: ReviewWorld, tmp_path: Path) -> None:
+    warehouse = review_world.copy_to(tmp_path / "warehouse")
+    settings = resolve(warehouse=str(warehouse), target="duckdb", env={})
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        pairs = con.execute(
+            "select stripe_object_id, erp_document_number, erp_payment_number, erp_journal_number, match_type, "
+            "match_id from marts.fct_reconciliation_matches where erp_payment_number is not null "
+            "order by match_id limit 2"
+        ).fetchall()
+    store_path = default_store_path(settings)
+    with DecisionStore(store_path) as store:
+        store.decide_matches([MatchChoice(*pairs[0])], "confirmed", who="rita", role="reviewer")
+        store.decide_matches([MatchChoice(*pairs[1])], "rejected", who="rita", role="reviewer")
+    head = store_head(store_path)
+
+    def loaded() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            return (
+                con.execute("select decision_count, last_row_hash from raw_decisions.review_chain_heads").fetchall(),
+                con.execute("select decision from raw_decisions.review_match_decisions order by decision").fetchall(),
+            )
+
+    with serving(review_world.world, settings) as run_settings:
+        ingest_erp(run_settings)  # the run's first step loads the decisions and records the head
+        assert head is not None and loaded() == ([(2, head.last_hash)], [("confirmed",), ("rejected",)])
+
+        # someone with the file removes the last decision behind the triggers: the chain that is
+        # left is intact row by row, and only the recorded head shows what is missing
+        con = sqlite3.connect(store_path)
+        con.execute("drop trigger decisions_never_deleted")
+        con.execute("delete from decisions where seq = (select max(seq) from decisions)")
+        con.commit()
+        con.close()
+        with DecisionStore(store_path) as store:
+            assert store.verify().ok
+
+        out = io.StringIO()
+        with pytest.raises(UserError, match="lost decisions: the warehouse's last load verified 2 decision"):
+            run_steps(run_settings, out)
+    assert "== ingest stripe" not in out.getvalue()  # refused before anything else was loaded
+    assert loaded() == ([(2, head.last_hash)], [("confirmed",), ("rejected",)])  # the last good load stands
