@@ -28,16 +28,16 @@ if WORKER:
     # The checks' Data Docs (checks.validate), which every `recon run` of a test rebuilds.
     os.environ.setdefault("RECON_REPORT_DIR", str(PROJECT_DIR / "reports" / "pytest" / WORKER / "data_docs"))
 
-# Tests that share an expensive session fixture run in one worker, as one group (`--dist
-# loadgroup`): the fixture is built once, not once a worker. The first fixture an item uses
-# names its group; every other test is grouped with its module (its module fixtures built once).
+# Tests that share an expensive session fixture they change or hold open run in one worker, as
+# one group (`--dist loadgroup`): the fixture is built once, not once a worker. Every other test
+# goes to whichever worker is free; fixtures they only copy are built once for all workers
+# (`built_once`). A long group ends the run alone: keep groups to what cannot be shared.
 HEAVY_FIXTURES = {
     "built": "dbt-build-of-demo-run",  # tests/models: a dbt build on the demo run's copy
     "con": "dbt-build-of-demo-run",
     "loaded_world": "dbt-build-of-demo-run",
     "ml_warehouse": "ml-warehouse",
-    "review_world": "review-world",
-    "live_world": "live-world",
+    "review_world": "review-world",  # the review app reads the world's warehouse itself
 }
 
 
@@ -47,7 +47,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         names = getattr(item, "fixturenames", ())
         group = next((HEAVY_FIXTURES[name] for name in names if name in HEAVY_FIXTURES), None)
-        item.add_marker(pytest.mark.xdist_group(group or item.nodeid.split("::")[0]))
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:

@@ -17,6 +17,7 @@ import pytest
 
 from core.settings import resolve
 from recon.demo.live import ServiceProcess, world_cutoff
+from tests.conftest import built_once
 
 SECRET = "whsec_test_serve_0123456789abcdef"
 LIVE_DAYS = 10  # the world's last days arrive by webhook, the rest by the batch run
@@ -41,9 +42,13 @@ def live_world(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> L
     from recon.pipeline import run_steps
 
     cutoff = world_cutoff(small_world, LIVE_DAYS)
-    warehouse = tmp_path_factory.mktemp("live") / "live.duckdb"
-    with serving(small_world, resolve(warehouse=str(warehouse), target="duckdb", env={})) as settings:
-        run_steps(settings, io.StringIO(), stripe_until=cutoff)
+
+    def load(folder: Path) -> None:
+        with serving(small_world, resolve(warehouse=str(folder / "live.duckdb"), target="duckdb", env={})) as settings:
+            run_steps(settings, io.StringIO(), stripe_until=cutoff)
+
+    # Once for every xdist worker (tests/conftest.py): the tests work on copies (warehouse_copy).
+    warehouse = built_once(tmp_path_factory, "live-world", load) / "live.duckdb"
     return LiveWorld(small_world, warehouse, cutoff)
 
 
