@@ -18,7 +18,7 @@ from typing import Any
 import dlt
 from dlt.common.destination import Destination
 
-from core.errors import UserError
+from core.errors import ReconError, UserError
 from core.settings import Settings
 from core.warehouse import postgres_credentials
 
@@ -68,3 +68,19 @@ def pipeline(
         dataset_name=dataset_name,
         pipelines_dir=str(folder),
     )
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """Under dlt's PipelineStepFailed, the first of our own errors (ReconError: a bad file, an API
+    that did not answer) raised inside a resource, else the innermost cause."""
+    seen: set[int] = set()
+    current: BaseException = error
+    while id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ReconError):
+            return current
+        nxt = current.__cause__ or current.__context__
+        if nxt is None:
+            return current
+        current = nxt
+    return current

@@ -162,11 +162,9 @@ def load_bank(settings: Settings, *, pipelines_dir: Path | None = None) -> LoadR
     try:
         pipeline.run(bank_source(tables, log))
     except PipelineStepFailed as error:
-        cause: BaseException | None = error
-        while cause is not None:
-            if isinstance(cause, ReconError):
-                raise cause from error
-            cause = cause.__cause__ or cause.__context__
+        cause = destinations.root_cause(error)
+        if isinstance(cause, ReconError):
+            raise cause from error
         raise
     report = LoadReport(source=SOURCE_NAME, seconds=time.perf_counter() - started)
     report.table(STATEMENTS_TABLE).new_rows = len(tables[STATEMENTS_TABLE])

@@ -548,11 +548,9 @@ def load_tables(
         with _dlt_load_id_on_arrow():
             pipeline.run(source, loader_file_format="parquet")
     except PipelineStepFailed as error:
-        cause: BaseException | None = error
-        while cause is not None:
-            if isinstance(cause, ReconError):
-                raise cause from error
-            cause = cause.__cause__ or cause.__context__
+        cause = destinations.root_cause(error)
+        if isinstance(cause, ReconError):
+            raise cause from error
         raise
     report = LoadReport(source=report_name, seconds=time.perf_counter() - started)
     new_quarantine = 0

@@ -69,7 +69,7 @@ def load_stripe(
         pipeline.load()
     except PipelineStepFailed as failure:
         _abort(pipeline)
-        cause = _root_cause(failure)
+        cause = destinations.root_cause(failure)
         if isinstance(cause, ReconError):
             raise cause from None
         raise SourceUnavailableError(f"Stripe ingestion failed at step {failure.step}: {cause}") from None
@@ -166,16 +166,3 @@ def _abort(pipeline: Any) -> None:
     except Exception as error:  # nothing pending, or already clean
         log.debug("abort_packages: %s", type(error).__name__)
 
-
-def _root_cause(error: BaseException) -> BaseException:
-    seen: set[int] = set()
-    current: BaseException = error
-    while id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ReconError):
-            return current
-        nxt = current.__cause__ or current.__context__
-        if nxt is None:
-            return current
-        current = nxt
-    return current
