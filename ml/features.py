@@ -81,16 +81,14 @@ def load_features(con: Connection) -> pd.DataFrame:
 
 
 def load_resolutions(con: Connection) -> pd.DataFrame:
-    """The analysts' past resolutions (docs/contract.md section 3b), the latest one per object."""
-    table = f"{schema('staging')}.stg_decisions__exception_resolutions"
+    """The analysts' past resolutions (docs/contract.md section 3b): the one in force per object,
+    as the exceptions mart shows it (int_exception_resolutions_latest)."""
+    table = f"{schema('matching')}.int_exception_resolutions_latest"
     frame = _read(
         con,
-        "select object_id, exception_type, disposition, resolved_at from ("
-        f"select object_id, lower(trim(exception_type)) as exception_type, "
-        f"lower(trim(disposition)) as disposition, resolved_at, "
-        "row_number() over (partition by object_id order by resolved_at desc, exception_type) as latest "
-        f"from {table} where object_id is not null and exception_type is not null"
-        ") as resolutions where latest = 1 order by object_id",
+        "select object_id, lower(trim(exception_type)) as exception_type, "
+        "lower(trim(disposition)) as disposition, resolved_at "
+        f"from {table} where exception_type is not null order by object_id",
     )
     unknown = ~frame["exception_type"].isin(list(DISPOSITION_OF_TYPE))
     if unknown.any():

@@ -18,29 +18,8 @@ classifications as (
     select * from {{ ref('stg_ml__exception_classifications') }}
 ),
 
-exception_resolutions as (
-    select * from {{ ref('stg_decisions__exception_resolutions') }}
-),
-
-resolutions_ranked as (
-    select
-        object_id,
-        exception_type,
-        disposition,
-        resolved_at,
-        resolved_by,
-        note,
-        decision_source,
-        row_number() over (
-            partition by object_id
-            order by resolved_at desc, decision_source desc, exception_type asc
-        ) as recency
-    from exception_resolutions
-),
-
 latest_resolutions as (
-    select * from resolutions_ranked
-    where recency = 1
+    select * from {{ ref('int_exception_resolutions_latest') }}
 ),
 
 classified as (
