@@ -27,7 +27,13 @@ from typing import NamedTuple
 
 from core.errors import UserError
 from core.settings import Settings
-from core.vocabulary import DISPOSITION_OF_TYPE, DISPOSITIONS, EXCEPTION_TYPES
+from core.vocabulary import (
+    BANK_DISPOSITION_OF_TYPE,
+    BANK_EXCEPTION_TYPES,
+    DISPOSITION_OF_TYPE,
+    DISPOSITIONS,
+    EXCEPTION_TYPES,
+)
 from recon.durable import open_sqlite
 
 GENESIS = "0" * 64
@@ -404,7 +410,7 @@ class DecisionStore:
     def resolve(self, resolution: Resolution, *, who: str, role: str, shown: Shown = NOTHING_SHOWN) -> Decision:
         """Resolve an exception with a type and disposition of the vocabulary and a note;
         `shown`: the exception as its page showed it (its classifier, status, type, disposition)."""
-        if resolution.exception_type not in EXCEPTION_TYPES:
+        if resolution.exception_type not in (*EXCEPTION_TYPES, *BANK_EXCEPTION_TYPES):
             raise UserError(f"Unknown exception type {resolution.exception_type!r}.")
         if resolution.disposition not in DISPOSITIONS:
             raise UserError(f"A disposition is one of {', '.join(DISPOSITIONS)}, not {resolution.disposition!r}.")
@@ -655,7 +661,8 @@ def resolution_rows(decisions: InForce) -> list[dict[str, object]]:
         {
             "object_id": d.object_id,
             "exception_type": d.exception_type,
-            "disposition": d.disposition or DISPOSITION_OF_TYPE.get(d.exception_type or ""),
+            "disposition": d.disposition
+            or {**DISPOSITION_OF_TYPE, **BANK_DISPOSITION_OF_TYPE}.get(d.exception_type or ""),
             "resolved_at": _timestamp(d.decided_at),
             "resolved_by": d.decided_by,
             "note": d.note,
