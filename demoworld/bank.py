@@ -207,6 +207,17 @@ def _camt053(path: Path, group: list[dt.date], lines: list[BankLine], opening: i
         el(el(entry, "BookgDt"), "Dt", str(line.day))
         el(el(entry, "ValDt"), "Dt", str(line.day))
         el(entry, "AcctSvcrRef", f"BR{line.day:%y%m%d}{i:04d}")
+        # the ISO bank transaction code (a received or issued ACH credit transfer), required by
+        # the schema, and the BAI2 code the bank also uses
+        code = el(entry, "BkTxCd")
+        domain = el(code, "Domn")
+        el(domain, "Cd", "PMNT")
+        family = el(domain, "Fmly")
+        el(family, "Cd", "RCDT" if line.amount >= 0 else "ICDT")
+        el(family, "SubFmlyCd", "ACDT")
+        proprietary = el(code, "Prtry")
+        el(proprietary, "Cd", line.type_code)
+        el(proprietary, "Issr", "BAI")
         details = el(el(entry, "NtryDtls"), "TxDtls")
         if line.reference:
             el(el(details, "Refs"), "EndToEndId", line.reference)

@@ -335,6 +335,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_review(args: argparse.Namespace, settings: Settings) -> int:
+    from core.warehouse import describe_postgres  # start-up time
     from recon.review.server import review_config, run_server  # start-up time
     from recon.review.users import add_user, default_users_path, load_users  # start-up time
 
@@ -352,9 +353,10 @@ def _cmd_review(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     config = review_config(settings, users=args.users)
     load_users(config.users_path)  # a missing or bad users file stops here, before the address is printed
+    warehouse = describe_postgres() if settings.target == "postgres" else str(settings.warehouse)
     print(
         f"recon review: http://{args.host}:{args.port}/ (users {config.users_path}; decisions "
-        f"{config.store_path}; warehouse {settings.warehouse})",
+        f"{config.store_path}; warehouse {warehouse})",
         flush=True,
     )
     run_server(config, host=args.host, port=args.port)

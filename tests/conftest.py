@@ -38,6 +38,7 @@ HEAVY_FIXTURES = {
     "loaded_world": "dbt-build-of-demo-run",
     "ml_warehouse": "ml-warehouse",
     "review_world": "review-world",  # the review app reads the world's warehouse itself
+    "two_targets": "two-targets",  # a world run on DuckDB and on PostgreSQL (tests/recon/conftest.py)
 }
 
 

@@ -1,5 +1,6 @@
 """Pure parsers of bank statement files: BAI2 (the `bai2` library), ISO 20022 camt.053 (lxml,
-XPath on the message's namespace) and a plain CSV export (date, amount, currency, description,
+validated against the published XSD of its version, ingest/bank/schemas/, then read by XPath on
+the message's namespace) and a plain CSV export (date, amount, currency, description,
 reference, balance).
 
 Each parser turns one file into `ParsedFile`: its statements (account, currency, opening and
@@ -12,6 +13,7 @@ knows dlt.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,10 @@ BAI2, CAMT053, CSV = "bai2", "camt053", "csv"
 # Which parser reads a file, by its extension (any case).
 FORMAT_OF_SUFFIX = {".bai": BAI2, ".bai2": BAI2, ".xml": CAMT053, ".csv": CSV}
 CAMT053_NAMESPACE_PREFIX = "urn:iso:std:iso:20022:tech:xsd:camt.053."
+# The ISO 20022 schemas of the camt.053 versions banks send, as published (ingest/bank/schemas/).
+SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
+# Schema errors told about one entry or file, at most.
+SCHEMA_ERRORS_SHOWN = 3
 # BAI2 summary codes of the ledger balances (opening, closing).
 BAI2_OPENING, BAI2_CLOSING = "010", "015"
 # A raw text shown in the quarantine is cut to this many characters.
@@ -271,6 +277,7 @@ def parse_camt053(path: Path) -> ParsedFile:
             source=path.name,
         )
     ns = {"c": namespace}
+    refused = _camt_schema_refusals(root, namespace, path.name)
 
     def first(node: Any, xpath: str) -> str | None:
         found = node.xpath(xpath, namespaces=ns)
@@ -307,6 +314,8 @@ def parse_camt053(path: Path) -> ParsedFile:
             raw = etree.tostring(entry, encoding="unicode", with_tail=False)
             entry_currency = first(entry, "c:Amt/@Ccy")
             try:
+                if entry in refused:
+                    raise ValueError(refused[entry])
                 if currency is None:
                     raise ValueError(f"the statement's currency {currency_code!r} is not a known ISO 4217 currency")
                 if entry_currency is not None and entry_currency.lower() != currency:
@@ -338,6 +347,66 @@ def parse_camt053(path: Path) -> ParsedFile:
                 or first(entry, "c:BkTxCd/c:Prtry/c:Cd/text()"),
             ))
     return out
+
+
+@functools.cache
+def camt053_schema(version: str) -> etree.XMLSchema | None:
+    """The published XSD of camt.053 `version` (`001.02`), compiled once; None when the project
+    holds no schema of that version."""
+    path = SCHEMAS_DIR / f"camt.053.{version}.xsd"
+    if not path.is_file():
+        return None
+    return etree.XMLSchema(etree.parse(str(path), parser=etree.XMLParser(resolve_entities=False, no_network=True)))
+
+
+def camt053_versions() -> list[str]:
+    """The camt.053 versions whose schema the project holds."""
+    return sorted(p.name.removeprefix("camt.053.").removesuffix(".xsd") for p in SCHEMAS_DIR.glob("camt.053.*.xsd"))
+
+
+def _camt_schema_refusals(root: Any, namespace: str, source: str) -> dict[Any, str]:
+    """Validate a camt.053 document against its version's published schema. Every error inside
+    an entry (`Ntry`) refuses that entry (entry -> reason: it is quarantined, its statement
+    counts it); an error anywhere else (the header, a statement, a balance), or a version the
+    project has no schema of, refuses the file: InputError."""
+    version = namespace.removeprefix(CAMT053_NAMESPACE_PREFIX)
+    schema = camt053_schema(version)
+    if schema is None:
+        raise InputError(
+            f"is camt.053.{version}, a version this project holds no schema of (it holds "
+            f"{', '.join(camt053_versions())} in ingest/bank/schemas/): add the version's published XSD there",
+            source=source,
+        )
+    if schema.validate(root):
+        return {}
+    entry_tag = f"{{{namespace}}}Ntry"
+    by_entry: dict[Any, list[str]] = {}
+    elsewhere: list[str] = []
+    tree = root.getroottree()
+    for error in schema.error_log:
+        found = tree.xpath(error.path) if error.path else []
+        node = found[0] if found else None
+        entry = next((n for n in ([node, *node.iterancestors()] if node is not None else []) if n.tag == entry_tag), None)
+        message = f"line {error.line}: {_short_schema_message(error.message, namespace)}"
+        if entry is None:
+            elsewhere.append(message)
+        else:
+            by_entry.setdefault(entry, []).append(message)
+    if elsewhere:
+        raise InputError(
+            f"does not follow the camt.053.{version} schema outside its entries ("
+            + "; ".join(elsewhere[:SCHEMA_ERRORS_SHOWN]) + (" ..." if len(elsewhere) > SCHEMA_ERRORS_SHOWN else "") + ")",
+            source=source,
+        )
+    return {
+        entry: f"the entry does not follow the camt.053.{version} schema: " + "; ".join(messages[:SCHEMA_ERRORS_SHOWN])
+        for entry, messages in by_entry.items()
+    }
+
+
+def _short_schema_message(message: str, namespace: str) -> str:
+    """libxml2's message without the namespace spelled out at every element name."""
+    return message.replace("{" + namespace + "}", "")
 
 
 def _date_or_none(text: str | None) -> dt.date | None:
@@ -455,6 +524,8 @@ __all__ = [
     "Line",
     "ParsedFile",
     "Statement",
+    "camt053_schema",
+    "camt053_versions",
     "file_format",
     "parse_bai2",
     "parse_camt053",

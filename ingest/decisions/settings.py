@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.vocabulary import DISPOSITIONS, EXCEPTION_TYPES
+from core.vocabulary import BANK_EXCEPTION_TYPES, DISPOSITIONS, EXCEPTION_TYPES
 from ingest.erp.helpers import ColumnSpec, TableSpec
 
 PIPELINE_NAME = "recon_decisions"
@@ -37,7 +37,7 @@ EXCEPTION_RESOLUTIONS = TableSpec(
     name="exception_resolutions",
     columns=(
         ColumnSpec("object_id", required=True),
-        ColumnSpec("exception_type", "choice", required=True, choices=EXCEPTION_TYPES),
+        ColumnSpec("exception_type", "choice", required=True, choices=(*EXCEPTION_TYPES, *BANK_EXCEPTION_TYPES)),
         ColumnSpec("disposition", "choice", required=True, choices=DISPOSITIONS),
         ColumnSpec("resolved_at", "timestamp", required=True),
         ColumnSpec("resolved_by"),

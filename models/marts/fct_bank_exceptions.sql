@@ -12,6 +12,10 @@
       within the statements' dates, that no statement line carries.
     Kept apart from fct_reconciliation_exceptions (which the classifier and the conservation
     checks read), so that a run without statements changes nothing there.
+    A person resolves one on the review page (or in the CSV decisions) with a bank type: the
+    latest resolution of its object (int_bank_exception_resolutions_latest) is shown beside the
+    rule's values (resolved_*), which stay as they were, and the exception no longer requires
+    review. Every other one requires review: no auto-accept policy covers the bank's types.
 -#}
 with
 
@@ -30,6 +34,10 @@ bank_lines as (
 deposits as (
     select * from {{ ref('int_gl_deposits_identified') }}
     where is_stripe_deposit
+),
+
+latest_resolutions as (
+    select * from {{ ref('int_bank_exception_resolutions_latest') }}
 ),
 
 deposit_matches as (
@@ -149,7 +157,7 @@ unioned as (
     select * from deposits_missing
 ),
 
-final as (
+identified as (
     select
         {{ hash_key(['side', 'object_id', 'exception_type']) }} as exception_id,
         object_id,
@@ -166,6 +174,32 @@ final as (
         event_date,
         reference
     from unioned
+),
+
+final as (
+    select
+        identified.exception_id,
+        identified.object_id,
+        identified.side,
+        identified.object_type,
+        identified.exception_type,
+        identified.disposition,
+        identified.currency,
+        identified.amount_minor,
+        identified.difference_minor,
+        identified.event_date,
+        identified.reference,
+        latest_resolutions.object_id is null as requires_review,
+        latest_resolutions.object_id is not null as is_resolved,
+        latest_resolutions.exception_type as resolved_exception_type,
+        latest_resolutions.disposition as resolved_disposition,
+        cast(latest_resolutions.resolved_at as {{ dbt.type_timestamp() }}) as resolved_at,
+        latest_resolutions.resolved_by,
+        latest_resolutions.note as resolution_note,
+        latest_resolutions.decision_source as resolution_source
+    from identified
+    left join latest_resolutions
+        on identified.object_id = latest_resolutions.object_id
 )
 
 select * from final

@@ -22,7 +22,7 @@ from core.errors import ReconError
 from core.settings import PROJECT_DIR, Settings
 from demoworld.mess import NONE, MessSettings
 from demoworld.stripe_api import StripeAPIServer
-from demoworld.world import WorldSpec, generate_world
+from demoworld.world import FORMAT_VERSION, WorldSpec, generate_world
 from ingest.destinations import PIPELINES_DIR_NAME
 from recon import pipeline
 from recon.demo.live import deliver_live, world_cutoff
@@ -57,7 +57,8 @@ def ensure_world(
     if manifest_path.exists():
         manifest: dict[str, object] = json.loads(manifest_path.read_text())
         if (
-            manifest.get("seed") == seed
+            manifest.get("format") == FORMAT_VERSION
+            and manifest.get("seed") == seed
             and manifest.get("scale") == scale
             and manifest.get("mess") == wanted_mess
         ):

@@ -1,7 +1,7 @@
 """The review page's ASGI application (Starlette, server-rendered Jinja2, a little plain JavaScript).
 
 Routes: `/login` and `/logout`; `/` the queue (filters in the query string, server-side pages);
-`/match/{id}` and `/exception/{id}` an item with its evidence; POSTs that record decisions in the
+`/match/{id}`, `/exception/{id}` and `/bank/{id}` (a bank statements' exception) an item with its evidence; POSTs that record decisions in the
 store (recon.review.store), never in the warehouse; `/bulk-accept`; `/undo/{decision_id}`; `/log`
 the decision log and its chain; `/settings` the auto-accept policy (an admin changes it,
 recon.review.policy); `/autonomy` what the policy does and the audit sample (recon.review.autonomy). Every page but the sign-in needs a session; every form carries
@@ -36,7 +36,13 @@ from starlette.templating import Jinja2Templates
 from core.currencies import exponents
 from core.errors import ReconError, SourceUnavailableError, UserError
 from core.settings import Settings
-from core.vocabulary import DISPOSITION_OF_TYPE, DISPOSITIONS, EXCEPTION_TYPES
+from core.vocabulary import (
+    BANK_DISPOSITION_OF_TYPE,
+    BANK_EXCEPTION_TYPES,
+    DISPOSITION_OF_TYPE,
+    DISPOSITIONS,
+    EXCEPTION_TYPES,
+)
 from recon.review.autonomy import (
     AUTO_ACCEPTED,
     EXCEPTION_RULES,
@@ -45,7 +51,7 @@ from recon.review.autonomy import (
     measure,
 )
 from recon.review.policy import MATCH_TYPES, RuleInput, project_defaults
-from recon.review.reads import PAGE_SIZE, QueueFilter, Warehouse, as_date, period_label
+from recon.review.reads import BANK_RULES, PAGE_SIZE, QueueFilter, Warehouse, as_date, period_label
 from recon.review.store import DecisionStore, InForce, MatchChoice, Resolution, Shown
 from recon.review.users import User, authenticate, load_users
 
@@ -91,6 +97,8 @@ def _templates() -> Jinja2Templates:
     env.globals["MATCH_TYPES"] = MATCH_TYPES
     env.globals["DISPOSITION_OF_TYPE"] = DISPOSITION_OF_TYPE
     env.globals["EXCEPTION_TYPES"] = EXCEPTION_TYPES
+    env.globals["BANK_DISPOSITION_OF_TYPE"] = BANK_DISPOSITION_OF_TYPE
+    env.globals["BANK_EXCEPTION_TYPES"] = BANK_EXCEPTION_TYPES
     env.globals["DISPOSITIONS"] = DISPOSITIONS
     return templates
 
@@ -304,23 +312,49 @@ def create_app(config: ReviewConfig) -> Starlette:
         })
 
     async def resolve_exception(request: Request, user: User) -> Response:
+        return await _resolve(request, user, bank=False)
+
+    async def resolve_bank_exception(request: Request, user: User) -> Response:
+        return await _resolve(request, user, bank=True)
+
+    async def _resolve(request: Request, user: User, *, bank: bool) -> Response:
+        """Resolve an exception (or, `bank`, a bank statements' exception) with a type of its own
+        family, a disposition and a note."""
         form = await checked_form(request)
         exception_id = request.path_params["exception_id"]
         try:
-            row = warehouse.exception(exception_id)
+            row = warehouse.bank_exception(exception_id) if bank else warehouse.exception(exception_id)
         except SourceUnavailableError:
             row = _seen(signer, form, exception_id=exception_id)
         if row is None:
-            raise UserError(f"No exception {exception_id} in the marts.")
+            raise UserError(f"No {'bank ' if bank else ''}exception {exception_id} in the marts.")
+        types = BANK_DISPOSITION_OF_TYPE if bank else DISPOSITION_OF_TYPE
         exception_type = str(form.get("exception_type") or "")
-        disposition = str(form.get("disposition") or DISPOSITION_OF_TYPE.get(exception_type, ""))
+        if exception_type not in types:
+            raise UserError(f"{exception_type[:40]!r} is not a type of this exception: one of {', '.join(types)}.")
+        disposition = str(form.get("disposition") or types[exception_type])
         note = str(form.get("note") or "").strip()[:NOTE_LIMIT]
         store.resolve(
             Resolution(exception_id, row["object_id"], exception_type, disposition, note),
-            who=user.username, role=user.role, shown=_exception_shown(row),
+            who=user.username, role=user.role, shown=_exception_shown(row, bank=bank),
         )
         flash(request, f"Resolved {row['object_id']} as {exception_type} ({disposition}).")
         return RedirectResponse("/at?" + _query_of(form), status_code=303)
+
+    async def bank_exception_page(request: Request, user: User) -> Response:
+        exception_id = request.path_params["exception_id"]
+        row = warehouse.bank_exception(exception_id)
+        if row is None:
+            return render(request, "error.html", {"message": f"No bank exception {exception_id} in the marts."}, 404)
+        return render(request, "bank.html", {
+            "e": row,
+            "seen": signer.dumps({
+                name: row.get(name)
+                for name in ("exception_id", "object_id", "exception_type", "disposition", "requires_review")
+            }),
+            "history": store.for_exception(exception_id),
+            **_carried(request),
+        })
 
     # --- bulk, undo, the log ----------------------------------------------------------------
 
@@ -427,6 +461,8 @@ def create_app(config: ReviewConfig) -> Starlette:
         Route("/match/{match_id:str}/decide", signed_in(decide_match, "decide"), methods=["POST"]),
         Route("/exception/{exception_id:str}", signed_in(exception_page)),
         Route("/exception/{exception_id:str}/resolve", signed_in(resolve_exception, "decide"), methods=["POST"]),
+        Route("/bank/{exception_id:str}", signed_in(bank_exception_page)),
+        Route("/bank/{exception_id:str}/resolve", signed_in(resolve_bank_exception, "decide"), methods=["POST"]),
         Route("/bulk-accept", signed_in(bulk_accept, "bulk"), methods=["POST"]),
         Route("/undo/{decision_id:str}", signed_in(undo, "decide"), methods=["POST"]),
         Route("/log", signed_in(decision_log)),
@@ -525,15 +561,15 @@ def _position(text: str | None) -> int:
     return int(text) if text and text.isdigit() and int(text) < 10_000_000 else 0
 
 
-def _exception_shown(row: dict[str, Any]) -> Shown:
+def _exception_shown(row: dict[str, Any], *, bank: bool = False) -> Shown:
     """What the exception's page showed (for the autonomy page's reversals): the classifier (or
-    the rules), whether it waited for review or was auto-accepted, the machine's type and
-    disposition. An exception a person resolved before is neither: its status is not recorded."""
+    the rules; the bank's rules for a bank exception), whether it waited for review or was
+    auto-accepted, the machine's type and disposition. An exception a person resolved before is
+    neither: its status is not recorded."""
     review = row.get("requires_review")
     status = None if row.get("is_resolved") or review is None else (REQUIRES_REVIEW if review else AUTO_ACCEPTED)
-    return Shown(
-        row.get("model_version") or EXCEPTION_RULES, status, row.get("exception_type"), row.get("disposition")
-    )
+    rule = BANK_RULES if bank else (row.get("model_version") or EXCEPTION_RULES)
+    return Shown(rule, status, row.get("exception_type"), row.get("disposition"))
 
 
 def _counterpart(row: dict[str, Any]) -> str:

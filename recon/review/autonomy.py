@@ -162,8 +162,8 @@ with items as (
 marked as (
     select
         items.*,
-        coalesce(items.pair_key in (select unnest($touched_pairs)), false)
-            or items.item_id in (select unnest($touched_exceptions)) as is_touched
+        coalesce(items.pair_key in (select unnest(cast($touched_pairs as varchar[]))), false)
+            or items.item_id in (select unnest(cast($touched_exceptions as varchar[]))) as is_touched
     from items
 )
 """
@@ -182,8 +182,8 @@ select
     count(*) filter (where is_touched) as touched,
     coalesce(sum(amount_minor) filter (where is_auto and not is_touched), 0) as money_minor
 from marked
-group by all
-order by all
+group by kind, item_type, rule, currency
+order by kind, item_type, rule, currency
 """
 
 
@@ -210,7 +210,7 @@ left join {marts}.fct_reconciliation_exceptions as exceptions
     on marked.kind = 'exception' and marked.item_id = exceptions.exception_id
 where marked.is_auto
     and not marked.is_touched
-    and marked.item_id not in (select unnest($audited))
+    and marked.item_id not in (select unnest(cast($audited as varchar[])))
 order by md5($salt || marked.item_id), marked.item_id
 limit $limit
 """
@@ -231,10 +231,10 @@ def measure(
     audited_ids = [a.match_id or a.exception_id or "" for a in audits]
     binds: dict[str, Any] = {"touched_pairs": touched_pairs, "touched_exceptions": touched_exceptions}
     with warehouse.connect() as con:
-        figures = con.execute(_figures_sql(), binds).fetchall()
-        sample_rows = con.execute(
+        figures = con.rows(_figures_sql(), binds)
+        sample_rows = con.rows(
             _sample_sql(), {**binds, "audited": audited_ids, "salt": AUDIT_SALT, "limit": sample_size}
-        ).fetchall()
+        )
 
     per_type: dict[tuple[str, str], Line] = {}
     per_rule: dict[tuple[str, str, str], Line] = {}

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from core.settings import Settings
-from ingest.decisions.review import load_review_decisions, read_loaded_head
+from ingest.decisions.review import load_review_decisions, read_loaded_head, read_loaded_policy_head
 from ingest.report import LoadReport
 from recon.review.policy import policy_vars
 from recon.review.store import ChainHead, DecisionStore, default_store_path, read_for_load
@@ -30,6 +30,12 @@ def loaded_head(settings: Settings, *, pipelines_dir: Path | None = None) -> Cha
     return ChainHead(*found) if found else None
 
 
+def loaded_policy_head(settings: Settings, *, pipelines_dir: Path | None = None) -> ChainHead | None:
+    """The policy log's head the warehouse's latest load of the review's decisions verified."""
+    found = read_loaded_policy_head(settings, pipelines_dir=pipelines_dir)
+    return ChainHead(*found) if found else None
+
+
 def ingest_review_decisions(settings: Settings, *, pipelines_dir: Path | None = None) -> LoadReport | None:
     """The review page's decisions in force (recon.review.store) into raw_decisions.review_*,
     once its hash chain is verified and found to hold the head the last load verified (so a log
@@ -43,11 +49,20 @@ def load_review(settings: Settings, *, pipelines_dir: Path | None = None) -> tup
     store = default_store_path(settings)
     if not store.exists():
         return None
-    load = read_for_load(store, loaded_head(settings, pipelines_dir=pipelines_dir))
+    load = read_for_load(
+        store, loaded_head(settings, pipelines_dir=pipelines_dir), loaded_policy_head(settings, pipelines_dir=pipelines_dir)
+    )
+    policy = (load.policy_head.rows, load.policy_head.last_hash) if load.policy_head else None
     report = load_review_decisions(
-        settings, load.matches, load.resolutions, head=(load.head.rows, load.head.last_hash), pipelines_dir=pipelines_dir
+        settings, load.matches, load.resolutions, head=(load.head.rows, load.head.last_hash), policy_head=policy,
+        pipelines_dir=pipelines_dir,
     )
     report.messages.append(f"The review's decision log: {load.check.rows} decision(s), the hash chain intact.")
+    if load.policy_head is not None:
+        report.messages.append(
+            f"The review's policy log: {load.policy_head.rows} change(s), the hash chain intact; its head is "
+            "recorded in raw_decisions.review_policy_heads."
+        )
     if load.verified_against is not None:
         report.messages.append(
             f"It still holds the {load.verified_against.rows} decision(s) the last load verified; this load's "
@@ -56,11 +71,14 @@ def load_review(settings: Settings, *, pipelines_dir: Path | None = None) -> tup
     return report, load.head
 
 
-def policy_in_force(settings: Settings) -> dict[str, Any]:
+def policy_in_force(settings: Settings, *, pipelines_dir: Path | None = None) -> dict[str, Any]:
     """The auto-accept policy in force (the review store's policy log, recon.review.policy) as the
-    dbt var the models read; an empty list (the project's defaults) when no review store exists."""
+    dbt var the models read; an empty list (the project's defaults) when no review store exists.
+    A log that is not intact, or that no longer holds the head the warehouse's last load recorded
+    (raw_decisions.review_policy_heads), is not applied: UserError."""
     path = default_store_path(settings)
     if not path.exists():
         return policy_vars([])
+    recorded = loaded_policy_head(settings, pipelines_dir=pipelines_dir)
     with DecisionStore(path) as store:
-        return policy_vars(store.policy_in_force())
+        return policy_vars(store.policy_in_force(recorded))

@@ -5,6 +5,11 @@ are parsed first (`QueueFilter.parse`) against allow-lists (the vocabulary, the 
 the patterns of a period and an amount) and whatever does not fit is dropped with a message.
 Schema names come from `core.warehouse.schema` (RECON_SCHEMA_PREFIX), never from a request.
 
+Both targets: every statement is one text that DuckDB and PostgreSQL both run (no `anti join`,
+`group by all`, `datediff` or `year()`; lists bound as `cast($x as varchar[])`), written with
+DuckDB's `$name` parameters, which `Reader` turns into psycopg2's `%(name)s` on PostgreSQL: the
+one place where the targets differ.
+
 Money stays integer minor units with its currency. "Most money at stake first" ranks items of
 different currencies by their amount in major units converted at Stripe's average rate of the
 currency (int_fx_rates_daily), an estimate used only to order the queue, never shown or stored.
@@ -21,15 +26,18 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import duckdb
+import psycopg2
+import psycopg2.errors
 
 from core.currencies import exponents
-from core.errors import UserError
+from core.errors import MissingRelationError, SourceUnavailableError, UserError
 from core.settings import Settings
-from core.vocabulary import EXCEPTION_TYPES
-from core.warehouse import connect_duckdb, schema
+from core.vocabulary import BANK_EXCEPTION_TYPES, EXCEPTION_TYPES
+from core.warehouse import connect_duckdb, postgres_credentials, schema
 from recon.locking import reader_lock
 
-KINDS = ("match", "exception")
+KINDS = ("match", "exception", "bank")
+BANK_RULES = "bank_rules"  # the "rule" of a bank exception: the bank models' rules
 MATCH_TYPES = ("charge_payment", "refund_payment", "payout_deposit", "dispute_chargeback")
 PAGE_SIZE = 50
 PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
@@ -92,7 +100,7 @@ class QueueFilter:
         page = int(page_text) if page_text.isdigit() and 0 < int(page_text) < 1_000_000 else 1
         return cls(
             kind=pick("kind", KINDS),
-            item_type=pick("type", (*MATCH_TYPES, *EXCEPTION_TYPES)),
+            item_type=pick("type", (*MATCH_TYPES, *EXCEPTION_TYPES, *BANK_EXCEPTION_TYPES)),
             currency=pick("currency", tuple(exponents())),
             period=period,
             amount_min=amount("min"),
@@ -210,7 +218,8 @@ items as (
         matches.confidence,
         matches.stripe_object_id,
         coalesce(matches.erp_payment_number, matches.erp_journal_number, matches.erp_document_number) as counterpart,
-        cast(year(item_dates.item_date) * 100 + month(item_dates.item_date) as integer) as period,
+        cast(extract(year from item_dates.item_date) * 100 + extract(month from item_dates.item_date) as integer)
+            as period,
         matches.stripe_object_id || '|'
             || coalesce(matches.erp_payment_number, matches.erp_journal_number, matches.erp_document_number, '')
             as pair_key
@@ -233,15 +242,35 @@ items as (
         exceptions.period,
         null
     from {marts}.fct_reconciliation_exceptions as exceptions
-    anti join resolved
-        on exceptions.object_id = resolved.object_id and exceptions.exception_type = resolved.exception_type
     where exceptions.requires_review
+        and not exists (
+            select 1 from resolved
+            where exceptions.object_id = resolved.object_id and exceptions.exception_type = resolved.exception_type
+        )
+    union all
+    select
+        'bank',
+        bank.exception_id,
+        bank.exception_type,
+        '{BANK_RULES}',
+        bank.currency,
+        bank.amount_minor,
+        bank.difference_minor,
+        bank.currency,
+        null,
+        bank.object_id,
+        bank.reference,
+        cast(extract(year from bank.event_date) * 100 + extract(month from bank.event_date) as integer),
+        null
+    from {marts}.fct_bank_exceptions as bank
+    where bank.requires_review
 ),
 undecided as (
     select items.*
     from items
-    where (items.pair_key is null or items.pair_key not in (select unnest($decided_pairs)))
-        and (items.kind <> 'exception' or items.item_id not in (select unnest($decided_exceptions)))
+    where (items.pair_key is null or items.pair_key not in (select unnest(cast($decided_pairs as varchar[]))))
+        and (items.kind = 'match'
+            or items.item_id not in (select unnest(cast($decided_exceptions as varchar[]))))
 ),
 filtered as materialized (
     select
@@ -271,23 +300,70 @@ QUEUE_COLUMNS = (
 )
 
 
+PARAMETER = re.compile(r"\$([a-z_][a-z0-9_]*)")
+MISSING_RELATION = (duckdb.CatalogException, psycopg2.errors.UndefinedTable, psycopg2.errors.InvalidSchemaName)
+
+
+class Reader:
+    """One read-only connection to the warehouse of either target, for the statements of this
+    module: written once with DuckDB's `$name` parameters, given to psycopg2 as `%(name)s` (a
+    literal `%` doubled) on PostgreSQL. A relation that is not there raises MissingRelationError."""
+
+    def __init__(self, raw: Any, target: str) -> None:
+        self.raw = raw
+        self.target = target
+
+    def _sql(self, sql: str) -> str:
+        return PARAMETER.sub(r"%(\1)s", sql.replace("%", "%%")) if self.target == "postgres" else sql
+
+    def _run(self, sql: str, binds: Mapping[str, Any] | None) -> tuple[list[str], list[tuple[Any, ...]]]:
+        if self.target == "postgres":
+            with self.raw.cursor() as cursor:
+                try:
+                    cursor.execute(self._sql(sql), dict(binds or {}))
+                except MISSING_RELATION as error:
+                    raise MissingRelationError(str(error).strip()) from None
+                return [d[0] for d in cursor.description], [tuple(row) for row in cursor.fetchall()]
+        try:
+            result = self.raw.execute(sql, dict(binds)) if binds else self.raw.execute(sql)
+        except MISSING_RELATION as error:
+            raise MissingRelationError(str(error).strip()) from None
+        return [d[0] for d in result.description], result.fetchall()
+
+    def rows(self, sql: str, binds: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return self._run(sql, binds)[1]
+
+    def dicts(self, sql: str, binds: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        names, rows = self._run(sql, binds)
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+
 class Warehouse:
-    """Read-only access to the warehouse for one request at a time: the file is opened for the
-    read and closed after it, under the warehouse's reader lock (recon.locking), so that a
-    `recon run` or a micro-batch never finds it held and a read never meets a write half done."""
+    """Read-only access to the warehouse for one request at a time. DuckDB: the file is opened
+    for the read and closed after it, under the warehouse's reader lock (recon.locking), so that
+    a `recon run` or a micro-batch never finds it held and a read never meets a write half done.
+    PostgreSQL: a read-only connection in autocommit (each statement sees the tables as a build
+    last committed them; a failed statement does not poison the next), closed after the read."""
 
     def __init__(self, settings: Settings, *, lock_timeout: float = 3.0) -> None:
-        if settings.target != "duckdb":
-            raise UserError("recon review reads a DuckDB warehouse so far; a PostgreSQL target is not supported yet.")
+        if settings.target not in ("duckdb", "postgres"):
+            raise UserError(f"recon review reads a DuckDB or PostgreSQL warehouse, not {settings.target!r}.")
         self.settings = settings
         self.lock_timeout = lock_timeout
 
     @contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(self) -> Iterator[Reader]:
+        if self.settings.target == "postgres":
+            raw = _connect_postgres()
+            try:
+                yield Reader(raw, "postgres")
+            finally:
+                raw.close()
+            return
         with reader_lock(self.settings, timeout=self.lock_timeout):
             con = connect_duckdb(self.settings, read_only=True)
             try:
-                yield con
+                yield Reader(con, "duckdb")
             finally:
                 con.close()
 
@@ -310,7 +386,7 @@ page_rows as (
     select {QUEUE_COLUMNS}, rank_weight from filtered order by rank_weight desc, item_id limit $limit offset $offset
 ),
 totals as (
-    select kind, currency, count(*) as items, sum(amount_minor) as amount from filtered group by all
+    select kind, currency, count(*) as items, sum(amount_minor) as amount from filtered group by kind, currency
 )
 select 'row' as part, {QUEUE_COLUMNS}, rank_weight, null as items, null as amount from page_rows
 union all
@@ -325,11 +401,16 @@ union
 select 'currency', currency from {schema('marts')}.fct_reconciliation_exceptions
 union
 select 'currency', currency from {schema('marts')}.fct_reconciliation_matches
+union
+select 'currency', currency from {schema('marts')}.fct_bank_exceptions
+union
+select 'period', cast(cast(extract(year from event_date) * 100 + extract(month from event_date) as integer) as varchar)
+from {schema('marts')}.fct_bank_exceptions where event_date is not null
 """
         with self.connect() as con:
             page = filters.page
             while True:
-                result = con.execute(sql, {**binds, "limit": page_size, "offset": (page - 1) * page_size}).fetchall()
+                result = con.rows(sql, {**binds, "limit": page_size, "offset": (page - 1) * page_size})
                 totals = sorted(
                     (Total(r[1], r[5], int(r[14]), int(r[15])) for r in result if r[0] == "total"),
                     key=lambda t: (t.kind, t.currency),
@@ -341,7 +422,7 @@ select 'currency', currency from {schema('marts')}.fct_reconciliation_matches
                 page = pages  # past the end (the queue shrank): the last page
             rows = sorted((r for r in result if r[0] == "row"), key=lambda r: (-r[13], r[2]))
             choices: dict[str, list[str]] = {"rule": [], "period": [], "currency": []}
-            for choice, value in con.execute(choices_sql).fetchall():
+            for choice, value in con.rows(choices_sql):
                 if value is not None:
                     choices[choice].append(value)
             loaded = _loaded_decisions(con)
@@ -360,7 +441,7 @@ select 'currency', currency from {schema('marts')}.fct_reconciliation_matches
     def queue_pairs(self, filters: QueueFilter, *, decided_pairs: Sequence[str], limit: int) -> list[dict[str, Any]]:
         """The suggested pairs that fit `filters` (for a bulk accept), most at stake first."""
         with self.connect() as con:
-            rows = con.execute(
+            return con.dicts(
                 _queue_sql()
                 + f"""select matches.match_id, matches.match_type, matches.rule_name, matches.stripe_object_id,
                     matches.erp_document_number, matches.erp_payment_number, matches.erp_journal_number
@@ -372,8 +453,6 @@ select 'currency', currency from {schema('marts')}.fct_reconciliation_matches
                 {**filters.binds(), "kind": "match", "decided_pairs": list(decided_pairs),
                  "decided_exceptions": [], "limit": limit},
             )
-            names = [d[0] for d in rows.description]
-            return [dict(zip(names, row, strict=True)) for row in rows.fetchall()]
 
     # --- one item ----------------------------------------------------------------------------
 
@@ -440,7 +519,59 @@ select 'currency', currency from {schema('marts')}.fct_reconciliation_matches
             )
             return row
 
-    def _stripe_side(self, con: duckdb.DuckDBPyConnection, object_id: str) -> dict[str, Any] | None:
+    def bank_exception(self, exception_id: str) -> dict[str, Any] | None:
+        """A bank exception (fct_bank_exceptions) with its evidence: the payout, the ERP deposit,
+        the statement and its lines that bear on it, past resolutions of its type."""
+        marts, intermediate = schema("marts"), schema("intermediate")
+        with self.connect() as con:
+            row = _one(con, f"select * from {marts}.fct_bank_exceptions where exception_id = $id", {"id": exception_id})
+            if row is None:
+                return None
+            object_id, object_type, reference = row["object_id"], row["object_type"], row.get("reference")
+            payout = object_id if object_type == "payout" else (
+                reference if reference and reference.startswith("po_") else None
+            )
+            journal = object_id if object_type == "deposit" else (reference if object_type == "statement_line" else None)
+            row["stripe"] = self._stripe_side(con, payout) if payout else None
+            row["erp"] = self._erp_side(con, None, journal, None) if journal else None
+            row["period"] = (
+                row["event_date"].year * 100 + row["event_date"].month if row.get("event_date") else None
+            )
+            row["bank_lines"] = _all(
+                con,
+                f"""select line_id, statement_key, source_file, file_line, value_date, currency, amount_minor,
+                    bank_reference, customer_reference, description, payout_id, erp_journal_number, status
+                from {marts}.rpt_bank_reconciliation
+                where line_id = $object or statement_key = $object or payout_id = $payout
+                    or erp_journal_number = $journal
+                order by statement_key, line_position
+                limit 50""",
+                {"object": object_id, "payout": payout or "", "journal": journal or ""},
+            )
+            statement_key = object_id if object_type == "statement" else next(
+                (line["statement_key"] for line in row["bank_lines"] if line["line_id"] == object_id), None
+            )
+            row["statement"] = _one(
+                con,
+                f"""select statement_key, statement_id, account, currency, source_file, file_format, from_date,
+                    to_date, opening_balance_minor, closing_balance_minor, line_count, quarantined_line_count,
+                    lines_total_minor, difference_minor, is_balanced
+                from {intermediate}.int_bank_statements_balanced where statement_key = $key""",
+                {"key": statement_key or ""},
+            )
+            row["past"] = _all(
+                con,
+                f"""select object_id, exception_type, disposition, resolved_at, resolved_by, note,
+                    'same type' as why
+                from {intermediate}.int_bank_exception_resolutions_latest
+                where exception_type = $type and object_id <> $object
+                order by resolved_at desc, object_id
+                limit 6""",
+                {"type": row["exception_type"], "object": object_id},
+            )
+            return row
+
+    def _stripe_side(self, con: Reader, object_id: str) -> dict[str, Any] | None:
         if object_id.startswith("po_"):
             return _one(
                 con,
@@ -471,7 +602,7 @@ select 'currency', currency from {schema('marts')}.fct_reconciliation_matches
         return side
 
     def _erp_side(
-        self, con: duckdb.DuckDBPyConnection, payment: str | None, journal: str | None, document: str | None
+        self, con: Reader, payment: str | None, journal: str | None, document: str | None
     ) -> dict[str, Any] | None:
         if payment:
             row = _one(
@@ -506,7 +637,7 @@ select 'currency', currency from {schema('marts')}.fct_reconciliation_matches
                 return {"kind": "document", **row}
         return None
 
-    def _evidence(self, con: duckdb.DuckDBPyConnection, match: dict[str, Any]) -> list[dict[str, Any]]:
+    def _evidence(self, con: Reader, match: dict[str, Any]) -> list[dict[str, Any]]:
         """The scorer's levels for the pair with the weight each contributed (ml.match_scorer_weights)."""
         text = match.get("evidence") or ""
         levels = []
@@ -519,12 +650,12 @@ select 'currency', currency from {schema('marts')}.fct_reconciliation_matches
         try:
             weights = {
                 (feature, level): weight
-                for feature, level, weight in con.execute(
+                for feature, level, weight in con.rows(
                     f"select feature, level, weight from {schema('ml')}.match_scorer_weights where match_type = $type",
                     {"type": match["match_type"]},
-                ).fetchall()
+                )
             }
-        except duckdb.CatalogException:  # --rules-only or not learned yet: the levels alone
+        except MissingRelationError:  # --rules-only or not learned yet: the levels alone
             weights = {}
         for entry in levels:
             entry["weight"] = weights.get((entry["column"], entry["level"]))
@@ -533,7 +664,7 @@ select 'currency', currency from {schema('marts')}.fct_reconciliation_matches
                            "weight": weights[("intercept", "")]})
         return levels
 
-    def _candidates(self, con: duckdb.DuckDBPyConnection, match: dict[str, Any]) -> list[dict[str, Any]]:
+    def _candidates(self, con: Reader, match: dict[str, Any]) -> list[dict[str, Any]]:
         """A short list of other ERP items that could be this Stripe object's counterpart: the scored
         candidate pairs (charges and refunds) or deposits of the payout's currency and amount near
         its arrival (payouts); pairs rejected already are left out."""
@@ -549,16 +680,21 @@ select 'currency', currency from {schema('marts')}.fct_reconciliation_matches
                 from {schema('staging')}.stg_stripe__payouts as payouts
                 inner join {schema('intermediate')}.int_gl_deposits_identified as deposits
                     on deposits.currency = payouts.currency
-                    and abs(deposits.deposit_amount_minor - payouts.amount_minor) <= greatest(payouts.amount_minor / 20, 100)
-                    and abs(datediff('day', payouts.arrival_date, deposits.posting_date)) <= 10
+                    -- within 5 % of the payout or 1.00, in integers on both targets
+                    and abs(deposits.deposit_amount_minor - payouts.amount_minor) * 20
+                        <= greatest(payouts.amount_minor, 2000)
+                    and abs(cast(deposits.posting_date as date) - cast(payouts.arrival_date as date)) <= 10
                 left join {schema('marts')}.fct_reconciliation_matches as taken
                     on taken.erp_journal_number = deposits.journal_number
-                anti join {schema('staging')}.stg_decisions__match_decisions as rejected
-                    on rejected.decision = 'rejected' and rejected.stripe_object_id = payouts.payout_id
-                    and rejected.erp_journal_number = deposits.journal_number
                 where payouts.payout_id = $id and deposits.journal_number <> $current
+                    and not exists (
+                        select 1 from {schema('staging')}.stg_decisions__match_decisions as rejected
+                        where rejected.decision = 'rejected' and rejected.stripe_object_id = payouts.payout_id
+                            and rejected.erp_journal_number = deposits.journal_number
+                    )
                 order by abs(deposits.deposit_amount_minor - payouts.amount_minor),
-                    abs(datediff('day', payouts.arrival_date, deposits.posting_date))
+                    abs(cast(deposits.posting_date as date) - cast(payouts.arrival_date as date)),
+                    deposits.journal_number
                 limit 6""",
                 binds,
             )
@@ -574,16 +710,18 @@ select 'currency', currency from {schema('marts')}.fct_reconciliation_matches
                 on scored.payment_number = payments.payment_number
             left join {schema('marts')}.fct_reconciliation_matches as taken
                 on taken.erp_payment_number = scored.payment_number
-            anti join {schema('staging')}.stg_decisions__match_decisions as rejected
-                on rejected.decision = 'rejected' and rejected.stripe_object_id = scored.stripe_object_id
-                and rejected.erp_payment_number = scored.payment_number
             where scored.stripe_object_id = $id and scored.payment_number <> $current
+                and not exists (
+                    select 1 from {schema('staging')}.stg_decisions__match_decisions as rejected
+                    where rejected.decision = 'rejected' and rejected.stripe_object_id = scored.stripe_object_id
+                        and rejected.erp_payment_number = scored.payment_number
+                )
             order by scored.probability desc, scored.payment_number
             limit 6""",
             binds,
         )
 
-    def _past_match_decisions(self, con: duckdb.DuckDBPyConnection, match: dict[str, Any]) -> list[dict[str, Any]]:
+    def _past_match_decisions(self, con: Reader, match: dict[str, Any]) -> list[dict[str, Any]]:
         """The latest decisions about pairs of the same customer (by e-mail), else of the same rule
         (the rule that proposes the decided pair, int_match_candidates_unioned), else of the same
         match type: the closest first."""
@@ -636,30 +774,46 @@ select 'currency', currency from {schema('marts')}.fct_reconciliation_matches
         )
 
 
-def _loaded_decisions(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+def _loaded_decisions(con: Reader) -> frozenset[str]:
     """The ids of the review's decisions in the warehouse (what the last `recon run` loaded)."""
     raw = schema("raw_decisions")
     ids: set[str] = set()
     for table in ("review_match_decisions", "review_exception_resolutions"):
         try:
-            ids.update(row[0] for row in con.execute(f"select decision_id from {raw}.{table}").fetchall())
-        except duckdb.CatalogException:
+            ids.update(row[0] for row in con.rows(f"select decision_id from {raw}.{table}"))
+        except MissingRelationError:
             continue
     return frozenset(ids)
 
 
-def _one(con: duckdb.DuckDBPyConnection, sql: str, binds: Mapping[str, Any]) -> dict[str, Any] | None:
+def _one(con: Reader, sql: str, binds: Mapping[str, Any]) -> dict[str, Any] | None:
     rows = _all(con, sql, binds)
     return rows[0] if rows else None
 
 
-def _all(con: duckdb.DuckDBPyConnection, sql: str, binds: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _all(con: Reader, sql: str, binds: Mapping[str, Any]) -> list[dict[str, Any]]:
     try:
-        cursor = con.execute(sql, dict(binds))
-    except duckdb.CatalogException as error:
+        return con.dicts(sql, binds)
+    except MissingRelationError as error:
         raise UserError(f"The marts are not built in this warehouse ({error}): run `recon run` first.") from None
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _connect_postgres() -> Any:
+    """A read-only, autocommit connection to the PostgreSQL warehouse (RECON_PG_* settings). A
+    server that cannot be reached is SourceUnavailableError: the page says to try again, and a
+    decision is still recorded from what its page showed."""
+    c = postgres_credentials()
+    try:
+        raw = psycopg2.connect(
+            host=c["host"], port=c["port"], user=c["username"], dbname=c["database"],
+            password=c.get("password") or None, connect_timeout=5,
+        )
+    except psycopg2.OperationalError as error:
+        raise SourceUnavailableError(
+            f"Cannot reach the PostgreSQL warehouse ({str(error).strip()}): try again in a moment."
+        ) from None
+    raw.set_session(readonly=True, autocommit=True)
+    return raw
 
 
 def period_label(period: int | None) -> str:

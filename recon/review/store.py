@@ -27,7 +27,13 @@ from typing import NamedTuple
 
 from core.errors import UserError
 from core.settings import Settings
-from core.vocabulary import DISPOSITION_OF_TYPE, DISPOSITIONS, EXCEPTION_TYPES
+from core.vocabulary import (
+    BANK_DISPOSITION_OF_TYPE,
+    BANK_EXCEPTION_TYPES,
+    DISPOSITION_OF_TYPE,
+    DISPOSITIONS,
+    EXCEPTION_TYPES,
+)
 from recon.durable import open_sqlite
 
 GENESIS = "0" * 64
@@ -295,18 +301,19 @@ class ChainCheck:
 
 @dataclass(frozen=True)
 class ChainHead:
-    """Where the decisions' chain ended when it was read: its row count and its last row's hash
-    (GENESIS when empty). Each load records the head it verified in the warehouse; a later chain
-    that no longer holds that row at that place was cut short (or rewritten) since."""
+    """Where a chain (the decisions', or the policy log's) ended when it was read: its row count
+    and its last row's hash (GENESIS when empty). Each load records the heads it verified in the
+    warehouse; a later chain that no longer holds that row at that place was cut short (or
+    rewritten) since."""
 
     rows: int
     last_hash: str
 
     @classmethod
-    def of(cls, rows: Sequence[Decision]) -> ChainHead:
+    def of(cls, rows: Sequence[Decision] | Sequence[PolicyChange]) -> ChainHead:
         return cls(len(rows), rows[-1].row_hash if rows else GENESIS)
 
-    def held_by(self, rows: Sequence[Decision]) -> bool:
+    def held_by(self, rows: Sequence[Decision] | Sequence[PolicyChange]) -> bool:
         """The chain `rows` (in seq order) still holds this head: as many rows at least, the
         head's row at its place."""
         if self.rows == 0:
@@ -403,7 +410,7 @@ class DecisionStore:
     def resolve(self, resolution: Resolution, *, who: str, role: str, shown: Shown = NOTHING_SHOWN) -> Decision:
         """Resolve an exception with a type and disposition of the vocabulary and a note;
         `shown`: the exception as its page showed it (its classifier, status, type, disposition)."""
-        if resolution.exception_type not in EXCEPTION_TYPES:
+        if resolution.exception_type not in (*EXCEPTION_TYPES, *BANK_EXCEPTION_TYPES):
             raise UserError(f"Unknown exception type {resolution.exception_type!r}.")
         if resolution.disposition not in DISPOSITIONS:
             raise UserError(f"A disposition is one of {', '.join(DISPOSITIONS)}, not {resolution.disposition!r}.")
@@ -509,18 +516,38 @@ class DecisionStore:
         """Walk the policy log's chain, as `verify` walks the decisions'."""
         return walk_chain(self.policy_changes(), POLICY_COLUMNS, "policy change")
 
-    def policy_in_force(self) -> list[PolicyChange]:
+    def policy_in_force(self, loaded_head: ChainHead | None = None) -> list[PolicyChange]:
         """Per kind, type and currency the latest change, unless it removed the rule. A broken
-        chain stops it (UserError): a policy nobody can vouch for is not applied."""
-        check = self.verify_policy()
+        chain stops it (UserError): a policy nobody can vouch for is not applied; so does a log
+        that no longer holds `loaded_head`, the head a load recorded in the warehouse (its last
+        changes cut off since)."""
+        return policy_rules(self.checked_policy_changes(loaded_head))
+
+    def checked_policy_changes(self, loaded_head: ChainHead | None = None) -> list[PolicyChange]:
+        """The policy log, its chain verified and found to hold `loaded_head` (else UserError)."""
+        changes = self.policy_changes()
+        check = walk_chain(changes, POLICY_COLUMNS, "policy change")
         if not check.ok:
             raise UserError(
                 f"The review's policy log {self.path} is not intact: {check.reason}. Restore the file from a backup."
             )
-        latest: dict[tuple[str, str, str], PolicyChange] = {}
-        for change in self.policy_changes():
-            latest[change.key] = change
-        return sorted((c for c in latest.values() if c.action == "set"), key=lambda c: c.key)
+        if loaded_head is not None and not loaded_head.held_by(changes):
+            raise UserError(
+                f"The review's policy log {self.path} lost changes: the warehouse's last load verified "
+                f"{loaded_head.rows} policy change(s) ending with hash {loaded_head.last_hash[:12]}..., and the log "
+                f"now holds {len(changes)} that do not. The policy was not applied; restore the file from a backup "
+                "that holds them (changes are never removed: a removal is a new change)."
+            )
+        return changes
+
+
+def policy_rules(changes: Sequence[PolicyChange]) -> list[PolicyChange]:
+    """The rules in force of a (verified) policy log: per kind, type and currency the latest
+    change, unless it removed the rule."""
+    latest: dict[tuple[str, str, str], PolicyChange] = {}
+    for change in changes:
+        latest[change.key] = change
+    return sorted((c for c in latest.values() if c.action == "set"), key=lambda c: c.key)
 
 
 def _add_shown_columns(con: sqlite3.Connection) -> None:
@@ -634,7 +661,8 @@ def resolution_rows(decisions: InForce) -> list[dict[str, object]]:
         {
             "object_id": d.object_id,
             "exception_type": d.exception_type,
-            "disposition": d.disposition or DISPOSITION_OF_TYPE.get(d.exception_type or ""),
+            "disposition": d.disposition
+            or {**DISPOSITION_OF_TYPE, **BANK_DISPOSITION_OF_TYPE}.get(d.exception_type or ""),
             "resolved_at": _timestamp(d.decided_at),
             "resolved_by": d.decided_by,
             "note": d.note,
@@ -679,15 +707,20 @@ class ReviewLoad:
     check: ChainCheck
     head: ChainHead
     verified_against: ChainHead | None = None  # the last load's head, found held by the chain
+    policy_head: ChainHead | None = None  # the policy log's head, verified (and found to hold the last load's)
 
 
-def read_for_load(path: Path, loaded_head: ChainHead | None = None) -> ReviewLoad:
+def read_for_load(
+    path: Path, loaded_head: ChainHead | None = None, loaded_policy_head: ChainHead | None = None
+) -> ReviewLoad:
     """What `recon run` loads: the match decisions and resolutions in force, after the chain is
     verified. A broken chain stops the load: UserError naming the first row that does not follow.
     `loaded_head`: the head the warehouse's last load verified; a chain that no longer holds it
-    lost its last rows (or was rewritten) since, and stops the load as well."""
+    lost its last rows (or was rewritten) since, and stops the load as well. The policy log is
+    checked the same way against `loaded_policy_head`, and its head is returned to be recorded."""
     with DecisionStore(path) as store:
         rows = store.all()
+        policy_head = ChainHead.of(store.checked_policy_changes(loaded_policy_head))
     check = verify_chain(rows)
     if not check.ok:
         raise UserError(
@@ -703,5 +736,6 @@ def read_for_load(path: Path, loaded_head: ChainHead | None = None) -> ReviewLoa
         )
     decisions = in_force(rows)
     return ReviewLoad(
-        match_decision_rows(decisions), resolution_rows(decisions), check, ChainHead.of(rows), loaded_head
+        match_decision_rows(decisions), resolution_rows(decisions), check, ChainHead.of(rows), loaded_head,
+        policy_head,
     )

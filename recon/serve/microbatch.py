@@ -365,7 +365,7 @@ class MicroBatcher:
         # renames away and drop with it.
         skip = self._views_built and self._fixed_views and self.settings.target == "duckdb"
         skipped = ["--exclude", *self._fixed_views] if skip else []
-        policy = ["--vars", orjson.dumps(policy_in_force(self.settings)).decode()]
+        policy = ["--vars", orjson.dumps(policy_in_force(self.settings, pipelines_dir=self.pipelines_dir)).decode()]
         result = run_dbt(
             ["run", "--select", *selectors, *skipped, *policy, *MICRO_BATCH_DBT_FLAGS],
             settings_env(self.settings),

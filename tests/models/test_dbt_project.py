@@ -125,6 +125,16 @@ def test_every_rule_file_is_registered() -> None:
     assert registered - files == set(), f"registered rules without a file: {registered - files}"
 
 
+def test_the_bank_exception_types_var_is_the_vocabulary() -> None:
+    """The models tell a bank resolution from a classified one by var bank_exception_types."""
+    import yaml
+
+    from core.vocabulary import BANK_EXCEPTION_TYPES
+
+    project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())
+    assert tuple(project["vars"]["bank_exception_types"]) == BANK_EXCEPTION_TYPES
+
+
 def test_money_is_integer_minor_units(con: Any) -> None:
     kinds = con.sql(
         "select table_name, column_name, data_type from information_schema.columns "

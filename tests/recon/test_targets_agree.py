@@ -10,21 +10,15 @@ bug (DECISIONLOG.md, "Every step on every target").
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import psycopg2
 import pytest
 
-from core.settings import resolve
-from demoworld.mess import MESSY
-from demoworld.world import WorldSpec, generate_world
-from recon.demo.run import serving
-from recon.pipeline import run_steps
+from tests.recon.conftest import TwoTargets
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -33,6 +27,7 @@ MARTS = (
     "fct_reconciliation_exceptions",
     "rpt_payout_reconciliation",
     "rpt_payout_invoices",
+    "fct_bank_exceptions",
 )
 # Every column is compared but those named here, each with the reason it may differ without the
 # answer differing (none so far: even the classifier's model_version, a digest of its training
@@ -61,30 +56,15 @@ def _sorted(rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
     return sorted(normal, key=lambda row: tuple((v is None, str(v)) for v in row))
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("targets") / "world"
-    generate_world(WorldSpec(seed=16, scale=300, months=6, mess=MESSY), out)
-    return out
-
-
-def test_duckdb_and_postgres_give_the_same_marts(
-    world: Path, tmp_path: Path, postgres_database: str, postgres_url: str
-) -> None:
-    outputs = {}
-    for target in ("duckdb", "postgres"):
-        settings = resolve(warehouse=str(tmp_path / f"{target}.duckdb"), target=target, env={})
-        out = io.StringIO()
-        with serving(world, settings) as run_settings:
-            run_steps(run_settings, out)
-        outputs[target] = out.getvalue()
-    # Every step ran on both, the classifier and the balance checks too.
-    for target, text in outputs.items():
+def test_duckdb_and_postgres_give_the_same_marts(two_targets: TwoTargets) -> None:
+    # The world's two runs are the session's (tests/recon/conftest.py), shared with the review
+    # page's PostgreSQL test. Every step ran on both, the classifier and the balance checks too.
+    for target, text in two_targets.outputs.items():
         assert "== classify: done" in text and "(trained;" in text, (target, text)
         assert "0 failed, 0 could not run" in text, (target, text)  # the balance checks ran and passed
 
-    duck = duckdb.connect(str(tmp_path / "duckdb.duckdb"), read_only=True)
-    pg = psycopg2.connect(postgres_url.rsplit("/", 1)[0] + f"/{postgres_database}")
+    duck = duckdb.connect(str(two_targets.settings("duckdb").warehouse), read_only=True)
+    pg = psycopg2.connect(two_targets.url)
     try:
         differences = {}
         for mart in MARTS:

@@ -14,7 +14,7 @@ import recon  # noqa: F401  - telemetry off before dlt starts
 from core.errors import UnreadableSourceError
 from core.settings import Settings, resolve
 from ingest.bank import load_bank
-from ingest.bank.parsers import parse_bai2, parse_camt053, parse_csv
+from ingest.bank.parsers import camt053_versions, parse_bai2, parse_camt053, parse_csv
 from ingest.erp.helpers import InputError
 from recon.cli import main
 
@@ -68,6 +68,55 @@ def test_csv_running_balance_gives_the_statement_and_a_split_row_is_quarantined(
     assert bad.line == 3 and "7 values" in bad.reason
 
 
+# The sample as each version of the schema wants it: 001.03 and 001.04 give a transaction's
+# details its amount; from 001.07 on an entry's status is a choice of codes.
+VERSIONS = {
+    "001.02": [],
+    "001.03": [("</Refs>", '</Refs><Amt Ccy="EUR">500.00</Amt><CdtDbtInd>CRDT</CdtDbtInd>')],
+    "001.04": [("</Refs>", '</Refs><Amt Ccy="EUR">500.00</Amt><CdtDbtInd>CRDT</CdtDbtInd>')],
+    "001.08": [("<Sts>BOOK</Sts>", "<Sts><Cd>BOOK</Cd></Sts>")],
+}
+
+
+def _camt(tmp_path: Path, version: str = "001.02", changes: tuple[tuple[str, str], ...] = ()) -> Path:
+    text = (SAMPLES / "day2.xml").read_text().replace("camt.053.001.02", f"camt.053.{version}")
+    for old, new in [*VERSIONS.get(version, []), *changes]:
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / f"camt-{version}.xml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("version", list(VERSIONS))
+def test_camt053_is_validated_against_the_schema_of_its_version(tmp_path: Path, version: str) -> None:
+    assert version in camt053_versions()  # the published XSD is in the repository
+    parsed = parse_camt053(_camt(tmp_path, version))
+    assert [line.amount_minor for line in parsed.lines] == [50000, -1000]
+    assert [bad.reason for bad in parsed.bad] == ["1.234 has more than 2 decimals for EUR"]
+    # the same file in the shape of another version fails that version's schema
+    other = "001.08" if version != "001.08" else "001.02"
+    text = (tmp_path / f"camt-{version}.xml").read_text().replace(f"camt.053.{version}", f"camt.053.{other}")
+    (tmp_path / "other.xml").write_text(text)
+    refused = parse_camt053(tmp_path / "other.xml").bad
+    assert any(f"does not follow the camt.053.{other} schema" in bad.reason for bad in refused), refused
+
+
+def test_a_camt053_entry_that_fails_the_schema_is_quarantined_and_counted_to_its_statement(tmp_path: Path) -> None:
+    path = _camt(tmp_path, changes=(
+        ("<Amt Ccy=\"EUR\">10.00</Amt><CdtDbtInd>DBIT</CdtDbtInd>", "<Amt Ccy=\"EUR\">10.00</Amt><CdtDbtInd>DEBIT</CdtDbtInd>"),
+    ))
+    parsed = parse_camt053(path)
+    assert [line.amount_minor for line in parsed.lines] == [50000]
+    schema_bad, amount_bad = parsed.bad
+    assert schema_bad.line == 19 and "<CdtDbtInd>DEBIT</CdtDbtInd>" in schema_bad.raw
+    assert schema_bad.reason.startswith("the entry does not follow the camt.053.001.02 schema: line 20: ")
+    assert "CdtDbtInd" in schema_bad.reason and "DEBIT" in schema_bad.reason
+    assert "urn:iso" not in schema_bad.reason  # element names without their namespace
+    assert schema_bad.statement_key == parsed.statements[0].statement_key
+    assert amount_bad.line == 24
+
+
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [
@@ -77,6 +126,13 @@ def test_csv_running_balance_gives_the_statement_and_a_split_row_is_quarantined(
         pytest.param("broken.xml", "<Document><BkToCstmrStmt>", "well-formed", id="camt-not-xml"),
         pytest.param("pain.xml", '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"/>',
                      "not a camt.053", id="camt-other-message"),
+        pytest.param("nomsgid.xml", (SAMPLES / "day2.xml").read_text().replace("<MsgId>M1</MsgId>", ""),
+                     r"does not follow the camt.053.001.02 schema outside its entries \(line 4: .*MsgId",
+                     id="camt-header-fails-the-schema"),
+        pytest.param("nobalance.xml", (SAMPLES / "day2.xml").read_text().replace("<CdtDbtInd>CRDT</CdtDbtInd><Dt>", "<Dt>", 1),
+                     "outside its entries", id="camt-balance-fails-the-schema"),
+        pytest.param("v99.xml", (SAMPLES / "day2.xml").read_text().replace("camt.053.001.02", "camt.053.001.99"),
+                     "camt.053.001.99, a version this project holds no schema of", id="camt-unknown-version"),
         pytest.param("noamount.csv", "date,currency,description\n2025-01-01,usd,x\n", "amount", id="csv-no-amount"),
         pytest.param("empty.csv", "", "empty", id="csv-empty"),
     ],

@@ -116,6 +116,19 @@ def test_a_controller_reviews_in_a_browser_and_the_next_run_honours_it(
         page.wait_for_selector(".flash")
         assert "Resolved" in page.inner_text(".flash")
 
+        # Resolve the bank exception at the top of the bank's queue (the statements' view).
+        page.goto(review_server.url + "/?kind=bank")
+        page.wait_for_selector("#queue tr.row")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#resolve-form")
+        bank_id = page.url.split("/bank/", 1)[1].split("?", 1)[0]
+        page.keyboard.press("e")
+        page.fill("#resolve-form textarea", "The bank confirmed it: a known fee on that payout.")
+        _shot(page, "05b-bank-exception")
+        page.press("#resolve-form textarea", "Control+Enter")
+        page.wait_for_selector(".flash")
+        assert "Resolved" in page.inner_text(".flash")
+
         page.goto(review_server.url + "/log")
         assert "is intact" in page.inner_text("main")
         _shot(page, "06-decision-log")
@@ -133,10 +146,12 @@ def test_a_controller_reviews_in_a_browser_and_the_next_run_honours_it(
         out = io.StringIO()
         with serving(review_world.world, review_server.settings) as settings:
             pipeline.run_steps(settings, out)
-        assert "The review's decision log: 4 decision(s), the hash chain intact." in out.getvalue()
+        assert "The review's decision log: 5 decision(s), the hash chain intact." in out.getvalue()
         assert f"Auto-accept policy: {len({c for c, _ in refunds})} rule(s)" in out.getvalue()
         after = _refund_pairs(review_server.settings.warehouse)
         assert after and {status for _, status in after} <= {"suggested", "confirmed"}
+        page.goto(review_server.url + "/?kind=bank")
+        assert bank_id not in page.content()
         page.goto(review_server.url + "/?type=refund_payment")
         assert page.locator("#queue tbody tr.row").count() == sum(1 for _, s in after if s == "suggested")
 
@@ -168,6 +183,17 @@ def test_a_controller_reviews_in_a_browser_and_the_next_run_honours_it(
             "select requires_review, is_resolved, resolved_by, resolution_source "
             "from marts.fct_reconciliation_exceptions where exception_id = ?", [exception_id],
         ).fetchall() == [(False, True, "ann", "review")]
+        # the bank exception too, in the bank's mart; its resolution stays out of the classified
+        # exceptions' (and the classifier's labels)
+        (bank,) = con.execute(
+            "select object_id, exception_type, requires_review, is_resolved, resolved_exception_type, resolved_by, "
+            "resolution_note, resolution_source from marts.fct_bank_exceptions where exception_id = ?", [bank_id],
+        ).fetchall()
+        assert bank[2:] == (False, True, bank[1], "ann", "The bank confirmed it: a known fee on that payout.", "review")
+        assert con.execute(
+            "select count(*) from matching.int_exception_resolutions_latest where object_id = ? and exception_type = ?",
+            list(bank[:2]),
+        ).fetchall() == [(0,)]
 
 
 def test_the_policy_and_autonomy_pages_in_a_browser(review_server: RunningReview, chromium: Path) -> None:

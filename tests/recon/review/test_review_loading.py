@@ -1,5 +1,6 @@
 """The review's decisions into the warehouse (recon.review.loading): each load records the chain
-head it verified, and a run refuses a log that no longer holds it (its last rows cut off)."""
+heads it verified (the decisions' and the auto-accept policy's), and a run refuses a log that no
+longer holds its head (its last rows cut off)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from core.errors import UserError
 from core.settings import resolve
 from recon.demo.run import serving
 from recon.pipeline import ingest_erp, run_steps
+from recon.review.loading import policy_in_force
 from recon.review.store import DecisionStore, MatchChoice, default_store_path, store_head
 from tests.recon.review.conftest import ReviewWorld
 
@@ -59,3 +61,40 @@ def test_a_run_refuses_a_decision_log_cut_short_since_the_last_load(review_world
             run_steps(run_settings, out)
     assert "== ingest stripe" not in out.getvalue()  # refused before anything else was loaded
     assert loaded() == ([(2, head.last_hash)], [("confirmed",), ("rejected",)])  # the last good load stands
+
+
+def test_a_run_refuses_a_policy_log_cut_short_since_the_last_load(review_world: ReviewWorld, tmp_path: Path) -> None:
+    warehouse = review_world.copy_to(tmp_path / "warehouse")
+    settings = resolve(warehouse=str(warehouse), target="duckdb", env={})
+    store_path = default_store_path(settings)
+    with DecisionStore(store_path) as store:
+        for limit in (50_000, 500):  # an admin narrows the rule: its last change holds it back
+            store.change_policy("exception", "fee_variance", "usd", min_confidence="0.9", max_amount_minor=limit,
+                                who="adam", role="admin")
+        last = store.policy_changes()[-1].row_hash
+
+    with serving(review_world.world, settings) as run_settings:
+        ingest_erp(run_settings)  # the run's first step records the policy log's head beside the decisions'
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            assert con.execute(
+                "select policy_change_count, last_row_hash from raw_decisions.review_policy_heads"
+            ).fetchall() == [(2, last)]
+        assert [r["max_amount_minor"] for r in policy_in_force(settings)["auto_accept_policy"]] == [500]
+
+        # someone with the file removes the last change behind the triggers: the wide rule would
+        # be in force again, and only the recorded head shows what is missing
+        con = sqlite3.connect(store_path)
+        con.execute("drop trigger policy_changes_never_deleted")
+        con.execute("delete from policy_changes where seq = (select max(seq) from policy_changes)")
+        con.commit()
+        con.close()
+        with DecisionStore(store_path) as store:
+            assert store.verify_policy().ok
+
+        # a build (a micro-batch's) does not apply it, and the next run stops at its first step
+        with pytest.raises(UserError, match=r"policy log .* lost changes: the warehouse's last load verified 2"):
+            policy_in_force(settings)
+        out = io.StringIO()
+        with pytest.raises(UserError, match="lost changes"):
+            run_steps(run_settings, out)
+    assert "== ingest stripe" not in out.getvalue()

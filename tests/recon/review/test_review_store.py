@@ -138,6 +138,39 @@ def test_a_log_that_grew_or_was_rewritten_is_told_apart(store: DecisionStore) ->
     assert ChainHead(0, "0" * 64).held_by([])
 
 
+def _cut_last_policy_change(path: Path) -> None:
+    con = sqlite3.connect(path)
+    con.execute("drop trigger if exists policy_changes_never_deleted")
+    con.execute("delete from policy_changes where seq = (select max(seq) from policy_changes)")
+    con.commit()
+    con.close()
+
+
+def test_a_policy_log_cut_short_after_a_load_is_not_applied(store: DecisionStore) -> None:
+    for limit in (50_000, 500):  # an admin narrows the rule: its last change is what holds it back
+        store.change_policy("exception", "fee_variance", "usd", min_confidence="0.9", max_amount_minor=limit,
+                            who="adam", role="admin")
+    loaded = read_for_load(store.path)  # a load verifies and returns the policy log's head too
+    assert loaded.policy_head == ChainHead(2, store.policy_changes()[-1].row_hash)
+    assert [rule.max_amount_minor for rule in store.policy_in_force(loaded.policy_head)] == [500]
+    store.close()
+
+    _cut_last_policy_change(store.path)  # the wide rule is in force again, if nothing notices
+
+    with DecisionStore(store.path) as reopened:
+        assert reopened.verify_policy().ok  # the chain alone still looks whole
+        assert [rule.max_amount_minor for rule in reopened.policy_in_force()] == [50_000]
+        with pytest.raises(UserError, match=r"policy log .* lost changes: the warehouse's last load verified 2"):
+            reopened.policy_in_force(loaded.policy_head)
+    with pytest.raises(UserError, match="lost changes"):
+        read_for_load(store.path, loaded.head, loaded.policy_head)
+    # a log that only grew since holds the head
+    with DecisionStore(store.path) as grown:
+        grown.change_policy("exception", "fee_variance", "usd", min_confidence="0.9", max_amount_minor=400,
+                            who="adam", role="admin")
+        assert grown.policy_in_force(ChainHead(1, grown.policy_changes()[0].row_hash))
+
+
 def test_what_an_exception_page_showed_is_kept_beside_its_resolution(store: DecisionStore) -> None:
     seen = Shown("model-v1", "auto_accepted", "fee_variance", "expected_variance")
     decision = store.resolve(
