@@ -20,6 +20,7 @@ Data tests, the classifier and the balance checks are not part of a micro-batch:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import multiprocessing
@@ -143,9 +144,16 @@ class MicroBatcher:
         self._review_head: ChainHead | None = None
         self._review_unbuilt = False  # decisions loaded, the models they feed not rebuilt yet
 
-    def serve(self, wake: Any, stop: Any, still_wanted: Callable[[], bool] = lambda: True) -> None:
+    def serve(
+        self, wake: Any, stop: Any, still_wanted: Callable[[], bool] = lambda: True, gate: Any = None
+    ) -> None:
         """Batch whenever `wake` is set (and at least every second) until `stop` is set or
-        `still_wanted()` turns false; failures are retried with back-off, the events wait."""
+        `still_wanted()` turns false; failures are retried with back-off, the events wait.
+
+        `gate` (a lock shared with `BatcherProcess.stop`) is held for each batch and each prune,
+        the only times the process writes: a stop waits for the batch under way and for nothing
+        else (not the start-up's parse, not an idle second)."""
+        gate = gate if gate is not None else contextlib.nullcontext()
         failures = 0
         self.inbox.set_status("parsing the dbt project")
         try:
@@ -157,7 +165,10 @@ class MicroBatcher:
         pruned_at = 0.0
         while not stop.is_set() and still_wanted():
             if time.monotonic() - pruned_at > PRUNE_EVERY_S:
-                pruned = self.inbox.prune(self.keep_days)
+                with gate:
+                    if stop.is_set():
+                        return
+                    pruned = self.inbox.prune(self.keep_days)
                 if pruned:
                     log.info("inbox: %d events built more than %d days ago removed", pruned, self.keep_days)
                 pruned_at = time.monotonic()
@@ -167,8 +178,11 @@ class MicroBatcher:
                 return
             time.sleep(self.linger)  # let a burst gather into one batch
             try:
-                while not stop.is_set():
-                    outcome = self.run_once()
+                while True:
+                    with gate:
+                        if stop.is_set():
+                            return
+                        outcome = self.run_once()
                     if outcome is None:
                         break
                 if failures:
@@ -412,6 +426,7 @@ class BatcherProcess:
         self._context = multiprocessing.get_context("spawn")
         self._wake = self._context.Event()
         self._stop = self._context.Event()
+        self._gate = self._context.Lock()  # held by the batcher while it writes (MicroBatcher.serve)
         self._args = (settings, inbox_path, pipelines_dir, keep_days)
         self._process = self._new_process()
         self.restarts = 0
@@ -419,7 +434,7 @@ class BatcherProcess:
     def _new_process(self) -> Any:
         return self._context.Process(
             target=_batcher_main,
-            args=(*self._args, self._wake, self._stop, os.getpid(), logging.getLogger().level),
+            args=(*self._args, self._wake, self._stop, self._gate, os.getpid(), logging.getLogger().level),
             name="recon-serve-batcher",
             daemon=True,
         )
@@ -438,6 +453,7 @@ class BatcherProcess:
         if self._stop.is_set() or self._process.is_alive():
             return False
         log.warning("the micro-batcher process ended (exit code %s): starting a new one", self._process.exitcode)
+        self._gate = self._context.Lock()  # a process killed inside a batch never released the old one
         self._process = self._new_process()
         self.restarts += 1
         self.start()
@@ -452,12 +468,20 @@ class BatcherProcess:
         return self._process.pid  # type: ignore[no-any-return]
 
     def stop(self, timeout: float = 120.0) -> None:
-        """Finish the batch under way, then stop."""
+        """Finish the batch under way, then stop. Outside a batch (starting up, parsing the dbt
+        project, idle) the process writes nothing: it is ended at once, not waited for."""
         self._stop.set()
         self._wake.set()
-        self._process.join(timeout)
+        if not self._process.is_alive():
+            return
+        if self._gate.acquire(timeout=timeout):  # the batch under way, if any, has ended
+            try:
+                self._process.terminate()
+                self._process.join(10)
+            finally:
+                self._gate.release()
         if self._process.is_alive():
-            self._process.terminate()
+            self._process.kill()
             self._process.join(10)
 
 
@@ -468,6 +492,7 @@ def _batcher_main(
     keep_days: int,
     wake: Any,
     stop: Any,
+    gate: Any,
     parent: int,
     level: int,
 ) -> None:
@@ -485,7 +510,7 @@ def _batcher_main(
     inbox = Inbox(inbox_path)
     try:
         MicroBatcher(settings, inbox, pipelines_dir=pipelines_dir, keep_days=keep_days).serve(
-            wake, stop, still_wanted=lambda: os.getppid() == parent
+            wake, stop, still_wanted=lambda: os.getppid() == parent, gate=gate
         )
     finally:
         inbox.close()
