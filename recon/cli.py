@@ -408,7 +408,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     # start-up time (see _cmd_demo)
-    from recon.pipeline import ingest_bank, ingest_erp, ingest_stripe
+    from recon.ingesting import ingest_bank, ingest_erp, ingest_stripe
 
     if args.source == "bank":
         if settings.bank_dir is None:

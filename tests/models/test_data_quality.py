@@ -183,7 +183,7 @@ class Built:
 def _load_and_build(world: Path, warehouse: Path) -> Built:
     from recon.dbt import run_dbt, settings_env
     from recon.demo.run import serving
-    from recon.pipeline import ingest_erp, ingest_stripe
+    from recon.ingesting import ingest_erp, ingest_stripe
     from recon.summary import summarize
 
     settings = resolve(warehouse=str(warehouse), target="duckdb", env={})

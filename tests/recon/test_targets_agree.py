@@ -10,6 +10,7 @@ bug (DECISIONLOG.md, "Every step on every target").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -62,6 +63,9 @@ def test_duckdb_and_postgres_give_the_same_marts(two_targets: TwoTargets) -> Non
     for target, text in two_targets.outputs.items():
         assert "== classify: done" in text and "(trained;" in text, (target, text)
         assert "0 failed, 0 could not run" in text, (target, text)  # the balance checks ran and passed
+        # The whole project built there, its data tests and unit tests with it (a failed one stops
+        # the run): the test that built the demo run's raw data a second time on PostgreSQL is this one.
+        assert re.search(r"dbt build: .*\d+ tests?, \d+ unit_tests? passed", text), (target, text)
 
     duck = duckdb.connect(str(two_targets.settings("duckdb").warehouse), read_only=True)
     pg = psycopg2.connect(two_targets.url)
