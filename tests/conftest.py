@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import fcntl
-import io
 import os
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -157,6 +158,7 @@ DEMO_RUN_SEED = 11
 class DemoRun:
     world: Path
     warehouse: Path  # as the run left it: copy it (`copy_to`) before changing anything
+    output: Path  # what `recon demo` printed (stdout, then stderr)
 
     def copy_to(self, target: Path) -> Path:
         """A copy of the run's warehouse (every schema and table) at `target`."""
@@ -177,15 +179,20 @@ class DemoRun:
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    from core.settings import resolve
-    from recon.demo.run import run_demo
+    """The README's demo command, `recon demo`, in a process of its own as a user runs it (tests/recon/test_cli.py
+    reads what it printed)."""
 
     def run(root: Path) -> None:
-        settings = resolve(warehouse=str(root / "demo_run.duckdb"), target="duckdb", env={})
-        run_demo(
-            settings, scale=DEMO_RUN_SCALE, seed=DEMO_RUN_SEED, world_dir=str(root / "world"), port=0,
-            serve=False, out=io.StringIO(), fresh_warehouse=False,
+        done = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "recon"), "demo", "--scale", str(DEMO_RUN_SCALE),
+                "--seed", str(DEMO_RUN_SEED), "--world-dir", str(root / "world"),
+                "--warehouse", str(root / "demo_run.duckdb"),
+            ],
+            capture_output=True, text=True, timeout=1200, check=False, cwd=PROJECT_DIR,
         )
+        (root / "demo.out").write_text(done.stdout + done.stderr)
+        assert done.returncode == 0, f"recon demo exited {done.returncode}: {done.stdout[-3000:]}{done.stderr[-3000:]}"
 
     root = built_once(tmp_path_factory, "demo-run", run)
-    return DemoRun(root / "world", root / "demo_run.duckdb")
+    return DemoRun(root / "world", root / "demo_run.duckdb", root / "demo.out")

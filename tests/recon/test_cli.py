@@ -5,12 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
-from core.settings import PROJECT_DIR
 from recon.cli import main
+from tests.conftest import DEMO_RUN_SCALE
 
 RECON = str(Path(sys.executable).parent / "recon")
 
@@ -55,29 +56,20 @@ def test_unreachable_api_exits_2_without_the_key(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_demo_end_to_end(tmp_path: Path) -> None:
-    """The README's demo at a small scale: exit 0, the world, the API, what was loaded."""
-    warehouse = tmp_path / "demo.duckdb"
-    result = subprocess.run(
-        [RECON, "demo", "--scale", "800", "--seed", "3", "--world-dir", str(tmp_path / "world"), "--warehouse", str(warehouse)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        cwd=PROJECT_DIR,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    out = result.stdout
+def test_demo_end_to_end(demo_run: Any) -> None:
+    """The README's demo at a small scale (tests/conftest.py runs `recon demo` once for the suite):
+    exit 0, the world, the API, what was loaded."""
+    out = demo_run.output.read_text()
     assert "Stripe-compatible API: http://127.0.0.1:" in out
     assert "charges" in out and "== ingest stripe: done" in out and "== ingest erp: done" in out
     assert "== dbt build: done" in out and "Match rate:" in out and "Exceptions:" in out
     assert "== classify: done" in out and "== balance checks: done" in out
     assert "Match scorer:" in out and "learned from" in out
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with duckdb.connect(str(demo_run.warehouse), read_only=True) as con:
         charges = con.execute("select count(*) from raw_stripe.charges").fetchone()
         payments = con.execute("select count(*) from raw_erp.payments").fetchone()
-    assert charges and charges[0] > 800
-    assert payments and payments[0] > 800
+    assert charges and charges[0] > DEMO_RUN_SCALE
+    assert payments and payments[0] > DEMO_RUN_SCALE
 
 
 def test_stripe_api_command_serves_a_world(small_world: Path) -> None:
