@@ -40,6 +40,10 @@ HEAVY_FIXTURES = {
     "ml_warehouse": "ml-warehouse",
     "review_world": "review-world",  # the review app reads the world's warehouse itself
     "two_targets": "two-targets",  # a world run on DuckDB and on PostgreSQL (tests/recon/conftest.py)
+    # Module fixtures worth building once, not once a worker:
+    "defects_built": "data-quality-defects",  # tests/models/test_data_quality.py: a load and dbt build
+    "compiled": "cross-target-sql",  # tests/models/test_cross_target_sql.py: dbt compiles on both targets
+    "first_load": "stripe-first-load",  # tests/ingest/stripe/test_stripe_source.py: a whole API load
 }
 
 

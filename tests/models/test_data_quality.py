@@ -208,7 +208,7 @@ def clean_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def built(clean_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Built:
+def defects_built(clean_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Built:
     root = tmp_path_factory.mktemp("dq-defects")
     world = root / "world"
     shutil.copytree(clean_world, world, ignore=shutil.ignore_patterns("*.sqlite*"))
@@ -221,18 +221,18 @@ def _rows(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
         return connection.execute(sql).fetchall()
 
 
-def test_every_mart_builds(built: Built) -> None:
-    assert built.failure is None, str(built.failure)
-    statuses = {r.node.name: str(r.status) for r in built.result.result.results}
+def test_every_mart_builds(defects_built: Built) -> None:
+    assert defects_built.failure is None, str(defects_built.failure)
+    statuses = {r.node.name: str(r.status) for r in defects_built.result.result.results}
     for mart in MARTS:
         assert statuses.get(mart) == "success", (mart, statuses.get(mart))
     assert not {name for name, status in statuses.items() if status in ("fail", "error", "skipped")}
 
 
-def test_each_defect_is_a_warning(built: Built) -> None:
-    assert built.failure is None, str(built.failure)
+def test_each_defect_is_a_warning(defects_built: Built) -> None:
+    assert defects_built.failure is None, str(defects_built.failure)
     warned = {
-        r.node.name: r.failures for r in built.result.result.results if str(r.status) == "warn"
+        r.node.name: r.failures for r in defects_built.result.result.results if str(r.status) == "warn"
     }
     for piece in EXPECTED_WARNINGS:
         found = [name for name in warned if piece in name]
@@ -240,26 +240,26 @@ def test_each_defect_is_a_warning(built: Built) -> None:
         assert all(warned[name] for name in found)
 
 
-def test_each_defect_is_a_finding(built: Built) -> None:
-    assert built.failure is None, str(built.failure)
+def test_each_defect_is_a_finding(defects_built: Built) -> None:
+    assert defects_built.failure is None, str(defects_built.failure)
     found = set(
-        _rows(built.settings, "select issue_kind, row_key from marts.rpt_data_quality_issues")
+        _rows(defects_built.settings, "select issue_kind, row_key from marts.rpt_data_quality_issues")
     )
     # Exactly these: the clean world's books themselves raise none.
     assert found == EXPECTED_FINDINGS
 
 
-def test_a_quarantined_reference_says_where_and_why(built: Built) -> None:
-    assert built.failure is None, str(built.failure)
+def test_a_quarantined_reference_says_where_and_why(defects_built: Built) -> None:
+    assert defects_built.failure is None, str(defects_built.failure)
     (quarantined,) = _rows(
-        built.settings,
+        defects_built.settings,
         "select quarantine_id, source_file, line_number, reason from staging.stg_erp__quarantine "
         "where table_name = 'invoices' and row_key = 'INV-DQ-1'",
     )
     quarantine_id, source_file, line, reason = quarantined
     assert "which one is the decimal mark is ambiguous" in reason
     (finding,) = _rows(
-        built.settings,
+        defects_built.settings,
         "select detail, quarantine_id, currency, amount_minor from marts.rpt_data_quality_issues "
         "where row_key = 'PMT-DQ-1'",
     )
@@ -269,16 +269,16 @@ def test_a_quarantined_reference_says_where_and_why(built: Built) -> None:
     assert (currency, amount_minor) == ("usd", 120450)
 
 
-def test_the_summary_counts_them(built: Built) -> None:
-    assert built.failure is None, str(built.failure)
-    summary = built.summary
+def test_the_summary_counts_them(defects_built: Built) -> None:
+    assert defects_built.failure is None, str(defects_built.failure)
+    summary = defects_built.summary
     expected: dict[str, int] = {}
     for kind, _ in EXPECTED_FINDINGS:
         expected[kind] = expected.get(kind, 0) + 1
     assert summary.findings == expected
     stored = dict(
         _rows(
-            built.settings,
+            defects_built.settings,
             "select 'erp.' || table_name, count(*) from staging.stg_erp__quarantine group by 1",
         )
     )
@@ -290,17 +290,17 @@ def test_the_summary_counts_them(built: Built) -> None:
     assert "payment_document_quarantined" in text and "erp.invoices" in text
 
 
-def test_the_summary_names_stale_books(built: Built, tmp_path: Path) -> None:
+def test_the_summary_names_stale_books(defects_built: Built, tmp_path: Path) -> None:
     """A load allowed to go on without an unreadable file: the summary says those books are
     stale and since when, the others are not."""
     from ingest.erp import load_erp
     from recon.summary import summarize
 
-    assert built.failure is None, str(built.failure)
+    assert defects_built.failure is None, str(defects_built.failure)
     warehouse = tmp_path / "recon.duckdb"
-    shutil.copy(built.settings.warehouse, warehouse)
+    shutil.copy(defects_built.settings.warehouse, warehouse)
     erp = tmp_path / "erp"
-    shutil.copytree(built.settings.warehouse.parent / "world" / "erp", erp)
+    shutil.copytree(defects_built.settings.warehouse.parent / "world" / "erp", erp)
     (erp / "payments.csv").write_bytes("payment_number,amount\n".encode("utf-16"))
     settings = resolve(
         warehouse=str(warehouse), erp_dir=str(erp), allow_missing_sources=["erp/payments"], env={}
