@@ -68,18 +68,23 @@ class PaymentMethods:
         self.ids = IdMaker(sub_rng(ctx.spec.seed, "paymethod_ids"))
         self.methods = ctx.spec.payment_methods
 
-    def day(self, day: dt.date, day_ts: int, next_ts: int, card_sales: int) -> None:
-        """The day's sales of each method: about `share` of the day's card sales each."""
-        if not self.methods:
-            return
+    def plan_day(self, day_ts: int, next_ts: int, card_sales: int) -> list[tuple[int, int]]:
+        """The day's sales of each method, about `share` of the day's card sales each: (time,
+        method index), for the writer to make in time order among the day's other happenings."""
+        planned: list[tuple[int, int]] = []
+        for index, method in enumerate(self.methods):
+            n = int(card_sales * method.share + self.rng.random())
+            planned += [(self.rng.randrange(day_ts + 1000, next_ts - 1000), index) for _ in range(n)]
+        return sorted(planned)
+
+    def sale(self, ts: int, index: int) -> None:
+        """One sale of method `index` at `ts`."""
+        method = self.methods[index]
         with self.ctx.streams(self.rng, self.ids):
-            for method in self.methods:
-                n = int(card_sales * method.share + self.rng.random())
-                for ts in sorted(self.rng.randrange(day_ts + 1000, next_ts - 1000) for _ in range(n)):
-                    if method.shape == "debit":
-                        self._debit(method, ts, day)
-                    else:
-                        self._transfer(method, ts, day)
+            if method.shape == "debit":
+                self._debit(method, ts, day_of(ts))
+            else:
+                self._transfer(method, ts, day_of(ts))
 
     def returned(self, ts: int, p: dict[str, Any]) -> None:
         """A debit returned by the bank: the failure's balance transaction and event."""
@@ -190,8 +195,12 @@ class PaymentMethods:
         usd = self.charges.to_usd(amount, c.currency)
         rate = None if c.currency == "usd" else self.charges.rates[c.currency]
         fee = method.fee(usd)
-        metadata = {"invoice_number": ",".join(docs)} if rng.random() < 0.6 else {}
-        description = f"Payment for {' and '.join(docs)}" if not metadata and rng.random() < 0.5 else None
+        # a bank transfer names the invoices it pays less often than a debit set up for one
+        named = rng.random() < (0.6 if method.shape == "debit" else 0.3)
+        metadata = {"invoice_number": ",".join(docs)} if named else {}
+        description = f"Payment for {' and '.join(docs)}" if not named and rng.random() < 0.5 else None
+        if method.shape == "transfer" and not named:
+            description = None
         common: dict[str, Any] = dict(
             charge_id=ch_id,
             c=c,

@@ -122,6 +122,9 @@ class _WorldWriter:
             for t in times:
                 items.append((t, 0, "sale", slot))
                 slot += 1
+            # the other payment methods' sales, from streams of their own
+            for t, method in self.methods.plan_day(day_ts, next_ts, counts[di]):
+                items.append((t, 0, "method_sale", method))
             items.sort(key=lambda it: (it[0], it[1]))
             for ts, _, kind, payload in items:
                 if kind == "sale":
@@ -145,8 +148,8 @@ class _WorldWriter:
                     self.payouts.failure(ts, payload)
                 elif kind == "debit_returned":
                     self.methods.returned(ts, payload)
-            # the other payment methods' sales, from streams of their own
-            self.methods.day(day, day_ts, next_ts, counts[di])
+                elif kind == "method_sale":
+                    self.methods.sale(ts, payload)
             while bad_pos < len(bad_plan) and bad_plan[bad_pos][0] <= di:
                 _, name, bad_kind = bad_plan[bad_pos]
                 if not self.bad_rows.inject(name, bad_kind):
