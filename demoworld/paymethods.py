@@ -104,7 +104,8 @@ class PaymentMethods:
                 end_ts=self.ctx.end_ts,
             )
             self.ctx.write_obj("balance_transactions", txn)
-            self.ctx.pool.append(Pending(ts, p["txn"], -p["usd"], 0, -p["usd"], p["charge"], ()))
+            # the payout carrying the return settles (negatively) the debit's documents too
+            self.ctx.pool.append(Pending(ts, p["txn"], -p["usd"], 0, -p["usd"], p["charge"], p["docs"]))
             self.ctx.event(ts, "charge.failed", p["final"], api_request=False)
 
     # ------------------------------------------------------------------ the sales
@@ -127,7 +128,7 @@ class PaymentMethods:
             code, message = rng.choice(_RETURN_CODES)
             if fail_ts < self.ctx.end_ts:
                 failure = (fail_ts, code, message)
-        usd, fee = self._charge(method, c, ch_id, amount, ts, day, (doc,), failure)
+        self._charge(method, c, ch_id, amount, ts, day, (doc,), failure)
         ext_ref = ch_id if rng.random() < 0.4 else ""
         self.books.invoice(doc, c, day - dt.timedelta(days=rng.randint(0, 10)), c.currency, amount, "paid", ext_ref)
         pay_day = self._booking_day(method, day)
@@ -188,7 +189,7 @@ class PaymentMethods:
         day: dt.date,
         docs: tuple[str, ...],
         failure: tuple[int, str, str] | None,
-    ) -> tuple[int, int]:
+    ) -> None:
         """The charge, its payment intent and balance transaction, and a return scheduled."""
         rng = self.ctx.rng
         pi_id, txn_id = self.ctx.ids.make("pi_"), self.ctx.ids.make("txn_")
@@ -276,9 +277,9 @@ class PaymentMethods:
             self.ctx.schedule(
                 failure[0],
                 "debit_returned",
-                {"charge": ch_id, "txn": failure_txn, "usd": usd, "rate": rate, "final": final_bytes},
+                {"charge": ch_id, "txn": failure_txn, "usd": usd, "rate": rate, "final": final_bytes,
+                 "docs": docs},
             )
-        return usd, fee
 
 
 def _with_method(charge: Obj, method: PaymentMethodSpec, c: Customer, amount: int) -> Obj:
