@@ -4,6 +4,9 @@
     rate), the Stripe invoice it paid, the customer's ERP number, and how its payment method
     moves money (seed payment_methods: the days until it is final, the fee its schedule asks).
 -#}
+{%- set scheduled_fee = integer_divide(
+    'balance_transactions.amount_minor * payment_methods.fee_percent_bps + 5000', '10000'
+) %}
 with
 
 charges as (
@@ -63,11 +66,9 @@ enriched as (
         case
             when payment_methods.fee_percent_bps is not null
                 then least(
-                    {{ integer_divide(
-                        'balance_transactions.amount_minor * payment_methods.fee_percent_bps + 5000', '10000'
-                    ) }} + coalesce(payment_methods.fee_fixed_minor, 0),
-                    coalesce(payment_methods.fee_cap_minor, balance_transactions.amount_minor)
-                )
+                        {{ scheduled_fee }} + coalesce(payment_methods.fee_fixed_minor, 0),
+                        coalesce(payment_methods.fee_cap_minor, balance_transactions.amount_minor)
+                    )
         end as expected_fee_minor,
         charges.has_failed_after_success,
         failures.balance_transaction_id as failure_balance_transaction_id,
