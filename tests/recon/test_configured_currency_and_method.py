@@ -33,11 +33,16 @@ RELABEL = {"jpy": "uyi", "kwd": "xts"}
 NEW_CURRENCIES = "uyi,0\nxts,3\n"
 NEW_METHOD = "bacs_debit,6,100,20,200\n"
 KEY = "sk_test_configured_world_41"
-# what a team's checkout holds (no virtualenv, no warehouses, no build output)
-_NOT_COPIED = shutil.ignore_patterns(
+# what a team's checkout holds (no virtualenv, no warehouses, no build output, no trained model)
+_BUILT = shutil.ignore_patterns(
     ".git", ".venv", "worlds", "warehouse", "target", "logs", "reports", "__pycache__", "*.egg-info",
-    ".mypy_cache", ".ruff_cache", ".pytest_cache", "models_store", "*.duckdb*",
+    ".mypy_cache", ".ruff_cache", ".pytest_cache", "*.duckdb*",
 )
+
+
+def _not_copied(folder: str, names: list[str]) -> set[str]:
+    trained = {"models"} if Path(folder).name == "ml" else set()
+    return set(_BUILT(folder, names)) | trained
 
 
 def _relabel(value: Any) -> Any:
@@ -82,7 +87,7 @@ def _build(root: Path) -> None:
     from demoworld.world import WorldSpec, generate_world
 
     project = root / "project"
-    shutil.copytree(PROJECT_DIR, project, ignore=_NOT_COPIED)
+    shutil.copytree(PROJECT_DIR, project, ignore=_not_copied)
     with (project / "seeds" / "currencies.csv").open("a") as handle:
         handle.write(NEW_CURRENCIES)
     with (project / "seeds" / "payment_methods.csv").open("a") as handle:
