@@ -18,7 +18,7 @@ from demoworld.context import WorldContext, add_months, day_of
 from demoworld.csv_sinks import CsvSink
 from demoworld.stripe_objects import API_VERSION
 
-FORMAT_VERSION = 2  # 2: camt.053 entries carry BkTxCd, as the schema requires
+FORMAT_VERSION = 3  # 2: camt.053 entries carry BkTxCd, as the schema requires; 3: payment methods besides cards
 
 # exception_type -> disposition (docs/contract.md section 5)
 DISPOSITIONS = DISPOSITION_OF_TYPE
