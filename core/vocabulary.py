@@ -26,6 +26,8 @@ DISPOSITION_OF_TYPE: Final[dict[str, str]] = {
     "missing_deposit": TRUE_EXCEPTION,
     "failed_payout": TRUE_EXCEPTION,
     "duplicate_erp_entry": TRUE_EXCEPTION,
+    # a bank debit (ACH, SEPA) the ERP booked as received, returned by the bank days later
+    "debit_failed_after_booking": TRUE_EXCEPTION,
 }
 EXCEPTION_TYPES: Final = tuple(DISPOSITION_OF_TYPE)
 

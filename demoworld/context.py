@@ -13,8 +13,11 @@ import calendar
 import datetime as dt
 import heapq
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from random import Random
 from typing import IO, Any
 
 import orjson
@@ -29,6 +32,37 @@ DAY = 86_400
 
 
 @dataclass(frozen=True)
+class PaymentMethodSpec:
+    """A payment method whose money moves otherwise than a card's, as the world makes it
+    (demoworld/paymethods.py). Its settlement and fees are what the project's seed
+    seeds/payment_methods.csv says of the method (a test holds the defaults to it)."""
+
+    name: str  # Stripe's payment_method_details.type
+    currency: str
+    share: float  # sales of this method per card sale of the day
+    shape: str  # "debit": one invoice, may be returned; "transfer": one transfer, several invoices
+    settlement_days: int  # days until its money is final (a debit may fail until then)
+    fee_percent_bps: int
+    fee_fixed_minor: int  # in the balance currency (usd)
+    fee_cap_minor: int | None = None
+    failure_rate: float = 0.0  # debits returned by the bank after they succeeded
+
+    def fee(self, settled_minor: int) -> int:
+        """The schedule's fee on a settled amount (minor units, rounded half up, capped)."""
+        fee = (settled_minor * self.fee_percent_bps + 5000) // 10000 + self.fee_fixed_minor
+        return fee if self.fee_cap_minor is None else min(fee, self.fee_cap_minor)
+
+
+# ACH and SEPA Direct Debit (returned by the bank days later now and then) and bank transfers to
+# a customer balance (one transfer paying several invoices), each with its own fee schedule.
+DEFAULT_PAYMENT_METHODS: tuple[PaymentMethodSpec, ...] = (
+    PaymentMethodSpec("us_bank_account", "usd", 0.012, "debit", 4, 80, 0, 500, failure_rate=0.15),
+    PaymentMethodSpec("sepa_debit", "eur", 0.006, "debit", 5, 0, 35, None, failure_rate=0.15),
+    PaymentMethodSpec("customer_balance", "usd", 0.006, "transfer", 0, 50, 0, 500),
+)
+
+
+@dataclass(frozen=True)
 class WorldSpec:
     """What to generate: the same spec gives the same bytes in every file."""
 
@@ -37,6 +71,8 @@ class WorldSpec:
     start: dt.date = dt.date(2025, 1, 1)
     months: int = 6
     mess: MessSettings = NONE  # the phenomena of messy books (demoworld/mess.py)
+    # the payment methods besides cards (demoworld/paymethods.py); () for cards alone
+    payment_methods: tuple[PaymentMethodSpec, ...] = DEFAULT_PAYMENT_METHODS
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -101,6 +137,9 @@ class Anomaly:
     own_stream: bool = False
     # the other objects the anomaly is about (truth/anomaly_related.csv)
     related: tuple[str, ...] = ()
+    # the stream its decision draws from when neither the main one nor the variance one
+    # (demoworld/paymethods.py: its anomalies leave every other decision as it was)
+    rng: Random | None = None
 
 
 @dataclass(slots=True)
@@ -275,6 +314,18 @@ class WorldContext:
         if ts < self.end_ts:
             self.seq += 1
             heapq.heappush(self.heap, Scheduled(ts, self.seq, kind, payload))
+
+    @contextmanager
+    def streams(self, rng: Random, ids: IdMaker) -> Iterator[None]:
+        """Every draw of the parts (values and ids) from these streams for a while: what a part
+        with streams of its own makes through the shared makers leaves the main streams as
+        they were."""
+        saved = self.rng, self.ids
+        self.rng, self.ids = rng, ids
+        try:
+            yield
+        finally:
+            self.rng, self.ids = saved
 
     # ---------------------------------------------------------------- helpers
     def period(self, ts: int) -> str:

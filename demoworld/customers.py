@@ -10,6 +10,8 @@ from demoworld.context import WorldContext, dumps
 from demoworld.stripe_objects import Customer, customer_obj
 
 CURRENCIES: tuple[str, ...] = ("usd", "eur", "gbp", "cad", "jpy", "kwd")
+# the first index (hence ERP number C-<10000 + index>) of the customers kept out of the pool
+OWN_INDEX_BASE = 900_000
 _CURRENCY_WEIGHTS: tuple[int, ...] = (65, 12, 8, 6, 5, 4)
 _COUNTRIES: dict[str, tuple[tuple[str, str, str | None], ...]] = {
     "usd": (
@@ -101,14 +103,17 @@ class Customers:
     def __init__(self, ctx: WorldContext) -> None:
         self.ctx = ctx
         self.all: list[Customer] = []
+        # customers of the other payment methods (demoworld/paymethods.py): outside the pool the
+        # card sales pick from, numbered from OWN_INDEX_BASE, so the card sales stay as they were
+        self.own: list[Customer] = []
         self.target = max(50, ctx.spec.scale // 6)
 
-    def new(self, ts: int, day_ts: int, currency: str | None) -> Customer:
+    def new(self, ts: int, day_ts: int, currency: str | None, *, own: bool = False) -> Customer:
         rng = self.ctx.rng
         cur = currency or rng.choices(CURRENCIES, _CURRENCY_WEIGHTS)[0]
         country, city, state = rng.choice(_COUNTRIES[cur])
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
-        index = len(self.all)
+        index = OWN_INDEX_BASE + len(self.own) if own else len(self.all)
         name = f"{first} {last}"
         handle = f"{first}.{last}".lower().replace("'", "")
         email = f"{handle}{index}@{rng.choice(_DOMAINS)}"
@@ -155,7 +160,7 @@ class Customers:
             card_country=country if rng.random() < 0.95 else "US",
         )
         self.ctx.mess.customer(c)
-        self.all.append(c)
+        (self.own if own else self.all).append(c)
         self.ctx.event(c.created, "customer.created", dumps(customer_obj(c, 1)))
         return c
 
@@ -182,6 +187,6 @@ class Customers:
         """stripe/customers.jsonl: every customer with its final invoice sequence."""
         ctx = self.ctx
         with (ctx.out / "stripe" / "customers.jsonl").open("wb") as fh:
-            for c in self.all:
+            for c in self.all + self.own:
                 fh.write(dumps(customer_obj(c, c.next_invoice_sequence)) + b"\n")
-        ctx.counts["customers"] = len(self.all)
+        ctx.counts["customers"] = len(self.all) + len(self.own)

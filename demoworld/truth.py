@@ -18,7 +18,7 @@ from demoworld.context import WorldContext, add_months, day_of
 from demoworld.csv_sinks import CsvSink
 from demoworld.stripe_objects import API_VERSION
 
-FORMAT_VERSION = 2  # 2: camt.053 entries carry BkTxCd, as the schema requires
+FORMAT_VERSION = 3  # 2: camt.053 entries carry BkTxCd, as the schema requires; 3: payment methods besides cards
 
 # exception_type -> disposition (docs/contract.md section 5)
 DISPOSITIONS = DISPOSITION_OF_TYPE
@@ -96,6 +96,7 @@ def _write_decisions(ctx: WorldContext) -> None:
         "missing_deposit": "Deposit found on the bank statement; posted the journal.",
         "failed_payout": "Bank account closed; updated payout account, funds re-paid.",
         "duplicate_erp_entry": "Receipt entered twice; voided the later entry.",
+        "debit_failed_after_booking": "Debit returned by the bank; receipt reversed, invoice reopened.",
     }
     with CsvSink(
         ctx.out / "decisions" / "exception_resolutions.csv",
@@ -104,7 +105,7 @@ def _write_decisions(ctx: WorldContext) -> None:
         for a in ctx.anomalies:
             if a.period >= last_period:
                 continue
-            rng = ctx.variance_rng if a.own_stream else ctx.rng
+            rng = a.rng or (ctx.variance_rng if a.own_stream else ctx.rng)
             ctx.extra.resolved.write([a.object_id])
             sink.write(
                 [

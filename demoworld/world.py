@@ -44,6 +44,7 @@ from demoworld.context import DAY, WorldContext, WorldSpec, epoch
 from demoworld.customers import Customers
 from demoworld.erp_books import ErpBooks, SaleBooks
 from demoworld.mess import add_mess_options, resolve_mess
+from demoworld.paymethods import PaymentMethods
 from demoworld.payouts import Payouts
 from demoworld.reversals import Disputes, Refunds
 from demoworld.sales import Sales, day_counts
@@ -74,8 +75,9 @@ class WorldSummary:
     @property
     def objects_written(self) -> int:
         """Lines written to the Stripe and ERP files (sub-counts like charges_failed left out)."""
-        derived = {"charges_failed", "charges_succeeded", "gl_journals"}
-        return sum(n for name, n in self.counts.items() if name not in derived)
+        return sum(
+            n for name, n in self.counts.items() if not name.startswith("charges_") and name != "gl_journals"
+        )
 
 
 
@@ -95,6 +97,7 @@ class _WorldWriter:
         self.refunds = Refunds(ctx, self.books)
         self.disputes = Disputes(ctx, self.books)
         self.bad_rows = BadRows(ctx, self.books)
+        self.methods = PaymentMethods(ctx, self.customers, self.books, self.charges)
 
     def run(self) -> dict[str, int]:
         ctx = self.ctx
@@ -119,6 +122,9 @@ class _WorldWriter:
             for t in times:
                 items.append((t, 0, "sale", slot))
                 slot += 1
+            # the other payment methods' sales, from streams of their own
+            for t, method in self.methods.plan_day(day_ts, next_ts, counts[di]):
+                items.append((t, 0, "method_sale", method))
             items.sort(key=lambda it: (it[0], it[1]))
             for ts, _, kind, payload in items:
                 if kind == "sale":
@@ -140,6 +146,10 @@ class _WorldWriter:
                     self.payouts.done(ts, payload)
                 elif kind == "payout_failure":
                     self.payouts.failure(ts, payload)
+                elif kind == "debit_returned":
+                    self.methods.returned(ts, payload)
+                elif kind == "method_sale":
+                    self.methods.sale(ts, payload)
             while bad_pos < len(bad_plan) and bad_plan[bad_pos][0] <= di:
                 _, name, bad_kind = bad_plan[bad_pos]
                 if not self.bad_rows.inject(name, bad_kind):

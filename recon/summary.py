@@ -48,8 +48,9 @@ class Summary:
         total_exceptions = sum(n for _, _, n, _ in self.exceptions)
         to_review = sum(r for _, _, _, r in self.exceptions)
         lines.append(f"Exceptions: {total_exceptions:,} ({to_review:,} need a human)")
+        width = max([22, *(len(t) + 2 for t, _, _, _ in self.exceptions)])
         for exception_type, disposition, count, review in self.exceptions:
-            lines.append(f"  {exception_type:<22}{disposition:<20}{count:>8,}  ({review:,} to review)")
+            lines.append(f"  {exception_type:<{width}}{disposition:<20}{count:>8,}  ({review:,} to review)")
         lines.append("Amounts unreconciled (absolute, per currency):")
         for currency, by_disposition in sorted(self.unreconciled.items()):
             parts = ", ".join(

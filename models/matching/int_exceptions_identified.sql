@@ -1,6 +1,9 @@
 {#-
     One row per item that did not reconcile, with a rule-based exception_type (docs/contract.md
     section 5 vocabulary) and the features a classifier needs. Rules, in order:
+    - a charge that succeeded and failed later (a bank debit returned: Stripe's
+      payment_failure_refund) matched to an ERP receipt: `debit_failed_after_booking` (the books
+      hold money the bank took back); not booked in the ERP, it is no exception (nothing to undo);
     - a succeeded charge with no ERP payment: `duplicate_charge` when the same customer (the same
       Stripe customer, e-mail or customer name key) paid the same amount in the same currency
       within a day before and that charge is matched, else `missing_in_erp`;
@@ -130,6 +133,8 @@ keyed_charges as materialized (
     from charges
     inner join customer_keys
         on charges.charge_id = customer_keys.charge_id
+    -- a returned debit neither repeats a charge nor is repeated: the money went back
+    where not charges.has_failed_after_success
 ),
 
 matched_charges as (
@@ -197,7 +202,8 @@ charges_checked as (
             when matched_objects.erp_currency = charges.currency then charges.currency
             else matched_objects.erp_currency
         end as difference_currency,
-        repeated_charges.charge_id is not null as has_earlier_same_charge
+        repeated_charges.charge_id is not null as has_earlier_same_charge,
+        charges.has_failed_after_success
     from charges
     left join matched_objects
         on charges.charge_id = matched_objects.stripe_object_id
@@ -234,7 +240,8 @@ refunds_checked as (
                 then matched_objects.erp_amount_minor - refunds.amount_minor
         end as difference_minor,
         refunds.currency as difference_currency,
-        false as has_earlier_same_charge
+        false as has_earlier_same_charge,
+        false as has_failed_after_success
     from refunds
     left join charges
         on refunds.charge_id = charges.charge_id
@@ -255,6 +262,8 @@ stripe_items_typed as (
     select
         stripe_items.*,
         case
+            when has_failed_after_success and is_matched then 'debit_failed_after_booking'
+            when has_failed_after_success then null
             when not is_matched and object_type = 'charge' and has_earlier_same_charge
                 then 'duplicate_charge'
             when not is_matched then 'missing_in_erp'

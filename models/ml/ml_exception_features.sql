@@ -47,6 +47,7 @@ typed as (
             when 'fee_variance' then 0.95
             when 'fx_variance' then 0.85
             when 'duplicate_erp_entry' then 0.9
+            when 'debit_failed_after_booking' then 0.95
             when 'duplicate_charge' then 0.85
             when 'missing_deposit' then 0.85
             when 'unrecorded_dispute' then 0.85

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from core.settings import PROJECT_DIR
+from demoworld.context import DEFAULT_PAYMENT_METHODS
 from demoworld.world import DISPOSITIONS, WorldSpec, generate_world
 
 SCALE = 3_000
@@ -239,14 +241,24 @@ def test_charges_carry_the_documented_fields(world: World) -> None:
         "transfer_data",
         "transfer_group",
     }
+    returned = 0
     for c in world.charges.values():
         assert expected <= c.keys(), expected - c.keys()
-        if c["status"] == "failed":
+        if c["status"] == "failed" and c["failure_balance_transaction"] is None:  # declined
             assert c["paid"] is False and c["balance_transaction"] is None and c["failure_code"]
+        elif c["status"] == "failed":  # a bank debit returned after it succeeded
+            returned += 1
+            assert c["paid"] is False and c["failure_code"]
+            assert c["payment_method_details"]["type"] in ("us_bank_account", "sepa_debit")
+            reversal = world.txns[c["failure_balance_transaction"]]
+            taken = world.txns[c["balance_transaction"]]
+            assert (reversal["type"], reversal["source"]) == ("payment_failure_refund", c["id"])
+            assert reversal["amount"] == -taken["amount"] and reversal["created"] > taken["created"]
         else:
             assert world.txns[c["balance_transaction"]]["source"] == c["id"]
-    failed = sum(c["status"] == "failed" for c in world.charges.values())
-    assert 0.01 < failed / len(world.charges) < 0.06
+    declined = sum(c["status"] == "failed" for c in world.charges.values()) - returned
+    assert 0.01 < declined / len(world.charges) < 0.06
+    assert returned > 0
 
 
 def test_refunds_and_disputes_are_reflected_on_their_charge(world: World) -> None:
@@ -692,6 +704,20 @@ def _check_failed_payout(world: World, a: dict[str, str]) -> None:
     assert world.payouts[a["object_id"]]["status"] == "failed"
 
 
+def _check_debit_failed_after_booking(world: World, a: dict[str, str]) -> None:
+    charge = world.charges[a["object_id"]]
+    assert charge["status"] == "failed" and charge["failure_balance_transaction"]
+    reversal = world.txns[charge["failure_balance_transaction"]]
+    assert reversal["type"] == "payment_failure_refund"
+    booked = [m for m in world.matches if m["stripe_object_id"] == charge["id"]]
+    assert len(booked) == 1, booked
+    receipt = world.payments[booked[0]["erp_payment_number"]]
+    assert _to_minor(receipt["amount"], receipt["currency"]) == charge["amount"]
+    # the ERP booked the receipt before the bank returned the debit, and never reversed it
+    assert dt.date.fromisoformat(receipt["payment_date"]) <= dt.datetime.fromtimestamp(reversal["created"], dt.UTC).date()
+    assert not any(charge["id"] in p["memo"] and p["amount"].startswith("-") for p in world.payments.values())
+
+
 CHECKS: dict[str, Callable[[World, dict[str, str]], None]] = {
     "timing_difference": _check_timing,
     "fee_variance": _check_fee,
@@ -705,7 +731,40 @@ CHECKS: dict[str, Callable[[World, dict[str, str]], None]] = {
     "unrecorded_dispute": _check_unrecorded_dispute,
     "missing_deposit": _check_missing_deposit,
     "failed_payout": _check_failed_payout,
+    "debit_failed_after_booking": _check_debit_failed_after_booking,
 }
+
+
+def test_the_world_moves_money_as_the_seed_says(world: World) -> None:
+    """The demo's payment methods settle and charge fees as seeds/payment_methods.csv says,
+    which is what the project knows of them: the world and the project agree."""
+    seed = {row["payment_method"]: row for row in _csv(PROJECT_DIR / "seeds" / "payment_methods.csv")}
+    for method in DEFAULT_PAYMENT_METHODS:
+        row = seed[method.name]
+        assert int(row["settlement_days"]) == method.settlement_days
+        assert (row["fee_percent_bps"], row["fee_fixed_minor"], row["fee_cap_minor"]) == (
+            str(method.fee_percent_bps), str(method.fee_fixed_minor), str(method.fee_cap_minor or "")
+        )
+        paid = [c for c in world.charges.values() if c["payment_method_details"]["type"] == method.name]
+        assert paid, method.name
+        for c in paid:
+            txn = world.txns[c["balance_transaction"]]
+            assert txn["fee"] == method.fee(txn["amount"]), c["id"]
+            created = dt.datetime.fromtimestamp(c["created"], dt.UTC).date()
+            available = dt.datetime.fromtimestamp(txn["available_on"], dt.UTC).date()
+            assert (available - created).days == method.settlement_days + 2
+
+
+def test_a_bank_transfer_pays_several_invoices_with_a_receipt_each(world: World) -> None:
+    transfers = [c for c in world.charges.values() if c["payment_method_details"]["type"] == "customer_balance"]
+    assert transfers
+    for c in transfers:
+        pairs = [m for m in world.matches if m["stripe_object_id"] == c["id"]]
+        assert 2 <= len(pairs) <= 3 and len({m["erp_payment_number"] for m in pairs}) == len(pairs)
+        paid = sum(
+            _to_minor(world.payments[m["erp_payment_number"]]["amount"], c["currency"]) for m in pairs
+        )
+        assert paid == c["amount"]
 
 
 @pytest.mark.parametrize("exception_type", sorted(CHECKS))

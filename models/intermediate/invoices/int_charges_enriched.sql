@@ -1,7 +1,12 @@
 {#-
-    One row per succeeded Stripe charge, with what it settled for in the balance currency
-    (amount, fee, net, exchange rate), the Stripe invoice it paid and the customer's ERP number.
+    One row per succeeded Stripe charge, and per charge that succeeded and failed later (a bank
+    debit returned), with what it settled for in the balance currency (amount, fee, net, exchange
+    rate), the Stripe invoice it paid, the customer's ERP number, and how its payment method
+    moves money (seed payment_methods: the days until it is final, the fee its schedule asks).
 -#}
+{%- set scheduled_fee = integer_divide(
+    'balance_transactions.amount_minor * payment_methods.fee_percent_bps + 5000', '10000'
+) %}
 with
 
 charges as (
@@ -18,6 +23,10 @@ stripe_invoices as (
 
 customers as (
     select * from {{ ref('stg_stripe__customers') }}
+),
+
+payment_methods as (
+    select * from {{ ref('payment_methods') }}
 ),
 
 enriched as (
@@ -51,7 +60,20 @@ enriched as (
         balance_transactions.amount_minor as settlement_amount_minor,
         balance_transactions.fee_minor,
         balance_transactions.net_minor,
-        balance_transactions.exchange_rate
+        balance_transactions.exchange_rate,
+        charges.payment_method_type,
+        coalesce(payment_methods.settlement_days, 0) as settlement_days,
+        case
+            when payment_methods.fee_percent_bps is not null
+                then least(
+                        {{ scheduled_fee }} + coalesce(payment_methods.fee_fixed_minor, 0),
+                        coalesce(payment_methods.fee_cap_minor, balance_transactions.amount_minor)
+                    )
+        end as expected_fee_minor,
+        charges.has_failed_after_success,
+        failures.balance_transaction_id as failure_balance_transaction_id,
+        failures.created_at as failed_at,
+        failures.created_date as failed_date
     from charges
     left join balance_transactions
         on charges.balance_transaction_id = balance_transactions.balance_transaction_id
@@ -59,7 +81,12 @@ enriched as (
         on charges.stripe_invoice_id = stripe_invoices.stripe_invoice_id
     left join customers
         on charges.customer_id = customers.customer_id
+    left join payment_methods
+        on charges.payment_method_type = payment_methods.payment_method
+    left join balance_transactions as failures
+        on charges.failure_balance_transaction_id = failures.balance_transaction_id
     where charges.is_succeeded
+        or charges.has_failed_after_success
 )
 
 select * from enriched

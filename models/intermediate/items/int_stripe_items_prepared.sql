@@ -1,9 +1,10 @@
 {#-
-    One row per Stripe item an ERP payment can settle: every succeeded charge (a receipt) and
+    One row per Stripe item an ERP payment can settle: every succeeded charge (a receipt), every
+    charge that succeeded and failed later (a returned bank debit the ERP may have booked), and
     every refund not failed or canceled (a refund paid out), with what the matching compares:
-    amounts (as charged and as settled), its date, who paid (e-mails, names as keys, the Stripe
-    customer's metadata) and the free text in which a person or an integration may have written
-    an ERP document number.
+    amounts (as charged and as settled), its date and the date its money is final (seed
+    payment_methods), who paid (e-mails, names as keys, the Stripe customer's metadata) and the
+    free text in which a person or an integration may have written an ERP document number.
 -#}
 with
 
@@ -30,6 +31,8 @@ charge_items as (
         net_minor,
         created_at as item_at,
         created_date as item_date,
+        settlement_days,
+        cast({{ dbt.dateadd('day', 'settlement_days', 'created_date') }} as date) as settled_date,
         customer_email,
         stripe_customer_email,
         customer_name,
@@ -59,6 +62,8 @@ refund_items as (
         refunds.amount_minor as net_minor,
         refunds.created_at as item_at,
         refunds.created_date as item_date,
+        0 as settlement_days,
+        refunds.created_date as settled_date,
         charge_items.customer_email,
         charge_items.stripe_customer_email,
         charge_items.customer_name,

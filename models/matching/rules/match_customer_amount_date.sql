@@ -2,7 +2,8 @@
     Rule: same customer, same amount, within a few days.
 
     What it matches: a charge and an ERP Stripe receipt of the same currency and amount, booked
-    within var rule_days_apart days of the charge (either way), whose document's customer is the
+    within var rule_days_apart days of the charge (either way; after, counted from the day its
+    money is final: a bank debit's receipt may be booked when it clears), whose document's customer is the
     charge's: the same e-mail (the charge's or its Stripe customer's, case-insensitive), or the
     same customer name key (macro customer_name_key: case, punctuation, word order and legal
     forms do not count).
@@ -42,6 +43,7 @@ charge_keys as (
         items.currency,
         items.amount_minor,
         items.item_date,
+        items.settled_date,
         item_keys.key_kind,
         item_keys.customer_key
     from items
@@ -75,7 +77,7 @@ same_customer_and_amount as (
         and charge_keys.amount_minor = payment_keys.amount_minor
     where payment_keys.payment_date
         between {{ dbt.dateadd('day', -var('rule_days_apart'), 'charge_keys.item_date') }}
-        and {{ dbt.dateadd('day', var('rule_days_apart'), 'charge_keys.item_date') }}
+        and {{ dbt.dateadd('day', var('rule_days_apart'), 'charge_keys.settled_date') }}
     group by charge_keys.stripe_object_id, payment_keys.payment_number
 ),
 

@@ -408,7 +408,15 @@ joined as (
         items.item_date,
         items.item_at,
         payments.payment_date,
-        {{ days_between('items.item_date', 'payments.payment_date') }} as days_apart,
+        -- a receipt booked while the item's money was not final yet (a bank debit clearing, seed
+        -- payment_methods) is on time; days after that count from the day it was final
+        case
+            when payments.payment_date > items.item_date and payments.payment_date <= items.settled_date
+                then 0
+            when payments.payment_date > items.settled_date
+                then {{ days_between('items.settled_date', 'payments.payment_date') }}
+            else {{ days_between('items.item_date', 'payments.payment_date') }}
+        end as days_apart,
         items.settlement_currency,
         items.settlement_amount_minor,
         items.net_minor,

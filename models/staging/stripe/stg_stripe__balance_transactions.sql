@@ -18,7 +18,7 @@ renamed as (
                 when 'payment' then 'charge'
                 when 'refund' then 'refund'
                 when 'payment_refund' then 'refund'
-                when 'payment_failure_refund' then 'refund_failure'
+                when 'payment_failure_refund' then 'charge_failure'
                 when 'refund_failure' then 'refund_failure'
                 when 'adjustment' then 'dispute'
                 when 'payout' then 'payout'

@@ -10,6 +10,7 @@ renamed as (
         payment_intent as payment_intent_id,
         customer as customer_id,
         balance_transaction as balance_transaction_id,
+        failure_balance_transaction as failure_balance_transaction_id,
         invoice as stripe_invoice_id,
         dispute as dispute_id,
         lower(currency) as currency,
@@ -17,6 +18,11 @@ renamed as (
         cast(coalesce(amount_refunded, 0) as {{ dbt.type_bigint() }}) as amount_refunded_minor,
         status,
         status = 'succeeded' as is_succeeded,
+        -- a bank debit that succeeded and was returned later: Stripe reversed its balance
+        -- transaction with a `payment_failure_refund` (a card declined at once never had one)
+        coalesce(status = 'failed' and failure_balance_transaction is not null, false)
+            as has_failed_after_success,
+        lower(payment_method_details__type) as payment_method_type,
         coalesce(refunded, false) as is_refunded,
         coalesce(disputed, false) as is_disputed,
         failure_code,
