@@ -143,6 +143,14 @@ class Batcher:
             self.rows = []
             yield dlt.mark.with_hints(table, self.hints, create_table_variant=True)
 
+    def finish(self) -> Iterator[Any]:
+        """The last rows, and the table itself when this run kept none: an account that never had
+        a dispute (or an invoice, a refund...) still gets its empty raw table with every column,
+        so the models read an empty table instead of failing on a missing one."""
+        yield from self.flush()
+        if self.count == 0:
+            yield dlt.mark.with_hints(dlt.mark.materialize_table_schema(), self.hints, create_table_variant=True)
+
 
 class Quarantine:
     """Objects no raw table can hold, for `raw_stripe.quarantine`: table, id, reason, raw JSON.
@@ -346,7 +354,7 @@ def stripe_source(
                     _bump(high_water, "events", event)
             if cut_short:
                 _restore(high_water, "events", previous)
-            yield from events.flush()
+            yield from events.finish()
             _account(load_report, "events", events, reader, started, quarantine)
 
         # 2. Every object type, newest first within its window, sliced across workers.
@@ -395,7 +403,7 @@ def stripe_source(
                         )
                         if taken:
                             _observe(payouts_seen, obj, page.fetched_at_ms)
-            yield from batch.flush()
+            yield from batch.finish()
             _account(load_report, resource, batch, reader, started, quarantine)
 
         # 3. The composition of every payout that became final and is not yet composed.
@@ -432,7 +440,7 @@ def stripe_source(
                     already.add(payout_id)
                 else:  # a transaction was quarantined: read the payout and its composition again
                     unfinished[payout_id] = created
-            yield from composition.flush()
+            yield from composition.finish()
             _account(
                 load_report, COMPOSITION_TABLE, composition, reader, started, quarantine, key="payout_composition"
             )

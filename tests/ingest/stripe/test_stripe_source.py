@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -349,3 +350,26 @@ def test_load_into_the_postgres_warehouse(small_world: Path, tmp_path: Path, pos
     assert composed is not None and composed[0] > 0
     assert report.table("charges").new_rows == len(expected)
     assert again.table("charges").new_rows == 0 and again.table("charges").updated_rows == 0
+
+
+def test_an_account_without_disputes_gets_an_empty_disputes_table(small_world: Path, tmp_path: Path) -> None:
+    """Someone else's account: never a dispute (so no dispute event either). The raw table is
+    there all the same, empty, with every column the models read, instead of missing."""
+    world = tmp_path / "world"
+    shutil.copytree(small_world / "stripe", world / "stripe", ignore=shutil.ignore_patterns("*.sqlite*"))
+    (world / "stripe" / "disputes.jsonl").write_text("")
+    events = world / "stripe" / "events.jsonl"
+    kept = [line for line in events.read_text().splitlines() if not json.loads(line)["type"].startswith("charge.dispute.")]
+    assert len(kept) < len(events.read_text().splitlines()), "the world had no dispute event to leave out"
+    events.write_text("\n".join(kept) + "\n")
+
+    with StripeAPIServer(world, api_keys=(KEY,), index_path=tmp_path / "index.sqlite3") as server:
+        load = _load(tmp_path, server)
+
+    assert _rows(load.warehouse, "select count(*) from raw_stripe.disputes") == [(0,)]
+    columns = {row[0] for row in _rows(
+        load.warehouse,
+        "select column_name from information_schema.columns where table_schema = 'raw_stripe' and table_name = 'disputes'",
+    )}
+    assert {"id", "charge", "amount", "currency", "status", "reason", "created"} <= columns
+    assert _rows(load.warehouse, "select count(*) from raw_stripe.charges")[0][0] > 0
