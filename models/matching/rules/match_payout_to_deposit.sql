@@ -5,9 +5,11 @@
     journal's memo names the payout id (in any case) or quotes its trace number; else when the
     deposit equals the payout amount in the payout's currency and is posted between var
     payout_deposit_days_before days before and var payout_deposit_days_after days after the
-    payout's arrival date (a memo mentioning Stripe makes it more certain). Of several payouts of
-    one amount on adjacent days, the resolution gives each deposit to the closest payout still
-    free (int_matches_resolved assigns in rounds, not first come).
+    payout's arrival date (a memo mentioning Stripe makes it more certain, and a journal that books
+    the payout's own fees beside it, int_payouts_summarized's fees_minor, makes it the stronger
+    pair: two payouts of one amount rarely carry one fee total). Of several payouts of one amount
+    on adjacent days and no such evidence, the resolution gives each deposit to the closest
+    payout still free (int_matches_resolved assigns in rounds, not first come).
     Why: banks post Stripe's transfer as one deposit of the exact payout amount, on or a few
     days after the arrival date, with "STRIPE" and the payout id or an ACH trace number in
     the memo, or nothing at all.
@@ -21,6 +23,10 @@ payouts as (
 
 deposits as (
     select * from {{ ref('int_gl_deposits_identified') }}
+),
+
+summaries as (
+    select * from {{ ref('int_payouts_summarized') }}
 ),
 
 by_id as (
@@ -52,12 +58,19 @@ by_amount_and_date as (
     select
         payouts.payout_id,
         deposits.journal_number,
-        30 as priority,
-        case when deposits.is_stripe_memo then 0.93 else 0.8 end as confidence
+        case when coalesce(deposits.fee_amount_minor = summaries.fees_minor, false) then 20 else 30 end as priority,
+        case
+            when coalesce(deposits.fee_amount_minor = summaries.fees_minor, false) then 0.97
+            when deposits.is_stripe_memo then 0.93
+            else 0.8
+        end as confidence
     from payouts
     inner join deposits
         on payouts.currency = deposits.currency
         and payouts.amount_minor = deposits.deposit_amount_minor
+    left join summaries
+        on payouts.payout_id = summaries.payout_id
+        and summaries.fees_minor > 0
     where (deposits.memo_payout_id is null or deposits.memo_payout_id = upper(payouts.payout_id))
         and deposits.posting_date
         between {{ dbt.dateadd('day', -var('payout_deposit_days_before'), 'payouts.arrival_date') }}
