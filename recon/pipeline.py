@@ -10,9 +10,12 @@ from typing import Any, TextIO
 from checks import run_checks
 from core.errors import UserError
 from core.settings import Settings
+from core.spark import lake_dir, session
+from core.warehouse import schema as schema_name
 from ingest.bank import load_bank
 from ingest.decisions import load_decisions
 from ingest.erp import load_erp
+from ingest.lake import register_in_spark
 from ingest.report import LoadReport
 from ingest.stripe.load import load_stripe
 from ml import match_scorer
@@ -60,6 +63,14 @@ def _vars_args(dbt_vars: Mapping[str, Any] | None) -> list[str]:
     return ["--vars", json.dumps(dict(dbt_vars))] if dbt_vars else []
 
 
+def register_lake(settings: Settings) -> list[str]:
+    """On the spark target, the lake's raw tables as tables of Spark's catalog (ingest.lake),
+    where dbt's sources read them; nothing on the databases, where dlt wrote the tables."""
+    if settings.target != "spark":
+        return []
+    return register_in_spark(session(settings), lake_dir(settings), schema_prefix=schema_name(""))
+
+
 def build_models(settings: Settings, dbt_vars: Mapping[str, Any] | None = None) -> str:
     """`dbt build`: seeds, staging, matching, marts and every dbt test, each once, in this process.
 
@@ -69,6 +80,7 @@ def build_models(settings: Settings, dbt_vars: Mapping[str, Any] | None = None) 
     scored pairs, the resolution, the exceptions and the marts)."""
     env = settings_env(settings)
     extra = _vars_args(dbt_vars)
+    register_lake(settings)
     if settings.rules_only:
         return describe(run_dbt(["build", *extra], env)) + "\nMatching: the analysts' rules alone (--rules-only)"
     upstream = describe(run_dbt(["build", "--exclude", match_scorer.DOWNSTREAM_SELECTOR, *extra], env))

@@ -119,7 +119,10 @@ def load_review_decisions(
     chain head they were verified at (decision count, last row's hash)."""
     started = time.perf_counter()
     pipeline = destinations.pipeline(PIPELINE_NAME, DATASET_NAME, settings, pipelines_dir=pipelines_dir)
-    pipeline.run(review_source(matches, resolutions, dt.datetime.now(dt.UTC), head))
+    pipeline.run(
+        review_source(matches, resolutions, dt.datetime.now(dt.UTC), head),
+        table_format=destinations.table_format(settings),
+    )
     report = LoadReport(source="review decisions", seconds=time.perf_counter() - started)
     report.table(MATCH_TABLE).new_rows = len(matches)
     report.table(RESOLUTION_TABLE).new_rows = len(resolutions)

@@ -46,7 +46,7 @@ journal_documents as (
     union
     select distinct
         journal_number,
-        {{ digits_key(regexp_each("regexp_replace(memo, '[A-Za-z]+_[A-Za-z0-9]+', ' ', 'g')", '[0-9]{3,}')) }}
+        {{ digits_key(regexp_each(regexp_replace_all('memo', '[A-Za-z]+_[A-Za-z0-9]+', ' '), '[0-9]{3,}')) }}
     from lines
     where memo is not null
 ),
