@@ -181,12 +181,33 @@ class SparkStatements:
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Appends `rows` to `table`'s `columns` (one write, not a statement a row)."""
         types = {field.name: field.dataType.simpleString() for field in self.spark.table(table).schema.fields}
-        schema = ", ".join(f"`{name}` {types[name]}" for name in columns)
-        frame = self.spark.createDataFrame([tuple(row) for row in rows], schema)
+        kinds = [types[name] for name in columns]
+        # Decimals travel as their text (a float is refused by a decimal field) and are cast back;
+        # numbers to doubles and integers as Spark's fields take them.
+        schema = ", ".join(f"`{name}` {'string' if kind.startswith('decimal') else kind}" for name, kind in zip(columns, kinds, strict=True))
+        values = [tuple(_coerce(value, kind) for value, kind in zip(row, kinds, strict=True)) for row in rows]
+        frame = self.spark.createDataFrame(values, schema)
         view = "recon_rows_to_insert"
         frame.createOrReplaceTempView(view)
+        selected = ", ".join(
+            f"cast(`{name}` as {kind})" if kind.startswith("decimal") else f"`{name}`"
+            for name, kind in zip(columns, kinds, strict=True)
+        )
         try:
-            self.spark.sql(f"insert into {table} ({', '.join(columns)}) select {', '.join(columns)} from {view}")
+            self.spark.sql(f"insert into {table} ({', '.join(columns)}) select {selected} from {view}")
         finally:
             self.spark.catalog.dropTempView(view)
 
+
+
+def _coerce(value: Any, kind: str) -> Any:
+    """A Python value as a field of Spark type `kind` accepts it."""
+    if value is None:
+        return None
+    if kind.startswith("decimal"):
+        return str(value)
+    if kind in ("double", "float"):
+        return float(value)
+    if kind in ("bigint", "int", "smallint", "tinyint"):
+        return int(value)
+    return value
