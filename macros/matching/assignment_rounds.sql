@@ -1,7 +1,7 @@
 {#-
     The rounds of int_matches_assigned: from the CTEs `pairs` (one row per candidate pair, with
-    `pair_columns`) and `accepted_0` (what a person confirmed), CTEs ending with `kept`: every
-    pair accepted in round 0 to `rounds`. Each round accepts the pairs that are the first choice of
+    `pair_columns`) and `accepted_0` (what a person confirmed), CTEs ending with `kept` (no comma after it):
+    every pair accepted in round 0 to `rounds`. Each round accepts the pairs that are the first choice of
     both sides (`precedence`) among what the rounds before left free (see the model).
 -#}
 {% macro assignment_rounds(rounds, pair_columns, precedence, tolerance) -%}
@@ -102,7 +102,7 @@ kept as (
     {%- for round in range(0, rounds + 1) %}
         select * from accepted_{{ round }}{{ " union all" if not loop.last }}
     {%- endfor %}
-),
+)
 {%- endmacro %}
 
 {#-
@@ -208,5 +208,5 @@ kept as (
     select {{ pair_columns | join(', ') }}
     from state_{{ rounds }}
     where accepted_round is not null
-),
+)
 {%- endmacro %}

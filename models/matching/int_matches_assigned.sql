@@ -18,6 +18,9 @@
 -#}
 with
 
+{#- Spark: the pairs and the rounds are tables of their own (int_match_pairs_ranked and
+    int_matches_kept, DECISIONLOG.md "The assignment on Spark"); elsewhere CTEs of this model. #}
+{% if target.type == 'spark' %}
 pairs as (
     select * from {{ ref('int_match_pairs_ranked') }}
 ),
@@ -25,6 +28,11 @@ pairs as (
 kept as (
     select * from {{ ref('int_matches_kept') }}
 ),
+{% else %}
+{{ assignment_pairs() }},
+
+{{ assignment_accepted() }},
+{% endif %}
 
 -- Two objects of one amount assigned by dates alone (no id) whose ERP items could be swapped:
 -- rounds take the closest pair first (0 and 6 days), a bank posts with a steady delay (3 and 3).
