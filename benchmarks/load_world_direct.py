@@ -42,21 +42,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--world", type=Path, required=True)
     parser.add_argument("--warehouse", type=Path, required=True)
+    parser.add_argument("--target", default="duckdb", choices=("duckdb", "spark"),
+                        help="spark: the lake beside the warehouse (<stem>.lake, or RECON_LAKE_PATH)")
     args = parser.parse_args()
     world: Path = args.world
     settings = replace(
         resolve(env={}),
         warehouse=args.warehouse.resolve(),
+        target=args.target,
         erp_dir=world / "erp",
         decisions_dir=world / "decisions",
     )
     loaded_at_ms = int(time.time() * 1000)
+    # The lake's Delta merge is an upsert (each object is in the files once: nothing to deduplicate).
+    strategy = "upsert" if args.target == "spark" else "delete-insert"
 
     @dlt.resource(name="stripe_objects", write_disposition="merge")
     def stripe_files() -> Iterator[Any]:
         final_payouts = set()
         for resource, (_, columns) in RESOURCES.items():
-            batch = Batcher(resource, columns, "id")
+            batch = Batcher(resource, columns, "id", merge_strategy=strategy)
             for obj in _objects(world / "stripe" / f"{resource}.jsonl"):
                 if resource == "payouts" and obj.get("status") in PAYOUT_FINAL_STATUSES:
                     final_payouts.add(obj["id"])
@@ -64,7 +69,8 @@ def main() -> None:
             yield from batch.flush()
             print(f"  {resource}: {batch.count:,} rows", flush=True)
         composition = Batcher(
-            COMPOSITION_TABLE, PAYOUT_COMPOSITION_COLUMNS, ["payout_id", "balance_transaction_id"]
+            COMPOSITION_TABLE, PAYOUT_COMPOSITION_COLUMNS, ["payout_id", "balance_transaction_id"],
+            merge_strategy=strategy,
         )
         with (world / "stripe" / "payout_balance_transactions.csv").open(newline="") as handle:
             for row in csv.DictReader(handle):
@@ -75,7 +81,7 @@ def main() -> None:
 
     started = time.monotonic()
     pipeline = destinations.pipeline("recon_stripe", "raw_stripe", settings)
-    pipeline.run(stripe_files(), loader_file_format="parquet")
+    pipeline.run(stripe_files(), loader_file_format="parquet", table_format=destinations.table_format(settings))
     print(f"raw_stripe loaded in {time.monotonic() - started:.1f} s", flush=True)
     started = time.monotonic()
     print(load_erp(settings).render())

@@ -1,8 +1,9 @@
-"""The warehouse of a target (DuckDB file or PostgreSQL): its credentials and connections.
+"""The warehouse of a target (DuckDB file, PostgreSQL or Spark): its credentials and connections.
 
 PostgreSQL is the server named by RECON_PG_HOST (127.0.0.1), RECON_PG_PORT (5432), RECON_PG_USER
 (postgres), RECON_PG_DATABASE (test), with the password, if any, in
 DBT_ENV_SECRET_RECON_PG_PASSWORD (the variable dbt's profile reads too).
+Spark is the process's one SparkSession (core.spark), its catalog beside the warehouse path.
 """
 
 from __future__ import annotations
@@ -135,7 +136,22 @@ def fetch_all(settings: Settings, queries: Sequence[str]) -> list[list[tuple[Any
             raise UserError(f"The marts are not built in PostgreSQL ({str(error).strip()}): run `dbt build`.") from None
         finally:
             connection.close()
-    raise UserError(f"Unknown target {settings.target!r}: use duckdb or postgres.")
+    if settings.target == "spark":
+        spark = _spark_module().session(settings)
+        try:
+            return [[tuple(row) for row in spark.sql(query).collect()] for query in queries]
+        except Exception as error:
+            if _spark_module().is_missing_relation(error):
+                raise UserError(f"The marts are not built on Spark ({str(error).splitlines()[0]}): run `dbt build`.") from None
+            raise
+    raise UserError(f"Unknown target {settings.target!r}: use duckdb, postgres or spark.")
+
+
+def _spark_module() -> Any:
+    # start-up time: core.spark loads pyspark (the optional extra `spark`) only for the spark target
+    from core import spark
+
+    return spark
 
 
 class Connection:
@@ -150,6 +166,7 @@ class Connection:
     def __init__(self, raw: Any, target: str) -> None:
         self.raw = raw
         self.target = target
+        self._result: Any = None  # Spark: the last statement's DataFrame
 
     @classmethod
     def open(cls, settings: Settings) -> Connection:
@@ -160,7 +177,11 @@ class Connection:
             raw = connect_postgres()
             raw.autocommit = True  # as DuckDB's: transactions only where `transaction()` says so
             return cls(raw, "postgres")
-        raise UserError(f"Unknown target {settings.target!r}: use duckdb or postgres.")
+        if settings.target == "spark":
+            # The process's one SparkSession; statements through core.spark.SparkStatements.
+            spark = _spark_module()
+            return cls(spark.SparkStatements(spark.session(settings)), "spark")
+        raise UserError(f"Unknown target {settings.target!r}: use duckdb, postgres or spark.")
 
     def __enter__(self) -> Connection:
         return self
@@ -169,13 +190,14 @@ class Connection:
         self.close()
 
     def close(self) -> None:
-        self.raw.close()
+        if self.target != "spark":  # the session is the process's, not this connection's
+            self.raw.close()
 
     @contextmanager
     def _cursor(self) -> Iterator[Any]:
         # DuckDB: the connection itself (a DuckDB cursor is another connection, outside this one's
-        # transaction); psycopg2: a cursor of it.
-        if self.target == "duckdb":
+        # transaction); Spark: its statements; psycopg2: a cursor of it.
+        if self.target in ("duckdb", "spark"):
             yield self.raw
             return
         cursor = self.raw.cursor()
@@ -188,6 +210,14 @@ class Connection:
         return sql.replace("?", "%s") if self.target == "postgres" else sql
 
     def _run(self, cursor: Any, sql: str, params: Sequence[Any] = ()) -> None:
+        if self.target == "spark":
+            try:
+                self._result = cursor.execute(sql, params)
+            except Exception as error:
+                if _spark_module().is_missing_relation(error):
+                    raise MissingRelationError(str(error).splitlines()[0]) from None
+                raise
+            return
         try:
             cursor.execute(self._sql(sql), tuple(params) if params else None)
         except (duckdb.CatalogException, psycopg2.errors.UndefinedTable, psycopg2.errors.InvalidSchemaName) as error:
@@ -198,6 +228,9 @@ class Connection:
             self._run(cursor, sql, params)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        if self.target == "spark":
+            self._run(self.raw, sql, params)
+            return [tuple(row) for row in self._result.collect()]
         with self._cursor() as cursor:
             self._run(cursor, sql, params)
             return [tuple(row) for row in cursor.fetchall()]
@@ -206,10 +239,18 @@ class Connection:
         if self.target == "duckdb":
             self._run(self.raw, sql, params)
             return self.raw.df()
-        with self._cursor() as cursor:
-            self._run(cursor, sql, params)
-            names = [column.name for column in cursor.description]
-            frame = pd.DataFrame.from_records(cursor.fetchall(), columns=names)
+        if self.target == "spark":
+            self._run(self.raw, sql, params)
+            names = list(self._result.columns)
+            frame = pd.DataFrame.from_records([tuple(row) for row in self._result.collect()], columns=names)
+            for name, kind in self._result.dtypes:
+                if kind == "timestamp" or kind == "timestamp_ntz":
+                    frame[name] = pd.to_datetime(frame[name])
+        else:
+            with self._cursor() as cursor:
+                self._run(cursor, sql, params)
+                names = [column.name for column in cursor.description]
+                frame = pd.DataFrame.from_records(cursor.fetchall(), columns=names)
         for name in names:
             values = frame[name]
             if values.dtype == object and values.map(lambda v: isinstance(v, Decimal)).any():
@@ -219,6 +260,9 @@ class Connection:
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Appends `rows` (Python values) to `table`'s `columns`."""
         if not rows:
+            return
+        if self.target == "spark":
+            self.raw.insert(table, columns, rows)
             return
         with self._cursor() as cursor:
             if self.target == "postgres":

@@ -3,7 +3,10 @@
 Shared by every source (ERP, decisions, Stripe). The target decides the destination:
 
 - `duckdb`: the DuckDB file at `settings.warehouse` (its folder is created);
-- `postgres`: the server of `core.warehouse.postgres_credentials`.
+- `postgres`: the server of `core.warehouse.postgres_credentials`;
+- `spark`: the lake (`core.spark.lake_dir`: RECON_LAKE_PATH, else `<warehouse stem>.lake`), dlt's
+  filesystem destination writing Delta tables (`table_format="delta"`, merged on the primary key
+  like the databases' tables); `ingest.lake` then registers them in Spark's catalog.
 
 dlt's working folder (state, schemas, load packages) is `<warehouse folder>/.dlt_pipelines/<warehouse name>`
 unless the caller gives one: never the user's home.
@@ -20,9 +23,11 @@ from dlt.common.destination import Destination
 
 from core.errors import ReconError, UserError
 from core.settings import Settings
+from core.spark import lake_dir
 from core.warehouse import postgres_credentials
+from ingest.lake import install_offline_reads
 
-TARGETS = ("duckdb", "postgres")
+TARGETS = ("duckdb", "postgres", "spark")
 PIPELINES_DIR_NAME = ".dlt_pipelines"
 
 
@@ -33,10 +38,21 @@ def destination(settings: Settings, env: Mapping[str, str] | None = None) -> Des
         return dlt.destinations.duckdb(credentials=str(settings.warehouse))
     if settings.target == "postgres":
         return dlt.destinations.postgres(credentials=postgres_credentials(env))
+    if settings.target == "spark":
+        lake = lake_dir(settings, env)
+        lake.mkdir(parents=True, exist_ok=True)
+        install_offline_reads()
+        return dlt.destinations.filesystem(bucket_url=str(lake))
     raise UserError(
         f"Unknown target {settings.target!r}: use one of {', '.join(TARGETS)} "
         "(--target or RECON_TARGET)."
     )
+
+
+def table_format(settings: Settings) -> Any:
+    """The table format every load passes to dlt (`pipeline.run(..., table_format=...)`): Delta
+    on the lake of the spark target, the database's own tables (None) elsewhere."""
+    return "delta" if settings.target == "spark" else None
 
 
 def default_pipelines_dir(settings: Settings) -> Path:

@@ -44,6 +44,7 @@ HEAVY_FIXTURES = {
     "defects_built": "data-quality-defects",  # tests/models/test_data_quality.py: a load and dbt build
     "compiled": "cross-target-sql",  # tests/models/test_cross_target_sql.py: dbt compiles on both targets
     "first_load": "stripe-first-load",  # tests/ingest/stripe/test_stripe_source.py: a whole API load
+    "spark_session": "spark",  # one JVM: every Spark test in the worker that started it
 }
 
 
@@ -128,6 +129,36 @@ def postgres_database(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Ite
     with connection.cursor() as cursor:
         cursor.execute(f"drop database if exists {name} with (force)")
     connection.close()
+
+
+def _spark_required() -> bool:
+    """RECON_REQUIRE_SPARK=1 (.ci/run) makes a missing Java or pyspark fail the Spark tests."""
+    return os.environ.get("RECON_REQUIRE_SPARK") == "1"
+
+
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The test session's one local SparkSession (a JVM starts once), its catalog in a temporary
+    folder; every Spark test uses it (core.spark.session returns it). Skips without Java or
+    pyspark, unless RECON_REQUIRE_SPARK=1: then it fails."""
+    import importlib.util
+
+    from core import spark
+    from core.settings import resolve
+
+    missing = None
+    if importlib.util.find_spec("pyspark") is None:
+        missing = "pyspark is not installed (pip install -e '.[spark]')"
+    elif not spark.java_available():
+        missing = "no Java for Spark (install a JDK 17+ or set JAVA_HOME)"
+    if missing:
+        if _spark_required():
+            pytest.fail(missing + " (required: RECON_REQUIRE_SPARK=1)")
+        pytest.skip(missing)
+    folder = tmp_path_factory.mktemp("spark")
+    session = spark.session(resolve(warehouse=str(folder / "session.duckdb"), target="spark", env={}))
+    yield session
+    session.stop()
 
 
 # A small demo world, generated once per test session, for every test that needs one.

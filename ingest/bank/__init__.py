@@ -160,7 +160,7 @@ def load_bank(settings: Settings, *, pipelines_dir: Path | None = None) -> LoadR
             for name, reason in stale]
     pipeline = destinations.pipeline(PIPELINE_NAME, DATASET_NAME, settings, pipelines_dir=pipelines_dir)
     try:
-        pipeline.run(bank_source(tables, log))
+        pipeline.run(bank_source(tables, log), table_format=destinations.table_format(settings))
     except PipelineStepFailed as error:
         cause = destinations.root_cause(error)
         if isinstance(cause, ReconError):

@@ -145,7 +145,10 @@ def load_review_decisions(
     policy log's head verified with them."""
     started = time.perf_counter()
     pipeline = destinations.pipeline(PIPELINE_NAME, DATASET_NAME, settings, pipelines_dir=pipelines_dir)
-    pipeline.run(review_source(matches, resolutions, dt.datetime.now(dt.UTC), head, policy_head))
+    pipeline.run(
+        review_source(matches, resolutions, dt.datetime.now(dt.UTC), head, policy_head),
+        table_format=destinations.table_format(settings),
+    )
     report = LoadReport(source="review decisions", seconds=time.perf_counter() - started)
     report.table(MATCH_TABLE).new_rows = len(matches)
     report.table(RESOLUTION_TABLE).new_rows = len(resolutions)

@@ -546,7 +546,7 @@ def load_tables(
     started = time.perf_counter()
     try:
         with _dlt_load_id_on_arrow():
-            pipeline.run(source, loader_file_format="parquet")
+            pipeline.run(source, loader_file_format="parquet", table_format=destinations.table_format(settings))
     except PipelineStepFailed as error:
         cause = destinations.root_cause(error)
         if isinstance(cause, ReconError):

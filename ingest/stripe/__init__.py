@@ -62,7 +62,9 @@ QUARANTINE_TABLE = "quarantine"
 _LISTED_AGAIN = "the next run lists them again from the same point"
 
 
-def _table_hints(table: str, columns: dict[str, ColumnType], primary_key: str | list[str]) -> Any:
+def _table_hints(
+    table: str, columns: dict[str, ColumnType], primary_key: str | list[str], merge_strategy: str = "delete-insert"
+) -> Any:
     hints = dlt_column_hints(columns)
     for name in [primary_key] if isinstance(primary_key, str) else primary_key:
         hints[name]["nullable"] = False
@@ -71,7 +73,7 @@ def _table_hints(table: str, columns: dict[str, ColumnType], primary_key: str | 
     return dlt.mark.make_hints(
         table_name=table,
         primary_key=primary_key,
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        write_disposition={"disposition": "merge", "strategy": merge_strategy},  # type: ignore[arg-type]
         columns=hints,  # type: ignore[arg-type]
     )
 
@@ -97,6 +99,7 @@ class Batcher:
         seen: dict[str, dict[str, str]] | None = None,
         previous_high_water: int | None = None,
         created_required: bool = False,
+        merge_strategy: str = "delete-insert",
     ) -> None:
         self.table = table
         self._key = [primary_key] if isinstance(primary_key, str) else primary_key
@@ -105,7 +108,7 @@ class Batcher:
             extra={OBSERVED_AT: pa.int64(), CONTENT_HASH: pa.string()},
             required=[*self._key, OBSERVED_AT, CONTENT_HASH],
         )
-        self.hints = _table_hints(table, columns, primary_key)
+        self.hints = _table_hints(table, columns, primary_key, merge_strategy)
         self.columns = columns
         self.rows: list[Row] = []
         self.count = 0
@@ -161,7 +164,7 @@ class Quarantine:
     `known` holds the ids the quarantine already has.
     """
 
-    def __init__(self, known: set[str] | None = None) -> None:
+    def __init__(self, known: set[str] | None = None, merge_strategy: str = "delete-insert") -> None:
         self._known = known if known is not None else set()
         self._refused: dict[str, set[str]] = {}  # table -> ids refused in this run
         self.rows: list[Row] = []
@@ -188,7 +191,7 @@ class Quarantine:
         self.hints = dlt.mark.make_hints(
             table_name=QUARANTINE_TABLE,
             primary_key="quarantine_id",
-            write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+            write_disposition={"disposition": "merge", "strategy": merge_strategy},  # type: ignore[arg-type]
             columns=columns,  # type: ignore[arg-type]
         )
 
@@ -293,6 +296,7 @@ def stripe_source(
     report: LoadReport | None = None,
     seen: dict[str, dict[str, str]] | None = None,
     quarantined: set[str] | None = None,
+    merge_strategy: str = "delete-insert",
 ) -> DltResource:
     """Stripe through its list endpoints, incremental on `created`, merged on `id`.
 
@@ -300,7 +304,9 @@ def stripe_source(
     `now` (unix seconds) is the upper end of what is read, by default the time of the call;
     `report` receives rows and requests per table; `seen` receives, per table, the content
     hash of every row that may already be in the warehouse (see `Batcher`); `quarantined`
-    holds the ids `raw_stripe.quarantine` already has (see `Quarantine`).
+    holds the ids `raw_stripe.quarantine` already has (see `Quarantine`); `merge_strategy` is
+    dlt's: `delete-insert` (the newest observation of a load wins, by `_observed_at`) on the
+    databases, `upsert` on the lake's Delta tables (the load deduplicates first: ingest.lake).
     """
     selected = list(resources or RESOURCES)
     unknown = sorted(set(selected) - set(RESOURCES))
@@ -316,7 +322,7 @@ def stripe_source(
         high_water: dict[str, int] = state.setdefault("high_water", {})
         unfinished: dict[str, int] = state.setdefault("unfinished_payouts", {})
         composed: list[str] = state.setdefault("composed_payouts", [])
-        quarantine = Quarantine(quarantined)
+        quarantine = Quarantine(quarantined, merge_strategy)
 
         # 1. The events since the last run: their snapshots are newer states of objects.
         # Only objects created before a table's list window need them: every object inside
@@ -329,6 +335,7 @@ def stripe_source(
             events = Batcher(
                 "events", RESOURCES["events"][1], "id",
                 seen=maybe_existing, previous_high_water=high_water.get("events"), created_required=True,
+                merge_strategy=merge_strategy,
             )
             started = time.monotonic()
             previous = high_water.get("events")
@@ -366,6 +373,7 @@ def stripe_source(
             batch = Batcher(
                 resource, RESOURCES[resource][1], "id",
                 seen=maybe_existing, previous_high_water=high_water.get(resource), created_required=True,
+                merge_strategy=merge_strategy,
             )
             previous = high_water.get(resource)
             listed_from = f"GET {RESOURCES[resource][0]}"
@@ -411,7 +419,7 @@ def stripe_source(
             started = time.monotonic()
             composition = Batcher(
                 COMPOSITION_TABLE, PAYOUT_COMPOSITION_COLUMNS, ["payout_id", "balance_transaction_id"],
-                seen=maybe_existing,
+                seen=maybe_existing, merge_strategy=merge_strategy,
             )
             already = set(composed)
             for payout_id, (status, created, _) in sorted(payouts_seen.items()):

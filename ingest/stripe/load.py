@@ -12,16 +12,27 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from core.errors import ReconError, SourceUnavailableError, UserError
 from core.settings import Settings
-from ingest import destinations
+from ingest import destinations, lake
 from ingest.report import LoadReport
-from ingest.stripe import CONTENT_HASH, QUARANTINE_TABLE, stripe_source
+from ingest.stripe import (
+    COMPOSITION_TABLE,
+    CONTENT_HASH,
+    OBSERVED_AT,
+    QUARANTINE_TABLE,
+    stripe_source,
+)
 from ingest.stripe.helpers import StripeReader
-from ingest.stripe.settings import MAX_ATTEMPTS
+from ingest.stripe.settings import MAX_ATTEMPTS, RESOURCES
 
 log = logging.getLogger(__name__)
 
 PIPELINE_NAME = "recon_stripe"
 DATASET = "raw_stripe"
+# Each table's key, for the lake's deduplication within a load (ingest.lake.deduplicate_pending).
+LAKE_KEYS: dict[str, tuple[str, ...]] = {
+    **{table: ("id",) for table in RESOURCES},
+    COMPOSITION_TABLE: ("payout_id", "balance_transaction_id"),
+}
 
 
 def load_stripe(
@@ -55,17 +66,21 @@ def load_stripe(
     report = LoadReport(source="stripe")
     seen: dict[str, dict[str, str]] = {}
     pipeline = destinations.pipeline(PIPELINE_NAME, DATASET, settings, pipelines_dir=pipelines_dir)
+    on_lake = destinations.table_format(settings) == "delta"
     source = stripe_source(
-        reader, resources=resources, now=now, report=report, seen=seen, quarantined=_quarantine_ids(pipeline)
+        reader, resources=resources, now=now, report=report, seen=seen, quarantined=_quarantine_ids(pipeline),
+        merge_strategy="upsert" if on_lake else "delete-insert",
     )
     # An interrupted run (killed during its load) leaves packages that this run's load completes:
     # the report counts rows by what the tables hold before and after, so they are counted too.
     resumed = pipeline.has_pending_data
     before = _row_counts(pipeline)
     try:
-        pipeline.extract(source, loader_file_format="parquet")
+        pipeline.extract(source, loader_file_format="parquet", table_format=destinations.table_format(settings))
         existing = _existing_hashes(pipeline, seen)
         pipeline.normalize()
+        if on_lake:
+            lake.deduplicate_pending(pipeline, LAKE_KEYS, OBSERVED_AT)
         pipeline.load()
     except PipelineStepFailed as failure:
         _abort(pipeline)

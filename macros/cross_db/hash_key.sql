@@ -17,6 +17,11 @@
     (abs(hashtext({{ expression }})) % {{ buckets }})
 {%- endmacro %}
 
+{#- Spark: its Murmur3 `hash`, not DuckDB's: another (equally stable) sample. -#}
+{% macro spark__stable_bucket(expression, buckets) -%}
+    pmod(hash({{ expression }}), {{ buckets }})
+{%- endmacro %}
+
 {% macro duckdb__stable_bucket(expression, buckets) -%}
     (hash({{ expression }}) % {{ buckets }})
 {%- endmacro %}

@@ -7,6 +7,10 @@
     (cast({{ column }} as json) ->> '{{ key }}')
 {%- endmacro %}
 
+{% macro spark__json_text(column, key) -%}
+    get_json_object({{ column }}, '$.{{ key }}')
+{%- endmacro %}
+
 {% macro duckdb__json_text(column, key) -%}
     json_extract_string({{ column }}, '$."{{ key }}"')
 {%- endmacro %}

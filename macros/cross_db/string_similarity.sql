@@ -121,3 +121,90 @@
         from rounded
     ) end)
 {%- endmacro %}
+
+{#-
+    Spark: the same Jaro-Winkler as PostgreSQL's, with higher-order functions instead of a
+    recursive CTE (a row's value cannot be a recursive query there). Each `transform(array(x),
+    name -> ...)[0]` only names a value for what follows: the strings and the window (`jw_s`),
+    the scan (`aggregate` over the left string's letters, keeping the right string's used letters
+    and the left's hits as '0'/'1' texts), the matched letters of each side in order (`jw_c`),
+    Jaro and the common prefix (`jw_f`), and the Winkler step computed exactly in decimals and
+    rounded half to even as DuckDB's fused multiply-add does (see the PostgreSQL variant).
+-#}
+{% macro spark__string_similarity(left, right) -%}
+    (case when {{ left }} is null or {{ right }} is null then cast(0 as double) else transform(
+        array(named_struct(
+            'a', lower({{ left }}),
+            'b', lower({{ right }}),
+            'la', length(lower({{ left }})),
+            'lb', length(lower({{ right }})),
+            'bound', greatest(greatest(length(lower({{ left }})), length(lower({{ right }}))) div 2 - 1, 0)
+        )),
+        jw_s -> transform(
+            array(aggregate(
+                filter(sequence(1, greatest(jw_s.la, 1)), jw_i -> jw_i <= jw_s.la),
+                named_struct('used', repeat('0', jw_s.lb), 'hits', ''),
+                (jw_acc, jw_i) -> transform(
+                    array(array_min(filter(
+                        sequence(greatest(1, jw_i - jw_s.bound), greatest(1, least(jw_s.lb, jw_i + jw_s.bound))),
+                        jw_j -> jw_j >= jw_i - jw_s.bound
+                            and jw_j <= least(jw_s.lb, jw_i + jw_s.bound)
+                            and substr(jw_s.b, jw_j, 1) = substr(jw_s.a, jw_i, 1)
+                            and substr(jw_acc.used, jw_j, 1) = '0'
+                    ))),
+                    jw_j -> named_struct(
+                        'used', case when jw_j is null then jw_acc.used
+                            else overlay(jw_acc.used placing '1' from jw_j for 1) end,
+                        'hits', concat(jw_acc.hits, case when jw_j is null then '0' else '1' end)
+                    )
+                )[0]
+            )),
+            jw_scan -> transform(
+                array(named_struct(
+                    'a_chars', transform(
+                        filter(sequence(1, greatest(jw_s.la, 1)),
+                            jw_k -> jw_k <= jw_s.la and substr(jw_scan.hits, jw_k, 1) = '1'),
+                        jw_k -> substr(jw_s.a, jw_k, 1)
+                    ),
+                    'b_chars', transform(
+                        filter(sequence(1, greatest(jw_s.lb, 1)),
+                            jw_k -> jw_k <= jw_s.lb and substr(jw_scan.used, jw_k, 1) = '1'),
+                        jw_k -> substr(jw_s.b, jw_k, 1)
+                    ),
+                    'prefix_limit', least(4, jw_s.la, jw_s.lb)
+                )),
+                jw_c -> transform(
+                    array(named_struct(
+                        'sim', case when size(jw_c.a_chars) = 0 then cast(0 as double) else (
+                            cast(size(jw_c.a_chars) as double) / jw_s.la
+                            + cast(size(jw_c.a_chars) as double) / jw_s.lb
+                            + cast(size(jw_c.a_chars) - size(filter(
+                                sequence(1, greatest(size(jw_c.a_chars), 1)),
+                                jw_k -> jw_k <= size(jw_c.a_chars)
+                                    and element_at(jw_c.a_chars, jw_k) <> element_at(jw_c.b_chars, jw_k)
+                            )) div 2 as double) / size(jw_c.a_chars)
+                        ) / cast(3 as double) end,
+                        'prefix', coalesce(array_min(filter(
+                            sequence(1, greatest(jw_c.prefix_limit, 1)),
+                            jw_k -> jw_k <= jw_c.prefix_limit and substr(jw_s.a, jw_k, 1) <> substr(jw_s.b, jw_k, 1)
+                        )) - 1, jw_c.prefix_limit)
+                    )),
+                    jw_f -> case when jw_f.sim <= 0.7D then jw_f.sim else transform(
+                        array(
+                            cast(cast((jw_f.prefix * 0.1D) * 72057594037927936D as bigint) as decimal(38, 0))
+                            * (9007199254740992 - cast(jw_f.sim * 9007199254740992D as bigint))
+                            + cast(cast(jw_f.sim * 9007199254740992D as bigint) as decimal(38, 0)) * 72057594037927936
+                        ),
+                        jw_e -> cast(
+                            (jw_e div 72057594037927936)
+                            + case when pmod(jw_e, 72057594037927936) > 36028797018963968
+                                or (pmod(jw_e, 72057594037927936) = 36028797018963968
+                                    and pmod(jw_e div 72057594037927936, 2) = 1)
+                                then 1 else 0 end
+                            as double) / 9007199254740992D
+                    )[0] end
+                )[0]
+            )[0]
+        )[0]
+    )[0] end)
+{%- endmacro %}

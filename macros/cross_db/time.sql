@@ -11,6 +11,10 @@
     make_timestamp(cast({{ column }} as bigint) * 1000000)
 {%- endmacro %}
 
+{% macro spark__unix_to_timestamp(column) -%}
+    timestamp_seconds(cast({{ column }} as bigint))
+{%- endmacro %}
+
 {#- A timestamp with time zone as a UTC timestamp without time zone. -#}
 {% macro to_utc_timestamp(column) -%}
     {{ return(adapter.dispatch('to_utc_timestamp', 'recon')(column)) }}
@@ -18,6 +22,11 @@
 
 {% macro default__to_utc_timestamp(column) -%}
     ({{ column }} at time zone 'UTC')
+{%- endmacro %}
+
+{#- Spark: a TIMESTAMP is an instant shown in the session's time zone, UTC (core/spark.py). -#}
+{% macro spark__to_utc_timestamp(column) -%}
+    {{ column }}
 {%- endmacro %}
 
 {#- Whole days from `start_date` to `end_date` (dates), signed. -#}
@@ -31,6 +40,10 @@
 
 {% macro duckdb__days_between(start_date, end_date) -%}
     datediff('day', cast({{ start_date }} as date), cast({{ end_date }} as date))
+{%- endmacro %}
+
+{% macro spark__days_between(start_date, end_date) -%}
+    datediff(cast({{ end_date }} as date), cast({{ start_date }} as date))
 {%- endmacro %}
 
 {#- The reporting period (var recon_period_grain: month, quarter, year) of a date, as text

@@ -63,8 +63,10 @@ accounted as (
         on items.item_id = excepted.item_id
 )
 
+{#- Spark has no `varchar` without a length (`target` is dbt's; rendered outside dbt, varchar). -#}
+{%- set text_type = 'string' if (target is defined and target.type == 'spark') else 'varchar' %}
 select
-    cast(item_id as varchar) as object_id,
+    cast(item_id as {{ text_type }}) as object_id,
     currency,
     amount_minor,
     abs(amount_minor) - coalesce(accounted_minor, 0) as at_stake_minor,
@@ -72,8 +74,8 @@ select
         when matched_minor is null and excepted_minor is null
             then 'neither matched nor an exception'
         when matched_minor is not null
-            then 'matched ' || cast(matched_minor as varchar) || ', raw ' || cast(amount_minor as varchar)
-        else 'excepted ' || cast(excepted_minor as varchar) || ', raw ' || cast(amount_minor as varchar)
+            then 'matched ' || cast(matched_minor as {{ text_type }}) || ', raw ' || cast(amount_minor as {{ text_type }})
+        else 'excepted ' || cast(excepted_minor as {{ text_type }}) || ', raw ' || cast(amount_minor as {{ text_type }})
     end as detail
 from accounted
 where accounted_minor is null

@@ -6,7 +6,7 @@
 
 {#- Letters and digits only, upper case: `inv-100231`, `INV 100231` and `INV100231` are one key. -#}
 {% macro reference_key(expression) -%}
-    nullif(upper(regexp_replace({{ expression }}, '[^A-Za-z0-9]', '', 'g')), '')
+    nullif(upper({{ regexp_replace_all(expression, '[^A-Za-z0-9]', '') }}), '')
 {%- endmacro %}
 
 {#- The digits of a reference without leading zeros (`INV-000231` -> `231`), null when none. -#}
@@ -37,7 +37,16 @@
 {%- endmacro %}
 
 {% macro digits_key(expression) -%}
-    nullif(ltrim(regexp_replace({{ expression }}, '[^0-9]', '', 'g'), '0'), '')
+    {{ return(adapter.dispatch('digits_key', 'recon')(expression)) }}
+{%- endmacro %}
+
+{% macro default__digits_key(expression) -%}
+    nullif(ltrim({{ regexp_replace_all(expression, '[^0-9]', '') }}, '0'), '')
+{%- endmacro %}
+
+{#- Spark: its two-argument ltrim takes the characters first; the SQL standard's form instead. -#}
+{% macro spark__digits_key(expression) -%}
+    nullif(trim(leading '0' from {{ regexp_replace_all(expression, '[^0-9]', '') }}), '')
 {%- endmacro %}
 
 {#-
@@ -87,6 +96,24 @@
 
 
 {#-
+    Spark: PostgreSQL's steps in Java's regular expressions (whose `\b`, like PostgreSQL's `\y`,
+    knows every letter, so what is not a-z, 0-9, "_" or "." becomes a space first); `array_sort`
+    orders words by their UTF-8 bytes, as DuckDB's list_sort does.
+-#}
+{% macro spark__customer_name_key(expression) -%}
+    nullif(array_join(array_sort(filter(split(trim(regexp_replace(regexp_replace(
+        regexp_replace(
+            regexp_replace(
+                regexp_replace(lower({{ strip_accents(expression) }}), '[^a-z0-9_.]', ' '),
+                '\\b([a-z])\\.', '$1'
+            ),
+            '[^a-z0-9]+', ' '
+        ),
+        '\\b({{ var('customer_name_noise_words') | join('|') }})\\b', ' '
+    ), ' +', ' ')), ' '), word -> word <> '')), ' '), '')
+{%- endmacro %}
+
+{#-
     A coarser customer key from a name key (macro customer_name_key): its longest word whole and
     the others by their initial, so "Omar Dubois" and "O. Dubois" (and "Larsen Works" and "Larsen
     W.") meet. Coarse, so used to find candidates near in time, never alone as evidence.
@@ -117,4 +144,18 @@
             from unnest(string_split({{ name_key }}, ' ')) as words (word)
         ) as ranked_words
     )
+{%- endmacro %}
+
+{#- Spark: the words ranked by a comparator (longest first, then by byte), then joined. -#}
+{% macro spark__customer_initials_key(name_key) -%}
+    array_join(transform(
+        array_sort(split({{ name_key }}, ' '), (left_word, right_word) -> case
+            when length(left_word) > length(right_word) then -1
+            when length(left_word) < length(right_word) then 1
+            when left_word < right_word then -1
+            when left_word > right_word then 1
+            else 0
+        end),
+        (word, word_index) -> case when word_index = 0 then word else left(word, 1) end
+    ), ' ')
 {%- endmacro %}

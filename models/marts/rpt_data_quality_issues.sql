@@ -268,13 +268,13 @@ match_decision_issues as (
         match_decision_key as row_key,
         stripe_object_id as referenced_key,
         'the ' || decision || ' pair ' || match_decision_key || ' names '
-        || rtrim(
-            case when is_stripe_unknown then stripe_object_id || ' (not in Stripe), ' else '' end
+        || {{ rtrim_characters(
+            "case when is_stripe_unknown then stripe_object_id || ' (not in Stripe), ' else '' end
             || case when is_document_unknown then erp_document_number || ' (not an ERP document), ' else '' end
             || case when is_payment_unknown then erp_payment_number || ' (not an ERP payment), ' else '' end
-            || case when is_journal_unknown then erp_journal_number || ' (not an ERP journal), ' else '' end,
+            || case when is_journal_unknown then erp_journal_number || ' (not an ERP journal), ' else '' end",
             ', '
-        ) as detail,
+        ) }} as detail,
         cast(null as {{ dbt.type_string() }}) as currency,
         cast(null as {{ dbt.type_bigint() }}) as amount_minor,
         cast(null as {{ dbt.type_string() }}) as quarantine_id

@@ -37,6 +37,16 @@ assigned as (
     select * from {{ ref('int_matches_assigned') }}
 ),
 
+-- Runs of three or more digits in a memo (Stripe-style ids left out), one row each: a CTE of
+-- their own, as Spark allows no function around a set-returning one.
+memo_digit_runs as (
+    select
+        journal_number,
+        {{ regexp_each(regexp_replace_all('memo', '[A-Za-z]+_[A-Za-z0-9]+', ' '), '[0-9]{3,}') }} as digit_run
+    from lines
+    where memo is not null
+),
+
 journal_documents as (
     select distinct
         journal_number,
@@ -46,9 +56,8 @@ journal_documents as (
     union
     select distinct
         journal_number,
-        {{ digits_key(regexp_each("regexp_replace(memo, '[A-Za-z]+_[A-Za-z0-9]+', ' ', 'g')", '[0-9]{3,}')) }}
-    from lines
-    where memo is not null
+        {{ digits_key('digit_run') }}
+    from memo_digit_runs
 ),
 
 free_chargebacks as (

@@ -122,7 +122,7 @@ customer_keys as (
         and customer_name_key is not null
 ),
 
-keyed_charges as materialized (
+keyed_charges as {{ cte_materialized() }} (
     select
         charges.charge_id,
         charges.currency,
@@ -143,7 +143,7 @@ matched_charges as (
     where match_type = 'charge_payment'
 ),
 
-unmatched_keyed as materialized (
+unmatched_keyed as {{ cte_materialized() }} (
     select keyed_charges.*
     from keyed_charges
     left join matched_charges
@@ -151,7 +151,7 @@ unmatched_keyed as materialized (
     where matched_charges.charge_id is null
 ),
 
-matched_keyed as materialized (
+matched_keyed as {{ cte_materialized() }} (
     select keyed_charges.*
     from keyed_charges
     inner join matched_charges

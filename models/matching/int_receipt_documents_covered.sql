@@ -117,7 +117,7 @@ items as (
 ),
 
 -- Receipts that pay more than their own invoice (or have none), matched to one charge alone.
-receipts as materialized (
+receipts as {{ cte_materialized() }} (
     select
         assigned.payment_number,
         assigned.stripe_object_id,
@@ -151,7 +151,7 @@ receipts_paying as (
 
 -- The customer keys of the searched receipts' charges, and of the invoices no receipt pays: the
 -- few receipts are keyed first, so a customer's key never pairs all charges with all invoices.
-receipt_keys as materialized (
+receipt_keys as {{ cte_materialized() }} (
     select
         receipts.payment_number,
         receipts.amount_minor as receipt_amount_minor,
@@ -164,7 +164,7 @@ receipt_keys as materialized (
         on receipts.stripe_object_id = charge_keys.stripe_object_id
 ),
 
-unpaid_invoice_keys as materialized (
+unpaid_invoice_keys as {{ cte_materialized() }} (
     select
         invoices.document_number,
         invoices.currency,

@@ -33,7 +33,7 @@ stripe_ids as (
 memo_without_ids as (
     select
         payment_number,
-        regexp_replace(memo, '[A-Za-z]+_[A-Za-z0-9]+', ' ', 'g') as memo
+        {{ regexp_replace_all('memo', '[A-Za-z]+_[A-Za-z0-9]+', ' ') }} as memo
     from payments
     where memo is not null
 ),

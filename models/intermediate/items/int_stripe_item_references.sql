@@ -71,7 +71,7 @@ own_ids as (
 text_without_ids as (
     select
         stripe_object_id,
-        regexp_replace(reference_text, '[A-Za-z]+_[A-Za-z0-9]+', ' ', 'g') as reference_text
+        {{ regexp_replace_all('reference_text', '[A-Za-z]+_[A-Za-z0-9]+', ' ') }} as reference_text
     from items
 ),
 

@@ -50,7 +50,7 @@ payment_references as (
     select * from {{ ref('int_erp_payment_references') }}
 ),
 
-shared_references as materialized (
+shared_references as {{ cte_materialized() }} (
     select
         item_references.stripe_object_id,
         payment_references.payment_number,
@@ -123,7 +123,7 @@ payment_customers as (
 -- The same customer (e-mail or name key) and a whole amount, within the wide window: the key
 -- and the amount are one join key (materialized, so the planner cannot first pair every
 -- recurring amount with every receipt of it), and a common name costs nothing.
-items_keyed as materialized (
+items_keyed as {{ cte_materialized() }} (
     select
         item_amounts.stripe_object_id,
         item_amounts.match_type,
@@ -140,7 +140,7 @@ items_keyed as materialized (
     where item_customers.key_kind in ('email', 'name')
 ),
 
-payments_keyed as materialized (
+payments_keyed as {{ cte_materialized() }} (
     select
         payments.payment_number,
         payments.match_type,
@@ -170,7 +170,7 @@ by_customer_and_amount as (
         and {{ dbt.dateadd('day', var('candidate_days_after'), 'items_keyed.item_date') }}
 ),
 
-known_pairs as materialized (
+known_pairs as {{ cte_materialized() }} (
     select
         stripe_object_id,
         payment_number
@@ -206,7 +206,7 @@ paired_payments as (
     select distinct payment_number from whole_pairs
 ),
 
-unpaired_item_amounts as materialized (
+unpaired_item_amounts as {{ cte_materialized() }} (
     select item_amounts.*
     from item_amounts
     left join paired_items
@@ -214,7 +214,7 @@ unpaired_item_amounts as materialized (
     where paired_items.stripe_object_id is null
 ),
 
-unpaired_payments as materialized (
+unpaired_payments as {{ cte_materialized() }} (
     select payments.*
     from payments
     left join paired_payments
@@ -236,7 +236,7 @@ by_amount as (
         and {{ dbt.dateadd('day', var('candidate_amount_only_days_after'), 'unpaired_item_amounts.item_date') }}
 ),
 
-unpaired_items_by_customer as materialized (
+unpaired_items_by_customer as {{ cte_materialized() }} (
     select
         items.stripe_object_id,
         items.match_type,
@@ -255,7 +255,7 @@ unpaired_items_by_customer as materialized (
     where paired_items.stripe_object_id is null
 ),
 
-unpaired_payments_keyed as materialized (
+unpaired_payments_keyed as {{ cte_materialized() }} (
     select payments_keyed.*
     from payments_keyed
     left join paired_payments
