@@ -142,3 +142,25 @@ accepted_0 as (
 
 {{ assignment_rounds(rounds, pair_columns, precedence, tolerance) }}
 {%- endmacro %}
+
+{#- The CTEs `pairs` and `kept` of int_matches_assigned (no comma after the last). -#}
+{% macro assignment_ctes() -%}
+    {{ return(adapter.dispatch('assignment_ctes', 'recon')()) }}
+{%- endmacro %}
+
+{% macro default__assignment_ctes() -%}
+{{ assignment_pairs() }},
+
+{{ assignment_accepted() }}
+{%- endmacro %}
+
+{#- Spark: the two are tables of their own (int_match_pairs_ranked, int_matches_kept). -#}
+{% macro spark__assignment_ctes() -%}
+pairs as (
+    select * from {{ ref('int_match_pairs_ranked') }}
+),
+
+kept as (
+    select * from {{ ref('int_matches_kept') }}
+)
+{%- endmacro %}

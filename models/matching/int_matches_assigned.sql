@@ -18,21 +18,8 @@
 -#}
 with
 
-{#- Spark: the pairs and the rounds are tables of their own (int_match_pairs_ranked and
-    int_matches_kept, DECISIONLOG.md "The assignment on Spark"); elsewhere CTEs of this model. #}
-{% if target.type == 'spark' %}
-pairs as (
-    select * from {{ ref('int_match_pairs_ranked') }}
-),
-
-kept as (
-    select * from {{ ref('int_matches_kept') }}
-),
-{% else %}
-{{ assignment_pairs() }},
-
-{{ assignment_accepted() }},
-{% endif %}
+-- The candidate pairs (`pairs`) and what the rounds accept (`kept`): macro assignment_ctes.
+{{ assignment_ctes() }},
 
 -- Two objects of one amount assigned by dates alone (no id) whose ERP items could be swapped:
 -- rounds take the closest pair first (0 and 6 days), a bank posts with a steady delay (3 and 3).
