@@ -25,7 +25,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from core.errors import UserError
 from core.settings import PROJECT_DIR, Settings
-from core.vocabulary import EXPECTED_VARIANCE, TRUE_EXCEPTION
+from core.vocabulary import EXCEPTION_TYPES, EXPECTED_VARIANCE, TRUE_EXCEPTION
 from ml.features import (
     connect,
     label_examples,
@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 DEFAULT_REPORT = PROJECT_DIR / "reports" / "classifier_evaluation.html"
+
+# The per-type table's first column: as wide as the longest exception type, and a space.
+TYPE_WIDTH = max(len(name) for name in EXCEPTION_TYPES) + 2
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ class TypeComparison:
             return f"{right}/{n}" if n else "-"
 
         return (
-            f"  {self.rule_type:22}{self.source:8}"
+            f"  {self.rule_type:{TYPE_WIDTH}}{self.source:8}"
             f"{of(self.validation_model_right, self.validation_examples):>9}"
             f"{of(self.validation_rules_right, self.validation_examples):>9}{self.p_value:>8.3f}"
             f"{of(self.test_model_right, self.test_examples):>10}{of(self.test_rules_right, self.test_examples):>9}"
@@ -143,8 +146,8 @@ class ClassifierEvaluation:
                 "",
                 "Per rule-based type: which source stands (decided when training, on its validation periods "
                 f"{', '.join(self.validation_periods)}), and the model vs. the rules (type right of n):",
-                f"  {'':30}{'validation':>13}{'':13}{'test':>14}",
-                f"  {'rule-based type':22}{'stands':8}{'model':>9}{'rules':>9}{'p':>8}{'model':>10}{'rules':>9}",
+                f"  {'':{TYPE_WIDTH + 8}}{'validation':>13}{'':13}{'test':>14}",
+                f"  {'rule-based type':{TYPE_WIDTH}}{'stands':8}{'model':>9}{'rules':>9}{'p':>8}{'model':>10}{'rules':>9}",
                 *(t.render() for t in self.per_type),
             ]
         c, r = self.classifier, self.rules
