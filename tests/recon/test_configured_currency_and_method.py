@@ -131,7 +131,7 @@ def configured(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def con(configured: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+def run_con(configured: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     connection = duckdb.connect(str(configured / "w.duckdb"), read_only=True)
     try:
         yield connection
@@ -156,27 +156,27 @@ def test_the_run_used_the_copy_and_passed_its_checks(configured: Path) -> None:
     assert score.startswith("exit 0\n"), score[-3000:]
 
 
-def test_a_currency_is_a_seed_row(configured: Path, con: duckdb.DuckDBPyConnection) -> None:
+def test_a_currency_is_a_seed_row(configured: Path, run_con: duckdb.DuckDBPyConnection) -> None:
     """UYI (0 decimals) and XTS (3) load, convert exactly and reconcile like any currency."""
     charges = dict(
-        con.execute(
+        run_con.execute(
             "select currency, count(*) from staging.stg_stripe__charges where currency in ('uyi', 'xts') group by 1"
         ).fetchall()
     )
     assert charges.get("uyi", 0) >= 5 and charges.get("xts", 0) >= 5, charges
     # nothing refused for its currency: the quarantine holds the world's planted bad rows only
-    refused = con.execute("select count(*) from raw_erp.quarantine").fetchone()
+    refused = run_con.execute("select count(*) from raw_erp.quarantine").fetchone()
     assert refused is not None and refused[0] == len(_truth(configured, "bad_rows"))
     # the ERP's major units to minor units by the seed's exponent, exactly
     raw = {
         row[0]: (row[1], row[2])
-        for row in con.execute(
+        for row in run_con.execute(
             "select payment_number, lower(trim(currency)), amount from raw_erp.payments"
             " where lower(trim(currency)) in ('uyi', 'xts')"
         ).fetchall()
     }
     staged = dict(
-        con.execute(
+        run_con.execute(
             "select payment_number, amount_minor from staging.stg_erp__payments where currency in ('uyi', 'xts')"
         ).fetchall()
     )
@@ -195,14 +195,14 @@ def test_a_currency_is_a_seed_row(configured: Path, con: duckdb.DuckDBPyConnecti
         if m["match_type"] == "charge_payment"
     }
     found = set(
-        con.execute(
+        run_con.execute(
             "select stripe_object_id, erp_payment_number from marts.fct_reconciliation_matches"
             " where match_type = 'charge_payment' and currency in ('uyi', 'xts')"
         ).fetchall()
     )
-    ids = {row[0] for row in con.execute("select charge_id from staging.stg_stripe__charges where currency in ('uyi', 'xts')").fetchall()}
+    ids = {row[0] for row in run_con.execute("select charge_id from staging.stg_stripe__charges where currency in ('uyi', 'xts')").fetchall()}
     assert found == {pair for pair in truth if pair[0] in ids}
-    amounts = con.execute(
+    amounts = run_con.execute(
         "select count(*) from marts.fct_reconciliation_matches where currency in ('uyi', 'xts')"
         " and stripe_amount_minor <> erp_amount_minor"
     ).fetchone()
@@ -210,11 +210,11 @@ def test_a_currency_is_a_seed_row(configured: Path, con: duckdb.DuckDBPyConnecti
     assert amounts is not None and amounts[0] <= len(anomalies & ids)
 
 
-def test_a_payment_method_is_a_seed_row(configured: Path, con: duckdb.DuckDBPyConnection) -> None:
+def test_a_payment_method_is_a_seed_row(configured: Path, run_con: duckdb.DuckDBPyConnection) -> None:
     """bacs_debit, unknown to the project before its row: settled six days after the charge, its
     fee by its schedule, its receipts matched (also those booked when it was final), its returned
     debits the ERP booked each a debit_failed_after_booking."""
-    rows = con.execute(
+    rows = run_con.execute(
         "select charge_id, settlement_days, fee_minor, expected_fee_minor, has_failed_after_success"
         " from intermediate.int_charges_enriched where payment_method_type = 'bacs_debit'"
     ).fetchall()
@@ -229,13 +229,13 @@ def test_a_payment_method_is_a_seed_row(configured: Path, con: duckdb.DuckDBPyCo
         if m["stripe_object_id"] in bacs
     }
     found = set(
-        con.execute(
+        run_con.execute(
             "select stripe_object_id, erp_payment_number from marts.fct_reconciliation_matches"
             " where match_type = 'charge_payment'"
         ).fetchall()
     )
     assert truth and truth <= found
-    late = con.execute(
+    late = run_con.execute(
         "select count(*) from marts.fct_reconciliation_matches as matches"
         " inner join intermediate.int_charges_enriched as charges on matches.stripe_object_id = charges.charge_id"
         " where charges.payment_method_type = 'bacs_debit' and matches.days_apart = 6"
@@ -243,7 +243,7 @@ def test_a_payment_method_is_a_seed_row(configured: Path, con: duckdb.DuckDBPyCo
     assert late is not None and late[0] >= 1  # booked when the debit was final, still on time
     excepted = {
         row[0]
-        for row in con.execute(
+        for row in run_con.execute(
             "select object_id from marts.fct_reconciliation_exceptions where exception_type = 'debit_failed_after_booking'"
         ).fetchall()
     }
