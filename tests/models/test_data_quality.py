@@ -100,9 +100,52 @@ def _line(
     }
 
 
-def write_defects(world: Path) -> None:
-    """The defects of real books, added to a clean demo world's files."""
+def _rewrite_csv(path: Path, change: Any) -> None:
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    header = list(rows[0])
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(change(row) for row in rows)
+
+
+def write_matched_defects(world: Path) -> set[tuple[str, str]]:
+    """The practice world's failure, in the world's own rows: receipts that name their charge (so
+    they match) applied to an invoice the load quarantines, or to one the export does not hold.
+    Returns the findings they must raise (their payment numbers are the world's)."""
+    erp = world / "erp"
+    with (erp / "payments.csv").open(newline="", encoding="utf-8") as handle:
+        named = [
+            row
+            for row in csv.DictReader(handle)
+            if (row["memo"] or "").startswith("ch_") and row["document_number"]
+        ]
+    quarantined, moved = named[0], named[1]
+
+    def refuse(row: dict[str, str]) -> dict[str, str]:
+        if row["document_number"] == quarantined["document_number"]:
+            return {**row, "amount": "1.204,50"}
+        return row
+
+    def move(row: dict[str, str]) -> dict[str, str]:
+        if row["payment_number"] == moved["payment_number"]:
+            return {**row, "document_number": "INV-DQ-GONE"}
+        return row
+
+    _rewrite_csv(erp / "invoices.csv", refuse)
+    _rewrite_csv(erp / "payments.csv", move)
+    return {
+        ("payment_document_quarantined", quarantined["payment_number"]),
+        ("payment_document_not_in_export", moved["payment_number"]),
+    }
+
+
+def write_defects(world: Path) -> set[tuple[str, str]]:
+    """The defects of real books, added to a clean demo world's files; returns the findings of
+    those written into the world's own rows (write_matched_defects), beside EXPECTED_FINDINGS."""
     erp, decisions = world / "erp", world / "decisions"
+    matched = write_matched_defects(world)
     # An invoice the load refuses (an ambiguous amount), still named by a receipt and a journal.
     _append_csv(erp / "invoices.csv", [_invoice("INV-DQ-1", "1,204.50")])
     _append_csv(
@@ -170,6 +213,7 @@ def write_defects(world: Path) -> None:
             "status": "succeeded",
         }
         handle.write(json.dumps(refund) + "\n")
+    return matched
 
 
 @dataclass(frozen=True)
@@ -178,6 +222,7 @@ class Built:
     result: Any
     failure: ChecksFailedError | None
     summary: Any
+    findings: frozenset[tuple[str, str]] = frozenset()  # every finding the books must raise
 
 
 def _load_and_build(world: Path, warehouse: Path) -> Built:
@@ -212,8 +257,9 @@ def defects_built(clean_world: Path, tmp_path_factory: pytest.TempPathFactory) -
     root = tmp_path_factory.mktemp("dq-defects")
     world = root / "world"
     shutil.copytree(clean_world, world, ignore=shutil.ignore_patterns("*.sqlite*"))
-    write_defects(world)
-    return _load_and_build(world, root / "recon.duckdb")
+    matched = write_defects(world)
+    built = _load_and_build(world, root / "recon.duckdb")
+    return Built(built.settings, built.result, built.failure, built.summary, frozenset(EXPECTED_FINDINGS | matched))
 
 
 def _rows(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
@@ -246,7 +292,7 @@ def test_each_defect_is_a_finding(defects_built: Built) -> None:
         _rows(defects_built.settings, "select issue_kind, row_key from marts.rpt_data_quality_issues")
     )
     # Exactly these: the clean world's books themselves raise none.
-    assert found == EXPECTED_FINDINGS
+    assert found == defects_built.findings
 
 
 def test_a_quarantined_reference_says_where_and_why(defects_built: Built) -> None:
@@ -273,7 +319,7 @@ def test_the_summary_counts_them(defects_built: Built) -> None:
     assert defects_built.failure is None, str(defects_built.failure)
     summary = defects_built.summary
     expected: dict[str, int] = {}
-    for kind, _ in EXPECTED_FINDINGS:
+    for kind, _ in defects_built.findings:
         expected[kind] = expected.get(kind, 0) + 1
     assert summary.findings == expected
     stored = dict(
@@ -286,7 +332,7 @@ def test_the_summary_counts_them(defects_built: Built) -> None:
     for table, count in stored.items():
         assert summary.quarantined[table] == count
     text = summary.render()
-    assert f"Data quality findings: {len(EXPECTED_FINDINGS)}" in text
+    assert f"Data quality findings: {len(defects_built.findings)}" in text
     assert "payment_document_quarantined" in text and "erp.invoices" in text
 
 
@@ -314,52 +360,3 @@ def test_the_summary_names_stale_books(defects_built: Built, tmp_path: Path) -> 
     (_, reason, last_good) = summary.stale[0]
     assert "UTF-16" in reason and last_good.endswith("UTC")
     assert "Stale books: 1 input(s)" in summary.render()
-
-
-def _rewrite_csv(path: Path, change: Any) -> None:
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    header = list(rows[0])
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=header)
-        writer.writeheader()
-        writer.writerows(change(row) for row in rows)
-
-
-def test_matched_receipts_of_missing_documents_do_not_stop_the_marts(
-    clean_world: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """The practice world's failure: receipts that name their charge (so they match) applied to
-    an invoice the load quarantined, or to one the export does not hold."""
-    root = tmp_path_factory.mktemp("dq-matched")
-    world = root / "world"
-    shutil.copytree(clean_world, world, ignore=shutil.ignore_patterns("*.sqlite*"))
-    with (world / "erp" / "payments.csv").open(newline="", encoding="utf-8") as handle:
-        named = [
-            row
-            for row in csv.DictReader(handle)
-            if (row["memo"] or "").startswith("ch_") and row["document_number"]
-        ]
-    quarantined, moved = named[0], named[1]
-
-    def refuse(row: dict[str, str]) -> dict[str, str]:
-        if row["document_number"] == quarantined["document_number"]:
-            return {**row, "amount": "1.204,50"}
-        return row
-
-    def move(row: dict[str, str]) -> dict[str, str]:
-        if row["payment_number"] == moved["payment_number"]:
-            return {**row, "document_number": "INV-DQ-GONE"}
-        return row
-
-    _rewrite_csv(world / "erp" / "invoices.csv", refuse)
-    _rewrite_csv(world / "erp" / "payments.csv", move)
-
-    built = _load_and_build(world, root / "recon.duckdb")
-
-    assert built.failure is None, str(built.failure)
-    found = set(
-        _rows(built.settings, "select issue_kind, row_key from marts.rpt_data_quality_issues")
-    )
-    assert ("payment_document_quarantined", quarantined["payment_number"]) in found
-    assert ("payment_document_not_in_export", moved["payment_number"]) in found
