@@ -19,7 +19,7 @@ from recon.dbt import describe, run_dbt, settings_env
 from recon.ingesting import ingest_bank, ingest_erp, ingest_stripe
 from recon.locking import writer_lock
 from recon.review.loading import policy_in_force
-from recon.review.policy import VAR
+from recon.review.policy import VAR, policy_vars
 from recon.summary import summarize
 
 # The steps of `recon run` (docs/contract.md section 1) that this version cannot run yet: listed as
@@ -34,7 +34,12 @@ NOT_BUILT_ON_SPARK: tuple[str, ...] = (
 
 
 def _vars_args(dbt_vars: Mapping[str, Any] | None) -> list[str]:
-    return ["--vars", json.dumps(dict(dbt_vars))] if dbt_vars else []
+    # No policy rule is the project's own default (dbt_project.yml's empty auto_accept_policy):
+    # passed anyway, it would change nothing but dbt's parse key (the command line's vars are
+    # hashed into it), and every later dbt without them would parse the project in full again.
+    if not dbt_vars or dict(dbt_vars) == policy_vars([]):
+        return []
+    return ["--vars", json.dumps(dict(dbt_vars))]
 
 
 def register_lake(settings: Settings) -> list[str]:
