@@ -3,8 +3,11 @@
 - bank debits (ACH `us_bank_account`, SEPA `sepa_debit`): the charge succeeds, its money is held
   until it clears (`settlement_days`), and now and then the bank returns it days later: the
   charge ends `failed`, and a `payment_failure_refund` balance transaction takes the money back.
-  The ERP booked the receipt when the debit was taken (or when it cleared) and never hears of
-  the return: a `debit_failed_after_booking` anomaly.
+  The ERP booked the receipt when the debit was taken (or when it cleared). Half the time
+  (`REVERSAL_RATE`) the clerk hears of the return and reverses the receipt with a negative one on
+  the same invoice, in the month of the return: the truth pairs it with the
+  `payment_failure_refund` (`refund_payment`) and nothing is left to reconcile. Else the ERP never
+  hears of it: a `debit_failed_after_booking` anomaly.
 - bank transfers to a customer balance (`customer_balance`): one transfer pays two or three
   invoices, one charge of their sum, one ERP receipt per invoice.
 
@@ -54,6 +57,11 @@ _RETURN_CODES: tuple[tuple[str, str], ...] = (
 )
 
 
+# Returned debits the ERP reverses (a negative receipt on the invoice) before the data ends: the
+# clerk hears of some returns (Stripe's e-mail, the customer's call), not of all.
+REVERSAL_RATE = 0.5
+
+
 class PaymentMethods:
     """Writes the sales of the other payment methods, day by day, and their returns."""
 
@@ -66,6 +74,9 @@ class PaymentMethods:
         self.charges = charges
         self.rng = sub_rng(ctx.spec.seed, "paymethods")
         self.ids = IdMaker(sub_rng(ctx.spec.seed, "paymethod_ids"))
+        # whether and how the ERP reverses a returned debit: a stream of its own, so the methods'
+        # sales draw what they drew before reversals were written
+        self.reversal_rng = sub_rng(ctx.spec.seed, "debit_reversals")
         self.methods = ctx.spec.payment_methods
 
     def plan_day(self, day_ts: int, next_ts: int, card_sales: int) -> list[tuple[int, int]]:
@@ -107,6 +118,27 @@ class PaymentMethods:
             # the payout carrying the return settles (negatively) the debit's documents too
             self.ctx.pool.append(Pending(ts, p["txn"], -p["usd"], 0, -p["usd"], p["charge"], p["docs"]))
             self.ctx.event(ts, "charge.failed", p["final"], api_request=False)
+        if p["reversal"] is not None:
+            self._reverse(ts, p)
+
+    def _reverse(self, ts: int, p: dict[str, Any]) -> None:
+        """The ERP's reversal of a returned debit's receipt: a negative receipt on the invoice,
+        booked on the day of the return (or of the receipt, when that was later) or up to three
+        days after, within that month and the world; its memo names the charge, the invoice, or
+        only the bank's reason."""
+        rng = self.reversal_rng
+        doc, receipt_day, currency, amount, customer_id, code = p["reversal"]
+        day = max(day_of(ts), dt.date.fromisoformat(receipt_day))
+        later = day + dt.timedelta(days=rng.randint(0, 3))
+        if later <= min(self.ctx.month_end(day), self.ctx.end - dt.timedelta(days=1)):
+            day = later
+        r = rng.random()
+        memo = p["charge"] if r < 0.4 else (f"Returned debit {doc}" if r < 0.7 else f"Debit returned: {code}")
+        # every draw of the booking (its method's spelling) from the reversals' stream too
+        with self.ctx.streams(rng, self.ids):
+            pn = self.books.payment(doc, day, currency, -amount, memo, p["charge"], customer_id)
+        self.ctx.match("refund_payment", p["txn"], doc, pn)
+        self.ctx.counts["erp_debit_reversals"] += 1
 
     # ------------------------------------------------------------------ the sales
     def _customer(self, method: PaymentMethodSpec, ts: int, day_ts: int) -> Customer:
@@ -128,7 +160,7 @@ class PaymentMethods:
             code, message = rng.choice(_RETURN_CODES)
             if fail_ts < self.ctx.end_ts:
                 failure = (fail_ts, code, message)
-        self._charge(method, c, ch_id, amount, ts, day, (doc,), failure)
+        returned = self._charge(method, c, ch_id, amount, ts, day, (doc,), failure)
         ext_ref = ch_id if rng.random() < 0.4 else ""
         self.books.invoice(doc, c, day - dt.timedelta(days=rng.randint(0, 10)), c.currency, amount, "paid", ext_ref)
         pay_day = self._booking_day(method, day)
@@ -136,7 +168,11 @@ class PaymentMethods:
         memo = ch_id if r < 0.35 else (doc if r < 0.65 else "")
         pn = self.books.payment(doc, pay_day, c.currency, amount, memo, ch_id, c.id)
         self.ctx.match("charge_payment", ch_id, doc, pn)
-        if failure is not None:
+        if returned is not None and self.reversal_rng.random() < REVERSAL_RATE:
+            # the ERP reverses the receipt when the bank returns the debit (`_reverse`): nothing
+            # is left to reconcile, no anomaly
+            returned["reversal"] = (doc, pay_day.isoformat(), c.currency, amount, c.id, returned["code"])
+        elif failure is not None:
             fail_day = day_of(failure[0]).isoformat()
             self.ctx.anomaly(
                 Anomaly(
@@ -189,8 +225,9 @@ class PaymentMethods:
         day: dt.date,
         docs: tuple[str, ...],
         failure: tuple[int, str, str] | None,
-    ) -> None:
-        """The charge, its payment intent and balance transaction, and a return scheduled."""
+    ) -> dict[str, Any] | None:
+        """The charge, its payment intent and balance transaction, and a return scheduled: its
+        payload, for the sale to add what the ERP does about it (None without a return)."""
         rng = self.ctx.rng
         pi_id, txn_id = self.ctx.ids.make("pi_"), self.ctx.ids.make("txn_")
         usd = self.charges.to_usd(amount, c.currency)
@@ -273,13 +310,14 @@ class PaymentMethods:
         # counted where they end: a returned debit among charges_returned (when it fails)
         self.ctx.counts["charges_succeeded" if failure is None else "charges_returned"] += 1
         self.ctx.counts[f"charges_{method.name}"] += 1
-        if failure is not None:
-            self.ctx.schedule(
-                failure[0],
-                "debit_returned",
-                {"charge": ch_id, "txn": failure_txn, "usd": usd, "rate": rate, "final": final_bytes,
-                 "docs": docs},
-            )
+        if failure is None:
+            return None
+        payload: dict[str, Any] = {
+            "charge": ch_id, "txn": failure_txn, "usd": usd, "rate": rate, "final": final_bytes,
+            "docs": docs, "code": failure[1], "reversal": None,
+        }
+        self.ctx.schedule(failure[0], "debit_returned", payload)
+        return payload
 
 
 def _with_method(charge: Obj, method: PaymentMethodSpec, c: Customer, amount: int) -> Obj:

@@ -18,7 +18,8 @@ from demoworld.context import WorldContext, add_months, day_of
 from demoworld.csv_sinks import CsvSink
 from demoworld.stripe_objects import API_VERSION
 
-FORMAT_VERSION = 3  # 2: camt.053 entries carry BkTxCd, as the schema requires; 3: payment methods besides cards
+FORMAT_VERSION = 4  # 2: camt.053 entries carry BkTxCd, as the schema requires; 3: payment methods besides cards;
+# 4: the ERP reverses half the returned debits
 
 # exception_type -> disposition (docs/contract.md section 5)
 DISPOSITIONS = DISPOSITION_OF_TYPE

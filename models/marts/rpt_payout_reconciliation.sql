@@ -1,10 +1,10 @@
 {#-
-    One row per Stripe payout: what is in it (gross charges, refunds, disputes, fees, other)
-    and whether the bank deposit agrees. status: `reconciled` (a deposit equal to the payout),
+    One row per Stripe payout: what is in it (gross charges, refunds, disputes, returned bank
+    debits, fees, other) and whether the bank deposit agrees. status: `reconciled` (a deposit equal to the payout),
     `variance` (a deposit of another amount), `missing_deposit` (paid, no deposit found),
     `in_transit` (not arrived at the data's end), `failed` (failed or canceled).
     unexplained_minor: the deposit (or, without one, the payout) minus what the composition
-    explains (gross + refunds + disputes + other - fees).
+    explains (gross + refunds + disputes + failed debits + other - fees).
     The bank's side (int_bank_payouts_received): bank_status, and the lines, amount and value
     date the bank statements show of the payout (`no_statement` when none covers it).
 -#}
@@ -53,7 +53,7 @@ final as (
             coalesce(deposits.erp_amount_minor, payouts.payout_amount_minor)
             - (
                 payouts.charges_gross_minor + payouts.refunds_minor + payouts.disputes_minor
-                + payouts.other_minor - payouts.fees_minor
+                + payouts.failed_debits_minor + payouts.other_minor - payouts.fees_minor
             )
             as {{ dbt.type_bigint() }}
         ) as unexplained_minor,
@@ -69,7 +69,9 @@ final as (
         bank.bank_status,
         bank.bank_line_count,
         bank.bank_amount_minor,
-        bank.bank_value_date
+        bank.bank_value_date,
+        -- added after the bank's columns: the contract's columns keep their places
+        cast(payouts.failed_debits_minor as {{ dbt.type_bigint() }}) as failed_debits_minor
     from payouts
     left join deposits
         on payouts.payout_id = deposits.stripe_object_id

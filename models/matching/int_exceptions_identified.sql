@@ -2,8 +2,11 @@
     One row per item that did not reconcile, with a rule-based exception_type (docs/contract.md
     section 5 vocabulary) and the features a classifier needs. Rules, in order:
     - a charge that succeeded and failed later (a bank debit returned: Stripe's
-      payment_failure_refund) matched to an ERP receipt: `debit_failed_after_booking` (the books
-      hold money the bank took back); not booked in the ERP, it is no exception (nothing to undo);
+      payment_failure_refund) matched to an ERP receipt that the ERP did not reverse (no negative
+      receipt matched to the return): `debit_failed_after_booking` (the books hold money the bank
+      took back); not booked in the ERP, or booked and reversed, it is no exception (nothing to
+      undo); the reversal itself is checked as a refund paid out is (its amount, its period), and
+      a return nobody reversed is the charge's exception, not a second one;
     - a succeeded charge with no ERP payment: `duplicate_charge` when the same customer (the same
       Stripe customer, e-mail or customer name key) paid the same amount in the same currency
       within a day before and that charge is matched, else `missing_in_erp`;
@@ -203,7 +206,8 @@ charges_checked as (
             else matched_objects.erp_currency
         end as difference_currency,
         repeated_charges.charge_id is not null as has_earlier_same_charge,
-        charges.has_failed_after_success
+        charges.has_failed_after_success,
+        erp_reversals.stripe_object_id is not null as is_reversed_in_erp
     from charges
     left join matched_objects
         on charges.charge_id = matched_objects.stripe_object_id
@@ -212,6 +216,9 @@ charges_checked as (
         on charges.charge_id = matched_payment_dates.stripe_object_id
     left join repeated_charges
         on charges.charge_id = repeated_charges.charge_id
+    left join matched_objects as erp_reversals
+        on charges.failure_balance_transaction_id = erp_reversals.stripe_object_id
+        and erp_reversals.match_type = 'refund_payment'
 ),
 
 refunds_checked as (
@@ -241,7 +248,8 @@ refunds_checked as (
         end as difference_minor,
         refunds.currency as difference_currency,
         false as has_earlier_same_charge,
-        false as has_failed_after_success
+        false as has_failed_after_success,
+        false as is_reversed_in_erp
     from refunds
     left join charges
         on refunds.charge_id = charges.charge_id
@@ -252,17 +260,62 @@ refunds_checked as (
         on refunds.refund_id = matched_payment_dates.stripe_object_id
 ),
 
+-- A returned debit's payment_failure_refund: checked only when the ERP reversed the receipt
+-- (matched); a return nobody reversed is its charge's `debit_failed_after_booking`.
+debit_returns_checked as (
+    select
+        items.stripe_object_id as object_id,
+        'stripe' as side,
+        'debit_return' as object_type,
+        items.currency,
+        items.amount_minor,
+        items.item_date as stripe_date,
+        items.customer_email,
+        cast(0 as {{ dbt.type_bigint() }}) as fee_minor,
+        cast(null as {{ dbt.type_bigint() }}) as net_minor,
+        cast(null as {{ dbt.type_string() }}) as settlement_currency,
+        cast(null as {{ dbt.type_bigint() }}) as settlement_amount_minor,
+        charges.exchange_rate,
+        true as is_matched,
+        matched_objects.erp_currency,
+        matched_objects.erp_amount_minor,
+        matched_objects.erp_payment_number as erp_reference,
+        matched_objects.days_apart,
+        matched_payment_dates.payment_date as erp_date,
+        matched_payment_dates.memo,
+        case
+            when matched_objects.erp_currency = items.currency
+                then matched_objects.erp_amount_minor - items.amount_minor
+        end as difference_minor,
+        items.currency as difference_currency,
+        false as has_earlier_same_charge,
+        false as has_failed_after_success,
+        false as is_reversed_in_erp
+    from items
+    inner join matched_objects
+        on items.stripe_object_id = matched_objects.stripe_object_id
+        and matched_objects.match_type = 'refund_payment'
+    left join charges
+        on items.charge_id = charges.charge_id
+    left join matched_payment_dates
+        on items.stripe_object_id = matched_payment_dates.stripe_object_id
+    where items.object_type = 'debit_return'
+),
+
 stripe_items as (
     select * from charges_checked
     union all
     select * from refunds_checked
+    union all
+    select * from debit_returns_checked
 ),
 
 stripe_items_typed as (
     select
         stripe_items.*,
         case
-            when has_failed_after_success and is_matched then 'debit_failed_after_booking'
+            when has_failed_after_success and is_matched and not is_reversed_in_erp
+                then 'debit_failed_after_booking'
             when has_failed_after_success then null
             when not is_matched and object_type = 'charge' and has_earlier_same_charge
                 then 'duplicate_charge'

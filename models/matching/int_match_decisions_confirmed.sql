@@ -30,6 +30,19 @@ refunds as (
     from {{ ref('stg_stripe__refunds') }}
 ),
 
+-- a returned debit's payment_failure_refund, which an ERP reversal of its receipt settles
+debit_returns as (
+    select
+        failure_balance_transaction_id as stripe_object_id,
+        'refund_payment' as match_type,
+        currency,
+        amount_minor,
+        failed_date as created_date
+    from {{ ref('int_charges_enriched') }}
+    where has_failed_after_success
+        and failure_balance_transaction_id is not null
+),
+
 payouts as (
     select
         payout_id as stripe_object_id,
@@ -44,6 +57,8 @@ stripe_objects as (
     select * from charges
     union all
     select * from refunds
+    union all
+    select * from debit_returns
     union all
     select * from payouts
 ),

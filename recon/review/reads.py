@@ -155,9 +155,10 @@ class QueueItem:
     difference_minor: int | None
     difference_currency: str | None
     confidence: Decimal | None
-    stripe_object_id: str
-    counterpart: str | None
+    stripe_object_id: str | None  # the Stripe id of the row, shown under "Stripe"
+    counterpart: str | None  # the ERP number of the row, shown under "ERP"
     period: int | None
+    object_id: str  # what a decision is about: the match's Stripe object, the exception's object
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,8 @@ items as (
             as period,
         matches.stripe_object_id || '|'
             || coalesce(matches.erp_payment_number, matches.erp_journal_number, matches.erp_document_number, '')
-            as pair_key
+            as pair_key,
+        matches.stripe_object_id as object_id
     from {marts}.fct_reconciliation_matches as matches
     left join item_dates on matches.stripe_object_id = item_dates.stripe_object_id
     where matches.status = 'suggested'
@@ -237,10 +239,12 @@ items as (
         exceptions.difference_minor,
         exceptions.difference_currency,
         exceptions.confidence,
-        exceptions.object_id,
-        exceptions.erp_reference,
+        -- each id under its side's column: an ERP-side exception's object is an ERP number
+        case when exceptions.side = 'stripe' then exceptions.object_id end,
+        case when exceptions.side = 'erp' then exceptions.object_id else exceptions.erp_reference end,
         exceptions.period,
-        null
+        null,
+        exceptions.object_id
     from {marts}.fct_reconciliation_exceptions as exceptions
     where exceptions.requires_review
         and not exists (
@@ -258,10 +262,15 @@ items as (
         bank.difference_minor,
         bank.currency,
         null,
-        bank.object_id,
-        bank.reference,
+        -- each id under its side's column: a deposit no statement carries is the ERP's journal
+        -- (its reference the payout it deposits); a payout's is Stripe's; a statement's or a
+        -- line's own id is the bank's, in neither (a line's reference is its ERP journal)
+        case bank.side when 'stripe' then bank.object_id when 'erp' then bank.reference end,
+        case bank.side when 'erp' then bank.object_id when 'stripe' then bank.reference
+            else case when bank.object_type = 'statement_line' then bank.reference end end,
         cast(extract(year from bank.event_date) * 100 + extract(month from bank.event_date) as integer),
-        null
+        null,
+        bank.object_id
     from {marts}.fct_bank_exceptions as bank
     where bank.requires_review
 ),
@@ -296,7 +305,7 @@ filtered as materialized (
 
 QUEUE_COLUMNS = (
     "kind, item_id, item_type, proposed_by, currency, amount_minor, difference_minor, difference_currency, "
-    "confidence, stripe_object_id, counterpart, period"
+    "confidence, stripe_object_id, counterpart, period, object_id"
 )
 
 
@@ -390,7 +399,7 @@ totals as (
 )
 select 'row' as part, {QUEUE_COLUMNS}, rank_weight, null as items, null as amount from page_rows
 union all
-select 'total', kind, null, null, null, currency, null, null, null, null, null, null, null, null, items, amount
+select 'total', kind, null, null, null, currency, null, null, null, null, null, null, null, null, null, items, amount
 from totals
 """
         choices_sql = f"""
@@ -412,7 +421,7 @@ from {schema('marts')}.fct_bank_exceptions where event_date is not null
             while True:
                 result = con.rows(sql, {**binds, "limit": page_size, "offset": (page - 1) * page_size})
                 totals = sorted(
-                    (Total(r[1], r[5], int(r[14]), int(r[15])) for r in result if r[0] == "total"),
+                    (Total(r[1], r[5], int(r[15]), int(r[16])) for r in result if r[0] == "total"),
                     key=lambda t: (t.kind, t.currency),
                 )
                 matching = sum(total.items for total in totals)
@@ -420,14 +429,14 @@ from {schema('marts')}.fct_bank_exceptions where event_date is not null
                 if page <= pages:
                     break
                 page = pages  # past the end (the queue shrank): the last page
-            rows = sorted((r for r in result if r[0] == "row"), key=lambda r: (-r[13], r[2]))
+            rows = sorted((r for r in result if r[0] == "row"), key=lambda r: (-r[14], r[2]))
             choices: dict[str, list[str]] = {"rule": [], "period": [], "currency": []}
             for choice, value in con.rows(choices_sql):
                 if value is not None:
                     choices[choice].append(value)
             loaded = _loaded_decisions(con)
         return QueuePage(
-            items=[QueueItem(*row[1:13]) for row in rows],
+            items=[QueueItem(*row[1:14]) for row in rows],
             matching=matching,
             totals=totals,
             page=page,

@@ -103,9 +103,10 @@ WORLD_SQL = [
         payout_id varchar, arrival_date date, currency varchar, payout_amount_minor bigint,
         charges_gross_minor bigint, refunds_minor bigint, disputes_minor bigint, fees_minor bigint,
         other_minor bigint, invoice_count bigint, erp_journal_number varchar,
-        erp_deposit_amount_minor bigint, unexplained_minor bigint, status varchar)""",
+        erp_deposit_amount_minor bigint, unexplained_minor bigint, status varchar,
+        failed_debits_minor bigint)""",
     """insert into marts.rpt_payout_reconciliation values
-        ('po_1', date '2023-11-16', 'usd', 2353, 3000, -500, 0, 147, 0, 3, 'JE-1', 2353, 0, 'reconciled')""",
+        ('po_1', date '2023-11-16', 'usd', 2353, 3000, -500, 0, 147, 0, 3, 'JE-1', 2353, 0, 'reconciled', 0)""",
     """create table marts.rpt_payout_invoices (
         payout_id varchar, erp_document_number varchar, stripe_object_id varchar, currency varchar,
         gross_minor bigint, fee_minor bigint, net_minor bigint)""",

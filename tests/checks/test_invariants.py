@@ -76,6 +76,10 @@ BREAKS = [
         "payout rollup", "po_1", 1, id="payout-rollup-items",
     ),
     pytest.param(
+        ["update marts.rpt_payout_reconciliation set failed_debits_minor = -7"],
+        "payout rollup", "po_1", 7, id="payout-rollup-failed-debits",
+    ),
+    pytest.param(
         ["insert into raw_stripe.charges values ('ch_3', 700, 'usd', 'failed', 1700000160)"],
         "raw_stripe.charges: key id unique", "ch_3", 1400, id="raw-key-duplicate",
     ),

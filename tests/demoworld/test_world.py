@@ -767,6 +767,34 @@ def test_a_bank_transfer_pays_several_invoices_with_a_receipt_each(world: World)
         assert paid == c["amount"]
 
 
+def test_a_returned_debit_is_reversed_in_the_erp_or_is_an_anomaly(world: World) -> None:
+    """Each debit the bank returned after the ERP booked it is either reversed in the ERP (a
+    negative receipt of its amount on its invoice, in the month of the return, paired in the
+    truth with the return's balance transaction) or a `debit_failed_after_booking` anomaly,
+    never both; and the ERP reverses some and misses some."""
+    flagged = {a["object_id"] for a in world.anomalies if a["exception_type"] == "debit_failed_after_booking"}
+    reversals = {m["stripe_object_id"]: m for m in world.matches if m["stripe_object_id"].startswith("txn_")}
+    returned = [c for c in world.charges.values() if c["status"] == "failed" and c["failure_balance_transaction"]]
+    reversed_ = 0
+    for c in returned:
+        reversal = reversals.get(c["failure_balance_transaction"])
+        assert (reversal is None) == (c["id"] in flagged), c["id"]
+        if reversal is None:
+            continue
+        reversed_ += 1
+        (receipt,) = [m for m in world.matches if m["stripe_object_id"] == c["id"]]
+        payment = world.payments[reversal["erp_payment_number"]]
+        assert reversal["match_type"] == "refund_payment"
+        assert payment["document_number"] == reversal["erp_document_number"] == receipt["erp_document_number"]
+        assert _to_minor(payment["amount"], payment["currency"]) == -c["amount"]
+        returned_on = dt.datetime.fromtimestamp(world.txns[c["failure_balance_transaction"]]["created"], dt.UTC).date()
+        booked_on = dt.date.fromisoformat(payment["payment_date"])
+        assert booked_on >= returned_on and booked_on.strftime("%Y-%m") == returned_on.strftime("%Y-%m")
+        assert booked_on >= dt.date.fromisoformat(world.payments[receipt["erp_payment_number"]]["payment_date"])
+    assert 0 < reversed_ < len(returned)
+    assert json.loads((world.root / "manifest.json").read_text())["counts"]["erp_debit_reversals"] == reversed_
+
+
 @pytest.mark.parametrize("exception_type", sorted(CHECKS))
 def test_each_anomaly_is_really_in_the_data(world: World, exception_type: str) -> None:
     found = [a for a in world.anomalies if a["exception_type"] == exception_type]

@@ -1,7 +1,7 @@
 {#-
     Each paid payout's amount equals the sum of its rpt_payout_invoices net plus the net of the
     items no invoice explains; and equals its own items in rpt_payout_reconciliation
-    (charges + refunds + disputes + other - fees).
+    (charges + refunds + disputes + failed debits + other - fees).
 -#}
 with
 
@@ -59,7 +59,7 @@ rolled_up as (
         coalesce(invoice_totals.object_count, 0) as invoice_objects,
         coalesce(unexplained.net_minor, 0) as other_net_minor,
         report.charges_gross_minor + report.refunds_minor + report.disputes_minor
-        + report.other_minor - report.fees_minor as items_minor
+        + report.failed_debits_minor + report.other_minor - report.fees_minor as items_minor
     from {{ batch }} as report
     left join invoice_totals
         on report.payout_id = invoice_totals.payout_id
@@ -83,7 +83,7 @@ select
                 || cast(invoices_net_minor as varchar) || ' (' || cast(invoice_objects as varchar)
                 || ' charges and refunds) + other items'' net ' || cast(other_net_minor as varchar)
         else 'payout ' || cast(payout_amount_minor as varchar)
-            || ' <> charges + refunds + disputes + other - fees = ' || cast(items_minor as varchar)
+            || ' <> charges + refunds + disputes + failed debits + other - fees = ' || cast(items_minor as varchar)
     end as detail
 from rolled_up
 where

@@ -2,7 +2,8 @@
     One row per Stripe item and reference it carries, as keys the ERP side can be compared with:
     - `stripe_id`: the item's own ids, upper case (a charge: itself, its payment intent, the
       Stripe invoice it paid, its balance transaction; a refund: itself, its balance transaction
-      and the charge it refunds), since ERP memos and integrations write any of them, in any case;
+      and the charge it refunds; a returned debit: its balance transaction and the charge it
+      takes back), since ERP memos and integrations write any of them, in any case;
     - `document_digits`: every run of three or more digits (or of digits joined by a dash, a
       slash or a dot) in the item's free text (description,
       metadata, the Stripe invoice's number, description and metadata; a refund's and its charge's),
@@ -66,6 +67,20 @@ own_ids as (
         'charge' as reference_source,
         charge_id as stripe_id
     from refunds
+    union all
+    select
+        failure_balance_transaction_id as stripe_object_id,
+        'balance_transaction' as reference_source,
+        failure_balance_transaction_id as stripe_id
+    from charges
+    where has_failed_after_success
+    union all
+    select
+        failure_balance_transaction_id as stripe_object_id,
+        'charge' as reference_source,
+        charge_id as stripe_id
+    from charges
+    where has_failed_after_success
 ),
 
 text_without_ids as (

@@ -1,7 +1,10 @@
 {#-
     One row per Stripe item an ERP payment can settle: every succeeded charge (a receipt), every
-    charge that succeeded and failed later (a returned bank debit the ERP may have booked), and
-    every refund not failed or canceled (a refund paid out), with what the matching compares:
+    charge that succeeded and failed later (a returned bank debit the ERP may have booked), every
+    refund not failed or canceled (a refund paid out), and every returned debit's
+    `payment_failure_refund` balance transaction (object_type `debit_return`: the money the bank
+    took back, which the ERP books as a negative receipt reversing the debit's), with what the
+    matching compares:
     amounts (as charged and as settled), its date and the date its money is final (seed
     payment_methods), who paid (e-mails, names as keys, the Stripe customer's metadata) and the
     free text in which a person or an integration may have written an ERP document number.
@@ -79,10 +82,45 @@ refund_items as (
         on refunds.charge_id = charge_items.charge_id
 ),
 
+-- A returned debit: Stripe takes the whole charge back with a `payment_failure_refund`
+-- balance transaction, the item's id. An ERP that hears of the return reverses the receipt with
+-- a negative one, as it pays a refund out: the refund rule and the scorer pair them
+-- (`refund_payment`), on the charge's customer, text and amount, dated the day of the return.
+debit_return_items as (
+    select
+        charges.failure_balance_transaction_id as stripe_object_id,
+        'debit_return' as object_type,
+        'refund_payment' as match_type,
+        charges.charge_id,
+        charges.currency,
+        charges.amount_minor,
+        cast(null as {{ dbt.type_string() }}) as settlement_currency,
+        cast(null as {{ dbt.type_bigint() }}) as settlement_amount_minor,
+        cast(0 as {{ dbt.type_bigint() }}) as fee_minor,
+        charges.amount_minor as net_minor,
+        charges.failed_at as item_at,
+        charges.failed_date as item_date,
+        0 as settlement_days,
+        charges.failed_date as settled_date,
+        charge_items.customer_email,
+        charge_items.stripe_customer_email,
+        charge_items.customer_name,
+        charge_items.stripe_customer_name,
+        charge_items.customer_metadata,
+        charge_items.reference_text
+    from charges
+    inner join charge_items
+        on charges.charge_id = charge_items.charge_id
+    where charges.has_failed_after_success
+        and charges.failure_balance_transaction_id is not null
+),
+
 items as (
     select * from charge_items
     union all
     select * from refund_items
+    union all
+    select * from debit_return_items
 ),
 
 names_keyed as (

@@ -22,10 +22,15 @@ composition_summed as (
             as refunds_minor,
         sum(case when reporting_category in ('dispute', 'dispute_reversal') then amount_minor else 0 end)
             as disputes_minor,
+        -- a returned bank debit (ACH, SEPA): the payment_failure_refund taking the charge back
+        sum(case when reporting_category = 'charge_failure' then amount_minor else 0 end)
+            as failed_debits_minor,
         sum(fee_minor) as fees_minor,
         sum(
             case
-                when reporting_category in ('charge', 'refund', 'refund_failure', 'dispute', 'dispute_reversal')
+                when reporting_category in (
+                        'charge', 'refund', 'refund_failure', 'dispute', 'dispute_reversal', 'charge_failure'
+                    )
                     then 0
                 else amount_minor
             end
@@ -50,6 +55,7 @@ final as (
         coalesce(composition_summed.charges_gross_minor, 0) as charges_gross_minor,
         coalesce(composition_summed.refunds_minor, 0) as refunds_minor,
         coalesce(composition_summed.disputes_minor, 0) as disputes_minor,
+        coalesce(composition_summed.failed_debits_minor, 0) as failed_debits_minor,
         coalesce(composition_summed.fees_minor, 0) as fees_minor,
         coalesce(composition_summed.other_minor, 0) as other_minor,
         coalesce(composition_summed.net_minor, 0) as composition_net_minor

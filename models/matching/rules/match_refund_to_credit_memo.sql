@@ -1,6 +1,8 @@
 {#-
     Rule: a Stripe refund and the ERP's refund paid out (a negative Stripe payment, usually on a
-    credit memo).
+    credit memo); and, alike, a returned bank debit (its `payment_failure_refund` balance
+    transaction) and the ERP's reversal of the debit's receipt (a negative Stripe payment on the
+    invoice the debit paid).
 
     What it matches, strongest first:
     - the payment's memo or its document's external_reference names the refund, its balance
@@ -12,13 +14,16 @@
       in the refund's currency, booked within var refund_memo_days days of the refund, before
       or after it (credit memos are dated either side of the refund).
     Why: a refund is booked as a credit memo and paid out as a negative receipt; ids are best,
-    the documents it names are next, who and how much is the fallback.
+    the documents it names are next, who and how much is the fallback. A returned debit is money
+    going back to the customer too, and an ERP reverses its receipt the same way: the memo names
+    the charge or the return's balance transaction, or the document is the invoice the charge's
+    text names, or it is the customer's negative receipt of the charge's amount near the return.
 -#}
 with
 
 items as (
     select * from {{ ref('int_stripe_items_prepared') }}
-    where object_type = 'refund'
+    where object_type in ('refund', 'debit_return')
 ),
 
 payments as (

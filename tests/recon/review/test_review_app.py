@@ -283,3 +283,24 @@ def test_a_decision_is_recorded_while_a_run_holds_the_warehouse(client: TestClie
     with DecisionStore(config.store_path) as store:
         (decision,) = store.all()
     assert (decision.match_id, decision.action, decision.decided_by) == (match_id, "confirmed", "rita")
+
+
+def test_each_id_of_a_bank_exception_shows_under_its_sides_column(client: TestClient, config: ReviewConfig) -> None:
+    """The queue's Stripe and ERP columns follow the exception's side: a deposit no statement
+    carries shows its journal under ERP and the payout it deposits under Stripe (they were
+    swapped), a payout the bank did not show is Stripe's; the link still opens the exception."""
+    sign_in(client)
+    with duckdb.connect(str(config.settings.warehouse), read_only=True) as con:
+        exceptions = con.execute(
+            "select exception_id, object_id, side, reference from marts.fct_bank_exceptions where requires_review"
+        ).fetchall()
+    assert {"erp", "stripe"} <= {side for _, _, side, _ in exceptions}
+    page = client.get("/", {"kind": "bank"}).text
+    for exception_id, object_id, side, reference in exceptions:
+        row = re.search(rf'<tr data-href="/bank/{exception_id}\?.*?</tr>', page, re.S)
+        assert row, exception_id
+        shown = tuple(re.findall(r'<td class="id">([^<]*)</td>', row.group(0)))
+        expected = {"erp": (reference or "", object_id), "stripe": (object_id, reference or "")}.get(side)
+        if expected:
+            assert shown == expected, (side, shown)
+        assert object_id in client.get(f"/bank/{exception_id}").text

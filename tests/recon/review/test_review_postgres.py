@@ -104,5 +104,5 @@ def test_every_page_renders_on_a_postgres_warehouse(
     with DecisionStore(config.store_path) as store:
         (resolution,) = store.in_force().resolutions.values()
         assert (resolution.exception_id, resolution.object_id, resolution.decided_by) == (
-            bank.item_id, bank.stripe_object_id, "ann"
+            bank.item_id, bank.object_id, "ann"
         )
