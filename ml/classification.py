@@ -22,6 +22,7 @@ import pandas as pd
 
 from core.settings import Settings
 from core.warehouse import Connection, schema
+from ml.evaluation import TYPE_WIDTH
 from ml.features import connect, label_examples, load_features, load_resolutions
 from ml.training import (
     DEFAULT_MODEL_DIR,
@@ -75,7 +76,7 @@ class TypeSource:
         else:
             n = self.validation_examples
             figures = f"model {self.model_right}/{n}, rules {self.rules_right}/{n}, p={self.p_value:.3f}"
-        return f"  {self.rule_type:22}{self.source:7}{self.exceptions:>8,}   {figures}"
+        return f"  {self.rule_type:{TYPE_WIDTH}}{self.source:7}{self.exceptions:>8,}   {figures}"
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ class ClassifyReport:
             f"type differs from the rules' on {self.changed_type:,}, disposition on {self.changed_disposition:,}.",
             f"The model's values stand for {self.by_model:,} exceptions (rule-based types: {', '.join(won) or 'none'}), "
             f"the rules' for {self.exceptions - self.by_model:,}. Per rule-based type, on the time split:",
-            f"  {'rule-based type':22}{'source':7}{'items':>8}   validation (type right of n; sign test)",
+            f"  {'rule-based type':{TYPE_WIDTH}}{'source':7}{'items':>8}   validation (type right of n; sign test)",
             *(s.render() for s in self.sources),
         ]
         return "\n".join(lines)
