@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, action="append", help="charges in the world (repeatable)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--work-dir", type=Path, default=ROOT / "warehouse" / "bench-spark")
-    parser.add_argument("--dbt", default="run --exclude int_matches_assigned+", help="the dbt command, on both")
+    parser.add_argument("--dbt", default="build --exclude-resource-type unit_test", help="the dbt command, on both")
     args = parser.parse_args(argv)
     args.work_dir.mkdir(parents=True, exist_ok=True)
     command = shlex.split(args.dbt)

@@ -82,7 +82,7 @@ def test_every_page_renders_on_a_postgres_warehouse(
         for (kind, _), item in sorted(first.items()):
             answer = client.get(f"/{kind}/{item.item_id}")
             assert answer.status_code == 200, (kind, item.item_id, answer.text[:2000])
-            assert item.stripe_object_id in answer.text
+            assert item.object_id in answer.text
         assert links, "the queue links its items"
 
         for path in ("/autonomy", "/settings", "/log", "/?kind=bank", "/?kind=exception&min=10&period=2025-01"):
