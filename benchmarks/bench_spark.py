@@ -11,8 +11,10 @@ wall time of the child; memory is the peak resident memory of the child and ever
 started (the JVM is a child of Python), sampled every 0.2 s. With two scales it prints how
 time grows.
 
-What it builds (`--dbt`, default `run --exclude int_matches_assigned+`): the models Spark builds
-today; the assignment and what reads it do not (DECISIONLOG.md, "The Spark target").
+What it builds (`--dbt`, default `build --exclude-resource-type unit_test`): every model and
+data test, on both; dbt's unit tests are left out on both because `recon run` leaves them out
+on Spark (DECISIONLOG.md, "What runs on Spark"). The match scorer does not run: both build with
+the seed's prior weights.
 """
 
 from __future__ import annotations
@@ -79,6 +81,12 @@ def _measure(argv: list[str], env: dict[str, str]) -> tuple[int, float, int]:
     return child.returncode, time.monotonic() - started, peak // 1024
 
 
+def _load() -> str:
+    """The machine's load average after a measurement: figures from a shared machine say so."""
+    one, five, _ = os.getloadavg()
+    return f"load {one:.1f} (5 min {five:.1f}) on {os.cpu_count()} cores"
+
+
 def _prepare(scale: int, seed: int, work: Path) -> tuple[Path, Path]:
     world = work / f"world-s{seed}-{scale}"
     if not (world / "stripe").exists():
@@ -118,11 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         env = {**base, "RECON_WAREHOUSE": str(duck), "RECON_TARGET": "duckdb"}
         subprocess.run([str(DBT), "seed", "--quiet"], cwd=ROOT, env=env, check=True)
         code, seconds, peak = _measure([str(DBT), *command, "--quiet"], env)
-        print(f"  duckdb: {'ok' if code == 0 else 'FAILED'} in {seconds:.1f} s, peak {peak:,} MB", flush=True)
+        print(f"  duckdb: {'ok' if code == 0 else 'FAILED'} in {seconds:.1f} s, peak {peak:,} MB, {_load()}", flush=True)
         figures["duckdb"].append((scale, seconds, peak))
         code, seconds, peak = _measure([str(PYTHON), "-c", SPARK_CHILD, str(spark), *command], base)
         print(f"  spark (local[2]): {'ok' if code == 0 else 'FAILED'} in {seconds:.1f} s "
-              f"(JVM start and catalog included), peak {peak:,} MB", flush=True)
+              f"(JVM start and catalog included), peak {peak:,} MB, {_load()}", flush=True)
         figures["spark"].append((scale, seconds, peak))
     for target, rows in figures.items():
         if len(rows) >= 2:
