@@ -1,4 +1,4 @@
-"""Where the checks run: the DuckDB file or the PostgreSQL target, as Great Expectations sees it.
+"""Where the checks run: the DuckDB file, the PostgreSQL target or Spark, as Great Expectations sees it.
 
 DuckDB and Great Expectations 1.24: GX runs a query on a pooled SQLAlchemy connection, closes
 the connection (which rolls its transaction back) and only then fetches the rows. A DuckDB
@@ -13,6 +13,11 @@ SQLAlchemy or duckdb-engine that breaks it fails there first.
 PostgreSQL needs nothing special: GX's own `postgres` datasource, the connection from the
 RECON_PG_* variables, the password (if any) left in the environment and substituted by GX
 (`${DBT_ENV_SECRET_RECON_PG_PASSWORD}`), so it never appears in a config or a report.
+
+Spark: GX's Spark datasource on the process's one SparkSession (core.spark), which GX's
+SparkDFExecutionEngine finds as the active session (`getOrCreate`, no configuration of its own
+given, so nothing restarts it); a table is a dataframe asset, handed its `spark.table(...)` when
+its validation runs (checks/validate.py). No SQLAlchemy engine.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from sqlalchemy.pool import StaticPool
 from core.currencies import exponents
 from core.errors import SourceUnavailableError, UserError
 from core.settings import Settings
-from core.warehouse import connect_duckdb, describe_postgres, postgres_credentials
+from core.warehouse import connect_duckdb, describe_postgres, postgres_credentials, tables_in
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +70,9 @@ class Warehouse:
     description: str  # for messages: the file, or user@host:port/database (never a password)
     connection_string: str  # for GX; a password only as ${VARIABLE}
     engine_kwargs: dict[str, Any]
-    engine: sa.Engine
+    engine: sa.Engine | None  # None on Spark
     schema_prefix: str
+    settings: Settings | None = None  # Spark: its session and catalog are the settings'
 
     def schema(self, name: str) -> str:
         return f"{self.schema_prefix}{name}"
@@ -74,13 +80,24 @@ class Warehouse:
     def existing_tables(self) -> set[str]:
         """`schema.table` of every table and view, schemas without their prefix."""
         wanted = {self.schema(name): name for name in SCHEMAS}
-        query = sa.text("select table_schema, table_name from information_schema.tables")
-        with self.engine.connect() as connection:
-            rows = connection.execute(query).fetchall()
+        if self.engine is None:
+            assert self.settings is not None
+            rows: Any = tables_in(self.settings, list(wanted))
+        else:
+            query = sa.text("select table_schema, table_name from information_schema.tables")
+            with self.engine.connect() as connection:
+                rows = connection.execute(query).fetchall()
         return {f"{wanted[schema]}.{table}" for schema, table in rows if schema in wanted}
 
+    def spark_table(self, relation: str) -> Any:
+        """Spark: the table `schema.table` (schema without its prefix) as a DataFrame."""
+        assert self.settings is not None and self.target == "spark"
+        schema, table = relation.split(".", 1)
+        return _spark_session(self.settings).table(f"{self.schema(schema)}.{table}")
+
     def close(self) -> None:
-        self.engine.dispose()
+        if self.engine is not None:
+            self.engine.dispose()
 
 
 def _duckdb(settings: Settings, prefix: str) -> Warehouse:
@@ -146,6 +163,28 @@ def _postgres(prefix: str) -> Warehouse:
     )
 
 
+def _spark_session(settings: Settings) -> Any:
+    # start-up time: pyspark (the optional extra `spark`) only for the spark target
+    from core.spark import session
+
+    return session(settings)
+
+
+def _spark(settings: Settings, prefix: str) -> Warehouse:
+    from core.spark import spark_dir
+
+    _spark_session(settings)  # the session starts here: a missing Java or pyspark is a UserError
+    return Warehouse(
+        target="spark",
+        description=f"Spark catalog {spark_dir(settings)}",
+        connection_string="",
+        engine_kwargs={},
+        engine=None,
+        schema_prefix=prefix,
+        settings=settings,
+    )
+
+
 def connect(settings: Settings) -> Warehouse:
     """Opens the warehouse of `settings` for reading. UserError/SourceUnavailableError: exit 2."""
     prefix = os.environ.get("RECON_SCHEMA_PREFIX", "")
@@ -153,7 +192,9 @@ def connect(settings: Settings) -> Warehouse:
         return _duckdb(settings, prefix)
     if settings.target == "postgres":
         return _postgres(prefix)
-    raise UserError(f"Unknown target {settings.target!r}: use duckdb or postgres (--target or RECON_TARGET).")
+    if settings.target == "spark":
+        return _spark(settings, prefix)
+    raise UserError(f"Unknown target {settings.target!r}: use duckdb, postgres or spark (--target or RECON_TARGET).")
 
 
 @contextmanager

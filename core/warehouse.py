@@ -147,6 +147,29 @@ def fetch_all(settings: Settings, queries: Sequence[str]) -> list[list[tuple[Any
     raise UserError(f"Unknown target {settings.target!r}: use duckdb, postgres or spark.")
 
 
+def tables_in(settings: Settings, schemas: Sequence[str]) -> set[tuple[str, str]]:
+    """(schema, table) of every table and view of `schemas` (names as built, prefix included).
+
+    DuckDB and PostgreSQL list them in `information_schema.tables`; Spark has no information
+    schema: its catalog lists them (temporary views left out, a schema not created is empty)."""
+    if not schemas:
+        return set()
+    if settings.target == "spark":
+        spark = _spark_module().session(settings)
+        found = set()
+        for name in schemas:
+            if spark.catalog.databaseExists(name):
+                found |= {
+                    (name, str(table.name)) for table in spark.catalog.listTables(name) if not table.isTemporary
+                }
+        return found
+    listed = ", ".join(f"'{name}'" for name in schemas)
+    (rows,) = fetch_all(
+        settings, [f"select table_schema, table_name from information_schema.tables where table_schema in ({listed})"]
+    )
+    return {(str(schema_), str(table)) for schema_, table in rows}
+
+
 def _spark_module() -> Any:
     # start-up time: core.spark loads pyspark (the optional extra `spark`) only for the spark target
     from core import spark

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from core.currencies import to_major_string
 from core.settings import Settings
-from core.warehouse import fetch_all, schema
+from core.warehouse import fetch_all, schema, tables_in
 
 
 @dataclass
@@ -169,12 +169,7 @@ def summarize(settings: Settings) -> Summary:
 def _load_logs(settings: Settings) -> list[tuple[str, str]]:
     """(source, relation) of each load log the loads wrote (ingest.erp's `load_log`)."""
     names = {"erp": schema("raw_erp"), "decisions": schema("raw_decisions"), "bank": schema("raw_bank")}
-    listed = " or ".join(f"table_schema = '{s}'" for s in names.values())
-    (found,) = fetch_all(
-        settings,
-        [f"select table_schema from information_schema.tables where table_name = 'load_log' and ({listed})"],
-    )
-    present = {str(row[0]) for row in found}
+    present = {found for found, table in tables_in(settings, list(names.values())) if table == "load_log"}
     return [(name, f"{relation}.load_log") for name, relation in names.items() if relation in present]
 
 
@@ -197,15 +192,9 @@ def _quarantine_tables(settings: Settings) -> list[tuple[str, str]]:
     (built by dbt) and the decisions' and the bank's raw tables when their loads created them."""
     staging = schema("staging")
     tables = [("erp", f"{staging}.stg_erp__quarantine"), ("stripe", f"{staging}.stg_stripe__quarantine")]
-    for name in ("decisions", "bank"):
-        raw = schema(f"raw_{name}")
-        (found,) = fetch_all(
-            settings,
-            [
-                "select count(*) from information_schema.tables "
-                f"where table_schema = '{raw}' and table_name = 'quarantine'"
-            ],
-        )
-        if found and int(found[0][0]):
+    raws = {name: schema(f"raw_{name}") for name in ("decisions", "bank")}
+    present = tables_in(settings, list(raws.values()))
+    for name, raw in raws.items():
+        if (raw, "quarantine") in present:
             tables.append((name, f"{raw}.quarantine"))
     return tables

@@ -44,7 +44,10 @@ HEAVY_FIXTURES = {
     "defects_built": "data-quality-defects",  # tests/models/test_data_quality.py: a load and dbt build
     "compiled": "cross-target-sql",  # tests/models/test_cross_target_sql.py: dbt compiles on both targets
     "first_load": "stripe-first-load",  # tests/ingest/stripe/test_stripe_source.py: a whole API load
-    "spark_session": "spark",  # one JVM: every Spark test in the worker that started it
+    # One JVM: every Spark test in the worker that started it, which is the two-target world's
+    # (tests/recon/test_spark.py runs that world on Spark and compares it with its DuckDB run).
+    "spark_session": "two-targets",
+    "spark_run": "two-targets",
 }
 
 

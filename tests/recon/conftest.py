@@ -1,6 +1,7 @@
 """One small messy world run through the whole pipeline on both targets, once per session.
 
-tests/recon/test_targets_agree.py compares the two warehouses' marts; the review page's
+tests/recon/test_targets_agree.py compares the two warehouses' marts; tests/recon/test_spark.py
+runs the same world on Spark and compares it with the DuckDB one; the review page's
 PostgreSQL test (tests/recon/review/test_review_postgres.py) serves the page on the PostgreSQL
 one and compares its reads with the DuckDB one's. Both read, neither changes them (copy first).
 The PostgreSQL warehouse is a database of its own, dropped at the end of the session; while a
@@ -50,6 +51,15 @@ class TwoTargets:
         return self.settings("postgres")
 
 
+def usd_waits_for_a_person(settings: Settings) -> None:
+    """The review policy of the two-target world's runs, in the decisions store of `settings`'
+    warehouse: every exception in USD waits for a person (tests/recon/test_spark.py's run too)."""
+    with DecisionStore(default_store_path(settings)) as store:
+        for exception_type in EXCEPTION_TYPES:
+            store.change_policy("exception", exception_type, "usd", min_confidence="1",
+                                max_amount_minor=0, who="adam", role="admin")
+
+
 @pytest.fixture(scope="session")
 def two_targets(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterator[TwoTargets]:
     folder = tmp_path_factory.mktemp("targets")
@@ -65,10 +75,7 @@ def two_targets(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> 
         with pytest.MonkeyPatch.context() as monkeypatch:
             monkeypatch.setenv("RECON_PG_DATABASE", database)
             for target in ("duckdb", "postgres"):
-                with DecisionStore(default_store_path(targets.settings(target))) as store:
-                    for exception_type in EXCEPTION_TYPES:
-                        store.change_policy("exception", exception_type, "usd", min_confidence="1",
-                                            max_amount_minor=0, who="adam", role="admin")
+                usd_waits_for_a_person(targets.settings(target))
                 out = io.StringIO()
                 with serving(world, targets.settings(target)) as run_settings:
                     run_steps(run_settings, out)

@@ -1,16 +1,22 @@
-"""The spark target on a small world (test_targets_agree.py's): the lake, the catalog, and the models that build there.
+"""The spark target on the two-target world (tests/recon/conftest.py): every step of `recon run`.
 
-One small messy world is loaded twice, into a DuckDB file and into the lake (dlt's Delta tables,
-registered in the session's Spark catalog), and every model runs on both (`dbt run`). Staging,
-the name keys and references, every analysts' rule, the candidate pairs with their fuzzy name
-similarity, the assignment and the four marts are then compared row for row, every column but
-the load times.
+The session's `two_targets` world (seed 16, scale 300, messy) ran through the whole pipeline on
+DuckDB (and PostgreSQL). Here the same world, with the same review policy, runs through the same
+steps on Spark (`run_steps`): the loads into the lake (dlt's Delta tables, registered in the
+session's catalog), `dbt build` with the match scorer between its two parts, the classifier and
+the models downstream of it, the balance checks (Great Expectations' Spark datasource) and the
+summary. Staging, the name keys and references, every analysts' rule, the candidate pairs, the
+assignment, the scorer's weights, the classifier's table and the four marts are then compared with
+DuckDB's row for row, every column but the load and classification times; the checks' verdicts
+and the summary must be DuckDB's. DuckDB's side is the session's run: not loaded or built again.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,11 +26,9 @@ import pytest
 
 from core.settings import Settings, resolve
 from core.warehouse import Connection
-from demoworld.mess import MESSY
-from demoworld.world import WorldSpec, generate_world
-from recon import pipeline
-from recon.dbt import run_dbt, settings_env
 from recon.demo.run import serving
+from recon.pipeline import run_steps
+from tests.recon.conftest import TwoTargets, usd_waits_for_a_person
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -37,13 +41,35 @@ COMPARED = (
     "matching.int_match_candidates_unioned",
     "matching.int_match_pairs_candidate",
     "matching.int_matches_assigned",
+    "ml.match_scorer_weights",
+    "ml.ml_exception_classifications",
     "marts.fct_reconciliation_matches",
     "marts.fct_reconciliation_exceptions",
     "marts.rpt_payout_reconciliation",
     "marts.rpt_payout_invoices",
 )
-# Columns not compared, with the reason: when each load ran (the two loads run one after the other).
-EXCLUDED = {"observed_at": "when the load read the object", "loaded_at": "when the load ran"}
+# Columns not compared, with the reason: when each step ran (the two runs are minutes apart).
+EXCLUDED = {
+    "observed_at": "when the load read the object",
+    "loaded_at": "when the load ran",
+    "classified_at": "when the classifier ran",
+}
+
+
+@dataclass(frozen=True)
+class SparkRun:
+    settings: Settings
+    output: str  # what run_steps printed
+
+
+@pytest.fixture(scope="module")
+def spark_run(two_targets: TwoTargets, spark_session: Any, tmp_path_factory: pytest.TempPathFactory) -> SparkRun:
+    settings = resolve(warehouse=str(tmp_path_factory.mktemp("spark-run") / "spark.duckdb"), target="spark", env={})
+    usd_waits_for_a_person(settings)  # the policy the DuckDB run decided its reviews with
+    out = io.StringIO()
+    with serving(two_targets.world, settings) as run_settings:
+        run_steps(run_settings, out)
+    return SparkRun(settings, out.getvalue())
 
 
 def _normal(value: Any) -> Any:
@@ -59,42 +85,30 @@ def _sorted(rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
     return sorted(normal, key=lambda row: tuple((v is None, str(v)) for v in row))
 
 
-def _load_and_run(world: Path, settings: Settings) -> str:
-    out = io.StringIO()
-    with serving(world, settings) as run_settings:
-        for report in [*pipeline.ingest_erp(run_settings), *pipeline.ingest_stripe(run_settings)]:
-            out.write(report.render() + "\n")
-        pipeline.register_lake(run_settings)
-        run_dbt(["seed"], settings_env(run_settings))
-        # The models alone (`dbt run`, the same SQL on both): the match scorer's weights are the
-        # seed's priors on both, and the classifier does not run.
-        run_dbt(["run"], settings_env(run_settings))
-    return out.getvalue()
+def _section(output: str, start: str, end: str | None) -> str:
+    """The lines of `output` from the line starting with `start` up to the one starting with `end`."""
+    text = output[output.index(start):]
+    return text[: text.index(end)] if end else text
 
 
-@pytest.fixture(scope="module")
-def both(spark_session: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Settings]:
-    root = tmp_path_factory.mktemp("spark-world")
-    world = root / "world"
-    generate_world(WorldSpec(seed=16, scale=300, months=6, mess=MESSY), world)
-    targets = {}
-    for target in ("duckdb", "spark"):
-        settings = resolve(warehouse=str(root / f"{target}.duckdb"), target=target, env={})
-        _load_and_run(world, settings)
-        targets[target] = settings
-    return targets
-
-
-def test_the_lake_holds_delta_tables_merged_on_id(both: dict[str, Settings], spark_session: Any) -> None:
-    lake = both["spark"].warehouse.with_suffix(".lake")
+def test_every_step_runs_on_spark(spark_run: SparkRun, spark_session: Any) -> None:
+    text = spark_run.output
+    assert "Not built on Spark" not in text, text
+    # The lake holds Delta tables, one row an id although a Stripe load reads objects twice.
+    lake = spark_run.settings.warehouse.with_suffix(".lake")
     assert (lake / "raw_stripe" / "charges" / "_delta_log").is_dir()
-    # A Stripe load reads objects twice (events and listings): one row an id all the same.
     rows = spark_session.sql("select count(*), count(distinct id) from raw_stripe.charges").collect()
     assert rows[0][0] > 0 and rows[0][0] == rows[0][1]
+    for step in ("== dbt build: done", "== classify: done", "== balance checks: done", "== summary"):
+        assert step in text, (step, text)
+    assert "(trained;" in text, text  # the classifier learned from the past resolutions on Spark
+    assert "BI copy: not made on Spark" in text, text
 
 
-def test_spark_builds_what_duckdb_builds_row_for_row(both: dict[str, Settings], spark_session: Any) -> None:
-    duck = duckdb.connect(str(both["duckdb"].warehouse), read_only=True)
+def test_spark_builds_what_duckdb_builds_row_for_row(
+    spark_run: SparkRun, two_targets: TwoTargets, spark_session: Any
+) -> None:
+    duck = duckdb.connect(str(two_targets.settings("duckdb").warehouse), read_only=True)
     differences = {}
     try:
         for relation in COMPARED:
@@ -107,6 +121,7 @@ def test_spark_builds_what_duckdb_builds_row_for_row(both: dict[str, Settings], 
                 ).fetchall()
                 if row[0] not in EXCLUDED
             ]
+            assert columns, f"{relation} has no columns on DuckDB"
             select = f"select {', '.join(columns)} from {relation}"
             on_duckdb = _sorted(duck.execute(select).fetchall())
             on_spark = _sorted([tuple(row) for row in spark_session.sql(select).collect()])
@@ -122,6 +137,22 @@ def test_spark_builds_what_duckdb_builds_row_for_row(both: dict[str, Settings], 
     finally:
         duck.close()
     assert differences == {}
+
+
+def _verdicts(output: str) -> list[str]:
+    """The balance checks' part of a run's output, but where and how long they ran."""
+    lines = _section(output, "== balance checks", "\n== summary").splitlines()[1:]
+    return [re.sub(r"^== checks on .* \((raw, marts)\): (.*) \([\d.]+ s\)$", r"== checks (\1): \2", line) for line in lines]
+
+
+def test_the_checks_and_the_summary_say_what_they_say_on_duckdb(spark_run: SparkRun, two_targets: TwoTargets) -> None:
+    on_duckdb, on_spark = two_targets.outputs["duckdb"], spark_run.output
+    verdicts = _verdicts(on_spark)
+    assert verdicts[0].startswith("== checks (raw, marts): ") and "0 failed, 0 could not run" in verdicts[0], verdicts
+    # The same invariants ran and passed, and the same quarantined rows were counted, on both.
+    assert verdicts == _verdicts(on_duckdb)
+    # Every figure of the summary is read from the marts and staging, which agree row for row.
+    assert _section(on_spark, "\n== summary", None) == _section(on_duckdb, "\n== summary", None)
 
 
 def test_the_python_steps_write_tables_on_spark(spark_session: Any, tmp_path: Path) -> None:
