@@ -101,11 +101,18 @@ def spark_columns(table_dir: Path) -> str:
     return ", ".join(f"`{field['name']}` {field['type']}" for field in fields)
 
 
-def _registered_columns(spark: Any, database: str, table: str) -> str | None:
-    """The columns of a table already in Spark's catalog, as `spark_columns` writes them."""
-    if not spark.catalog.tableExists(f"`{database}`.`{table}`"):
+def _registered(spark: Any, database: str, table: str) -> tuple[str, Path | None] | None:
+    """The columns (as `spark_columns` writes them) and the folder of a table already in Spark's
+    catalog; None when it is not there."""
+    name = f"`{database}`.`{table}`"
+    if not spark.catalog.tableExists(name):
         return None
-    return ", ".join(f"`{field.name}` {field.dataType.simpleString()}" for field in spark.table(f"`{database}`.`{table}`").schema.fields)
+    columns = ", ".join(f"`{field.name}` {field.dataType.simpleString()}" for field in spark.table(name).schema.fields)
+    location = next(
+        (str(row["data_type"]) for row in spark.sql(f"describe table extended {name}").collect() if row["col_name"] == "Location"),
+        None,
+    )
+    return columns, None if location is None else Path(location.removeprefix("file:")).resolve()
 
 
 def register_in_spark(spark: Any, lake: Path, *, schema_prefix: str = "", table_format: str = "parquet") -> list[str]:
@@ -126,8 +133,10 @@ def register_in_spark(spark: Any, lake: Path, *, schema_prefix: str = "", table_
             # The columns as the Delta log declares them (Delta's types are Spark's): a file written
             # before a column was added reads it as null, and an empty table still has its columns.
             columns = "" if table_format == "delta" else spark_columns(table_dir)
-            if columns and columns == _registered_columns(spark, database, table_dir.name):
-                spark.sql(f"refresh table {name}")  # the same columns: only the files changed
+            # The same columns at the same folder: only the files changed. Another folder (another
+            # lake path, another world in the same session's catalog) is registered anew.
+            if columns and (columns, table_dir.resolve()) == _registered(spark, database, table_dir.name):
+                spark.sql(f"refresh table {name}")
             else:
                 spark.sql(f"drop table if exists {name}")
                 declared = f" ({columns})" if columns else ""

@@ -172,3 +172,19 @@ def test_the_python_steps_write_tables_on_spark(spark_session: Any, tmp_path: Pa
         frame = con.frame("select weight from ml_test.weights order by weight")
     assert rows == [("charge", "amount", Decimal("1.500000"), None), ("refund", "amount", Decimal("2.000000"), None)]
     assert frame["weight"].tolist() == [1.5, 2.0]
+
+
+def test_a_lake_in_another_folder_is_registered_there(spark_session: Any, tmp_path: Path) -> None:
+    """A table of the same columns in another lake (another RECON_LAKE_PATH, another world in the
+    same session's catalog) is read from its own folder, not refreshed at the old one."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from ingest.lake import register_in_spark
+
+    for lake, value in (("one", "first"), ("two", "second")):
+        write_deltalake(str(tmp_path / lake / "raw_stripe" / "things"), pa.table({"id": [value]}))
+    register_in_spark(spark_session, tmp_path / "one", schema_prefix="lake_test_")
+    assert spark_session.sql("select id from lake_test_raw_stripe.things").collect()[0][0] == "first"
+    register_in_spark(spark_session, tmp_path / "two", schema_prefix="lake_test_")
+    assert spark_session.sql("select id from lake_test_raw_stripe.things").collect()[0][0] == "second"
