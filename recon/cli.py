@@ -298,9 +298,12 @@ def _cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     from ml.classification import classify  # start-up time (see _cmd_demo)
     from recon.bi_copy import publish_bi_copy  # start-up time
     from recon.pipeline import build_downstream  # start-up time
+    from recon.review.loading import policy_in_force  # start-up time
 
     print(classify(settings, retrain=args.retrain).render())
-    print(build_downstream(settings))
+    # The auto-accept policy in force, as `recon run` builds with it: without it the rebuilt
+    # exceptions would take the project's defaults until the next run.
+    print(build_downstream(settings, policy_in_force(settings)))
     published = publish_bi_copy(settings, published_by="recon classify")
     if published is not None:
         print(published.render())

@@ -182,6 +182,28 @@ def test_recon_classify_command(
     assert "Classifier exc-" in out and "dbt build" in out
     assert main(["classify", "--warehouse", str(tmp_path / "none.duckdb")]) == 2
 
+    # The rebuild after classifying takes the review's auto-accept policy in force, as `recon run`
+    # does: on a copy whose policy makes every USD exception wait for a person, none is let through.
+    from core.vocabulary import EXCEPTION_TYPES
+    from recon.review.store import DecisionStore, default_store_path
+
+    copy = tmp_path / "policy" / ml.warehouse.name
+    copy.parent.mkdir()
+    settings = copy_warehouse(ml.warehouse, copy)
+    let_through = (
+        "select count(*) from marts.fct_reconciliation_exceptions "
+        "where currency = 'usd' and not requires_review and not is_resolved"
+    )
+    with duckdb.connect(str(copy), read_only=True) as connection:
+        assert connection.execute(let_through).fetchone()[0] > 0  # the defaults let some through
+    with DecisionStore(default_store_path(settings)) as store:
+        for exception_type in EXCEPTION_TYPES:
+            store.change_policy("exception", exception_type, "usd", min_confidence="1", max_amount_minor=0,
+                                who="adam", role="admin")
+    assert main(["classify", "--warehouse", str(copy)]) == 0
+    with duckdb.connect(str(copy), read_only=True) as connection:
+        assert connection.execute(let_through).fetchone()[0] == 0
+
 
 def test_every_feature_column_is_described(ml_warehouse: MlWarehouse) -> None:
     import yaml
