@@ -74,6 +74,7 @@ own_ids as (
         failure_balance_transaction_id as stripe_id
     from charges
     where has_failed_after_success
+        and failure_balance_transaction_id is not null
     union all
     select
         failure_balance_transaction_id as stripe_object_id,
@@ -81,6 +82,7 @@ own_ids as (
         charge_id as stripe_id
     from charges
     where has_failed_after_success
+        and failure_balance_transaction_id is not null
 ),
 
 text_without_ids as (
