@@ -548,8 +548,10 @@ def test_anomalies_are_two_to_five_percent_of_items_and_spread(world: World) -> 
 
 def test_truth_matches_point_at_real_objects(world: World) -> None:
     journals = {ln["journal_number"] for ln in world.gl}
+    # A returned debit's reversal is matched to its payment_failure_refund balance transaction.
+    returns = {t["id"] for t in world.stripe("balance_transactions") if t["type"] == "payment_failure_refund"}
     stripe_ids = (
-        world.charges.keys() | world.refunds.keys() | world.payouts.keys() | world.disputes.keys()
+        world.charges.keys() | world.refunds.keys() | world.payouts.keys() | world.disputes.keys() | returns
     )
     for m in world.matches:
         assert m["stripe_object_id"] in stripe_ids, m

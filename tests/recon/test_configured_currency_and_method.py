@@ -213,7 +213,8 @@ def test_a_currency_is_a_seed_row(configured: Path, run_con: duckdb.DuckDBPyConn
 def test_a_payment_method_is_a_seed_row(configured: Path, run_con: duckdb.DuckDBPyConnection) -> None:
     """bacs_debit, unknown to the project before its row: settled six days after the charge, its
     fee by its schedule, its receipts matched (also those booked when it was final), its returned
-    debits the ERP booked each a debit_failed_after_booking."""
+    debits the ERP booked and did not reverse each a debit_failed_after_booking, the reversed ones
+    matched."""
     rows = run_con.execute(
         "select charge_id, settlement_days, fee_minor, expected_fee_minor, has_failed_after_success"
         " from intermediate.int_charges_enriched where payment_method_type = 'bacs_debit'"
@@ -247,9 +248,20 @@ def test_a_payment_method_is_a_seed_row(configured: Path, run_con: duckdb.DuckDB
             "select object_id from marts.fct_reconciliation_exceptions where exception_type = 'debit_failed_after_booking'"
         ).fetchall()
     }
-    assert excepted == returned == {
+    assert excepted == {
         a["object_id"] for a in _truth(configured, "anomalies") if a["exception_type"] == "debit_failed_after_booking"
     }
+    # The others the ERP reversed: each reversal matched to the return's balance transaction.
+    reversed_ = {
+        row[0]
+        for row in run_con.execute(
+            "select charges.charge_id from marts.fct_reconciliation_matches as matches"
+            " inner join intermediate.int_charges_enriched as charges"
+            " on matches.stripe_object_id = charges.failure_balance_transaction_id"
+            " where charges.payment_method_type = 'bacs_debit' and matches.match_type = 'refund_payment'"
+        ).fetchall()
+    }
+    assert excepted | reversed_ == returned and not excepted & reversed_
 
 
 def test_the_world_scores_as_its_truth_says(configured: Path) -> None:
