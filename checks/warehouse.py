@@ -37,6 +37,7 @@ from sqlalchemy.pool import StaticPool
 from core.currencies import exponents
 from core.errors import SourceUnavailableError, UserError
 from core.settings import Settings
+from core.spark import session, spark_dir  # pyspark itself is imported by session(), on Spark only
 from core.warehouse import connect_duckdb, describe_postgres, postgres_credentials, tables_in
 
 log = logging.getLogger(__name__)
@@ -164,14 +165,10 @@ def _postgres(prefix: str) -> Warehouse:
 
 
 def _spark_session(settings: Settings) -> Any:
-    # start-up time: pyspark (the optional extra `spark`) only for the spark target
-    from core.spark import session
-
     return session(settings)
 
 
 def _spark(settings: Settings, prefix: str) -> Warehouse:
-    from core.spark import spark_dir
 
     _spark_session(settings)  # the session starts here: a missing Java or pyspark is a UserError
     return Warehouse(

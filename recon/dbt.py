@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+from dbt.adapters.duckdb.credentials import DuckDBCredentials
 from dbt.cli.main import dbtRunner
 
 from core.errors import ChecksFailedError, ReconError
@@ -28,8 +29,6 @@ def _partial_parse_keyed_on_the_database_not_the_file() -> None:
     decide, the database's name (the file's stem, which dbt writes into every relation), stays a
     key. So `path` is left out of the keys in this process (dbt-duckdb 1.11's
     `_connection_keys`; tests/recon/test_dbt_parse.py fails if an upgrade changes either)."""
-    from dbt.adapters.duckdb.credentials import DuckDBCredentials
-
     keys = DuckDBCredentials._connection_keys
     if getattr(keys, "recon_without_path", False):
         return
