@@ -47,17 +47,29 @@
 {%- endmacro %}
 
 {#- One row per (group_key, group_score, member) of the combinations in `groups` (the columns
-    member_1 .. member_<max_parts> unpivoted). -#}
+    member_1 .. member_<max_parts> unpivoted). `groups` is read once, crossed with the part
+    numbers: Spark expands a CTE at every reference, and a union of one select per member read
+    the whole sum search max_parts times over (DECISIONLOG.md, "The sum search read once"). -#}
 {% macro split_members(groups, max_parts) -%}
-    {%- for n in range(1, max_parts + 1) %}
     select
         group_key,
         group_score,
-        member_{{ n }} as member
-    from {{ groups }}
-    where member_{{ n }} is not null
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+        member
+    from (
+        select
+            {{ groups }}.group_key,
+            {{ groups }}.group_score,
+            case part_numbers.part_number
+                {%- for n in range(1, max_parts + 1) %}
+                when {{ n }} then {{ groups }}.member_{{ n }}
+                {%- endfor %}
+            end as member
+        from {{ groups }}
+        cross join (
+            {%- for n in range(1, max_parts + 1) %}
+            select {{ n }} as part_number{{ " union all" if not loop.last }}
+            {%- endfor %}
+        ) as part_numbers
+    ) as members
+    where member is not null
 {%- endmacro %}
