@@ -6,6 +6,7 @@ See docs/contract.md section 1 for the public names and defaults.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,9 @@ class Settings:
     # The marts' read-only copy for BI on DuckDB (recon.bi_copy); None: `<warehouse stem>.bi.duckdb`
     # beside the warehouse.
     bi_copy: Path | None = None
+    # dbt generic tests left out of every build on purpose, by name (`not_null`, `unique`): for a
+    # warehouse where dbt's per-column tests cost more than they tell; said in the run's output.
+    skip_dbt_tests: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
         key = "<set>" if self.stripe_api_key else "<unset>"
@@ -54,7 +58,7 @@ class Settings:
             f"decisions_dir={self.decisions_dir}, stripe_api_base={self.stripe_api_base}, "
             f"stripe_api_key={key}, stripe_max_rps={self.stripe_max_rps}, stripe_timeout={self.stripe_timeout:g}, "
             f"rules_only={self.rules_only}, allow_missing_sources={sorted(self.allow_missing_sources)}, "
-            f"bank_dir={self.bank_dir}, bi_copy={self.bi_copy})"
+            f"bank_dir={self.bank_dir}, bi_copy={self.bi_copy}, skip_dbt_tests={sorted(self.skip_dbt_tests)})"
         )
 
     __str__ = __repr__
@@ -81,6 +85,7 @@ def resolve(
     allow_missing_sources: Sequence[str] | None = None,
     bank_dir: str | None = None,
     bi_copy: str | None = None,
+    skip_dbt_tests: Sequence[str] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
     """Resolve each setting from its option, else its environment variable, else the default."""
@@ -103,6 +108,7 @@ def resolve(
         allow_missing_sources=_sources(allow_missing_sources, env),
         bank_dir=Path(bank).expanduser().resolve() if bank else None,
         bi_copy=_bi_copy(bi_copy, env, warehouse_path),
+        skip_dbt_tests=_test_names(skip_dbt_tests, env),
     )
 
 
@@ -166,6 +172,25 @@ def _seconds(option: float | None, env: Mapping[str, str], name: str, default: f
     if not seconds > 0:
         raise UserError(f"{name} must be a positive number of seconds, not {value!r}.")
     return seconds
+
+
+_TEST_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _test_names(option: Sequence[str] | None, env: Mapping[str, str]) -> frozenset[str]:
+    """`--skip-dbt-tests` (repeatable, or comma-separated), else RECON_SKIP_DBT_TESTS: names of
+    dbt generic tests (dbt's `test_name:` selector), never models or the balance checks."""
+    if isinstance(option, str):
+        option = [option]
+    texts = list(option) if option else [env.get("RECON_SKIP_DBT_TESTS", "")]
+    names = frozenset(part.strip() for text in texts for part in text.split(",") if part.strip())
+    for name in sorted(names):
+        if not _TEST_NAME.fullmatch(name):
+            raise UserError(
+                f"--skip-dbt-tests {name!r}: name dbt generic tests as dbt does, for example "
+                "not_null,unique,accepted_values,relationships."
+            )
+    return names
 
 
 # The sources whose inputs `--allow-missing-source` may name, alone or as `<source>/<table>`.

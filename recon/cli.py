@@ -73,6 +73,13 @@ def _add_settings_options(parser: argparse.ArgumentParser) -> None:
         "(RECON_BI_COPY; default <warehouse stem>.bi.duckdb beside the warehouse)",
     )
     group.add_argument(
+        "--skip-dbt-tests",
+        action="append",
+        metavar="NAMES",
+        help="dbt generic tests to leave out of every build, e.g. not_null,unique (repeatable; "
+        "RECON_SKIP_DBT_TESTS, comma-separated); the output says which; the balance checks still run",
+    )
+    group.add_argument(
         "--rules-only",
         action="store_true",
         default=None,
@@ -94,6 +101,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         allow_missing_sources=getattr(args, "allow_missing_source", None),
         bank_dir=getattr(args, "bank_dir", None),
         bi_copy=getattr(args, "bi_copy", None),
+        skip_dbt_tests=getattr(args, "skip_dbt_tests", None),
     )
 
 

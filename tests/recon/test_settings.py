@@ -64,3 +64,16 @@ def test_the_bi_copy_is_never_the_warehouse_nor_named_after_a_schema_it_holds(tm
     for name in ("marts.duckdb", "recon_meta.db"):
         with pytest.raises(UserError, match="ambiguous"):
             resolve(warehouse=warehouse, env={"RECON_BI_COPY": str(tmp_path / name)})
+
+
+def test_dbt_tests_left_out_are_generic_test_names() -> None:
+    assert resolve(env={}).skip_dbt_tests == frozenset()
+    assert resolve(env={"RECON_SKIP_DBT_TESTS": "not_null, unique"}).skip_dbt_tests == {"not_null", "unique"}
+    assert resolve(env={"RECON_SKIP_DBT_TESTS": "unique"}, skip_dbt_tests=["not_null", "accepted_values"]).skip_dbt_tests == {
+        "not_null", "accepted_values"
+    }
+    assert "skip_dbt_tests=['not_null']" in repr(resolve(env={"RECON_SKIP_DBT_TESTS": "not_null"}))
+    # A selector is not a test name: models, tags and paths cannot be left out this way.
+    for wrong in ("tag:nightly", "models/marts", "fct_reconciliation_matches+", "Not-Null"):
+        with pytest.raises(UserError, match="--skip-dbt-tests"):
+            resolve(env={"RECON_SKIP_DBT_TESTS": wrong})
