@@ -326,6 +326,12 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         secret_from,
     )
 
+    if settings.target not in ("duckdb", "postgres"):
+        raise UserError(
+            f"recon serve keeps a DuckDB or PostgreSQL warehouse current, not {settings.target!r}: on "
+            "Spark every micro-batch would be a Spark job a model (minutes, not seconds) and the local "
+            "session's catalog admits one process; run `recon run --target spark` on a schedule instead."
+        )
     inbox = args.inbox or os.environ.get("RECON_WEBHOOK_INBOX")
     if args.verbose == 0:
         logging.getLogger("recon.serve").setLevel(logging.INFO)  # one line per micro-batch

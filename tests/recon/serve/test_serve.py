@@ -227,6 +227,21 @@ def test_serve_without_a_secret_says_so_and_exits_2(tmp_path: Path) -> None:
     assert len(finished.stderr.strip().splitlines()) == 1
 
 
+def test_serve_on_spark_says_it_is_not_for_spark_and_exits_2(tmp_path: Path) -> None:
+    """Micro-batches on Spark are not built: the command says so before it listens, not after
+    an event is acknowledged and never applied."""
+    finished = subprocess.run(
+        [sys.executable, "-m", "recon.cli", "serve", "--target", "spark", "--warehouse", str(tmp_path / "w.duckdb")],
+        capture_output=True, text=True, env={**os.environ, "STRIPE_WEBHOOK_SECRET": "whsec_test_spark"}, timeout=60,
+    )
+    assert finished.returncode == 2
+    assert finished.stderr.strip().startswith("recon: recon serve keeps a DuckDB or PostgreSQL warehouse current, not 'spark'")
+    assert "recon run --target spark" in finished.stderr
+    assert len(finished.stderr.strip().splitlines()) == 1
+    assert "whsec_test_spark" not in finished.stderr + finished.stdout
+    assert not (tmp_path / "w.duckdb.webhooks.sqlite").exists()  # no inbox made: nothing listened
+
+
 def test_the_service_and_a_batch_writer_take_turns(service: Any, live_world: Any, query: Any) -> None:
     """While another writer holds the warehouse, events are acknowledged and wait in the inbox."""
     event = _first(live_world.events(), "charge.succeeded")
