@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from core.errors import UserError
 from core.settings import Settings
 from ingest.decisions.review import load_review_decisions, read_loaded_head, read_loaded_policy_head
 from ingest.report import LoadReport
@@ -44,10 +45,29 @@ def ingest_review_decisions(settings: Settings, *, pipelines_dir: Path | None = 
     return loaded[0] if loaded else None
 
 
+def _store_found(settings: Settings, path: Path, pipelines_dir: Path | None) -> bool:
+    """Whether the review store exists. A missing store the warehouse has loaded decisions or
+    policy changes from stops the caller (UserError): read as "no review yet", its decisions
+    would stay in force while its auto-accept policy fell back to the defaults without a word."""
+    if path.exists():
+        return True
+    decisions = loaded_head(settings, pipelines_dir=pipelines_dir)
+    policy = loaded_policy_head(settings, pipelines_dir=pipelines_dir)
+    held = [(head.rows, what) for head, what in ((decisions, "decision(s)"), (policy, "policy change(s)"))
+            if head is not None and head.rows > 0]
+    if held:
+        raise UserError(
+            f"The review's store {path} is missing, but the warehouse's last load verified "
+            + " and ".join(f"{rows} {what}" for rows, what in held)
+            + " from it: nothing was applied; restore the file from a backup that holds them."
+        )
+    return False
+
+
 def load_review(settings: Settings, *, pipelines_dir: Path | None = None) -> tuple[LoadReport, ChainHead] | None:
     """`ingest_review_decisions`, also returning the chain head the load verified and recorded."""
     store = default_store_path(settings)
-    if not store.exists():
+    if not _store_found(settings, store, pipelines_dir):
         return None
     load = read_for_load(
         store, loaded_head(settings, pipelines_dir=pipelines_dir), loaded_policy_head(settings, pipelines_dir=pipelines_dir)
@@ -75,9 +95,10 @@ def policy_in_force(settings: Settings, *, pipelines_dir: Path | None = None) ->
     """The auto-accept policy in force (the review store's policy log, recon.review.policy) as the
     dbt var the models read; an empty list (the project's defaults) when no review store exists.
     A log that is not intact, or that no longer holds the head the warehouse's last load recorded
-    (raw_decisions.review_policy_heads), is not applied: UserError."""
+    (raw_decisions.review_policy_heads), or a store gone that the warehouse loaded from, is not
+    applied: UserError."""
     path = default_store_path(settings)
-    if not path.exists():
+    if not _store_found(settings, path, pipelines_dir):
         return policy_vars([])
     recorded = loaded_policy_head(settings, pipelines_dir=pipelines_dir)
     with DecisionStore(path) as store:

@@ -98,3 +98,30 @@ def test_a_run_refuses_a_policy_log_cut_short_since_the_last_load(review_world: 
         with pytest.raises(UserError, match="lost changes"):
             run_steps(run_settings, out)
     assert "== ingest stripe" not in out.getvalue()
+
+
+def test_a_run_refuses_a_store_gone_since_the_last_load(review_world: ReviewWorld, tmp_path: Path) -> None:
+    """The store deleted (or the warehouse moved without it) after a load: read as "no review yet",
+    its decisions would stay in force and its policy fall back to the defaults without a word."""
+    warehouse = review_world.copy_to(tmp_path / "warehouse")
+    settings = resolve(warehouse=str(warehouse), target="duckdb", env={})
+    store_path = default_store_path(settings)
+    assert policy_in_force(settings) == policy_in_force(resolve(warehouse=str(tmp_path / "none.duckdb"), env={}))
+    with DecisionStore(store_path) as store:
+        store.change_policy("exception", "fee_variance", "usd", min_confidence="0.9", max_amount_minor=500,
+                            who="adam", role="admin")
+
+    with serving(review_world.world, settings) as run_settings:
+        ingest_erp(run_settings)  # records the policy log's head (1 change) and the decisions' (none)
+        assert [r["max_amount_minor"] for r in policy_in_force(settings)["auto_accept_policy"]] == [500]
+        for path in store_path.parent.glob(store_path.name + "*"):  # the file and SQLite's -wal, -shm
+            path.unlink()
+
+        with pytest.raises(UserError, match=r"review's store .* is missing, but the warehouse's last load verified "
+                                            r"1 policy change\(s\) from it: nothing was applied; restore"):
+            policy_in_force(settings)
+        out = io.StringIO()
+        with pytest.raises(UserError, match="is missing"):
+            run_steps(run_settings, out)
+    assert "== ingest stripe" not in out.getvalue()
+    assert not store_path.exists()  # not re-created empty by the refusal
