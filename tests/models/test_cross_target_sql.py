@@ -4,12 +4,15 @@ Each target's SQL is the project's own macros compiled by dbt for that target (`
 --inline`), run over the same strings: the customer name key on every Latin, Greek and Cyrillic
 character (and punctuation, letter-like symbols, full-width forms) inside a name and on random
 names with accents, legal forms and dots; the Jaro-Winkler similarity on random pairs from small
-alphabets (many repeats and transpositions) and on name-like pairs.
+alphabets (many repeats and transpositions) and on name-like pairs; the match scorer's sample
+bucket (`stable_bucket`) on Stripe-like ids and those names, against md5 computed in Python.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
+import string
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,8 +27,8 @@ from recon.dbt import run_dbt
 pytestmark = pytest.mark.postgres
 
 INLINE = (
-    "select i, {{ customer_name_key('x') }} as name_key, {{ string_similarity('a', 'b') }} as similarity "
-    "from strings order by i"
+    "select i, {{ customer_name_key('x') }} as name_key, {{ string_similarity('a', 'b') }} as similarity, "
+    "{{ stable_bucket('x', 1000) }} as bucket from strings order by i"
 )
 CODE_POINTS = [
     *range(0x20, 0x250),  # ASCII, Latin-1, Latin Extended-A and -B
@@ -111,3 +114,18 @@ def test_jaro_winkler_is_the_same_on_both_targets_to_the_bit(compiled: dict[str,
     assert differ == []
     assert len({value for value in on_duckdb if 0.7 < value < 1}) > 100  # the Winkler step ran often
     assert on_postgres[0] == pytest.approx(0.9611111111111111)  # martha / marhta, the textbook pair
+
+
+def test_the_sample_buckets_are_md5s_on_both_targets(compiled: dict[str, str], postgres_url: str) -> None:
+    """The scorer samples by these buckets above var match_training_sample_items: the same items
+    on every target only if every target computes the same bucket (tests/recon/test_spark.py
+    checks Spark's against the same definition)."""
+    rng = random.Random(16)
+    ids = ["ch_" + "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(24)) for _ in range(3000)]
+    values = [*ids, *_names(rng)[::7]]
+    rows = [(i, value, None, None) for i, value in enumerate(values)]
+    on_duckdb, on_postgres = _both(compiled, postgres_url, rows, 3)
+    expected = [int(hashlib.md5(value.encode("utf-8")).hexdigest()[:8], 16) % 1000 for value in values]
+    assert on_duckdb == expected
+    assert on_postgres == expected
+    assert len(set(expected[:3000])) > 900  # a sample's share, not a few buckets

@@ -169,6 +169,24 @@ def test_the_checks_and_the_summary_say_what_they_say_on_duckdb(spark_run: Spark
     assert _section(on_spark, "\n== summary", None) == _section(on_duckdb, "\n== summary", None)
 
 
+def test_the_sample_buckets_are_md5s_on_spark(spark_run: SparkRun, spark_session: Any) -> None:
+    """`stable_bucket` compiled by dbt for Spark gives the md5 buckets DuckDB and PostgreSQL give
+    (tests/models/test_cross_target_sql.py): above var match_training_sample_items the scorer
+    samples the same items on every target."""
+    import hashlib
+
+    from recon.dbt import run_dbt, settings_env
+
+    values = [f"ch_{n:05d}x{n * 7919 % 1000:03d}" for n in range(400)] + ["abc", "Omar\u00e9Dubois Inc."]
+    rows = ", ".join("('" + value.replace("'", "''") + "')" for value in values)
+    inline = f"select x, {{{{ stable_bucket('x', 1000) }}}} as bucket from values {rows} as given(x)"
+    compiled = run_dbt(["compile", "--inline", inline], settings_env(spark_run.settings)).result.results[0].node.compiled_code
+    assert "md5(" in compiled and "conv(" in compiled, compiled
+    on_spark = {row[0]: row[1] for row in spark_session.sql(compiled).collect()}
+    assert on_spark == {value: int(hashlib.md5(value.encode("utf-8")).hexdigest()[:8], 16) % 1000 for value in values}
+    assert on_spark["abc"] == 272
+
+
 def test_the_python_steps_write_tables_on_spark(spark_session: Any, tmp_path: Path) -> None:
     """core.warehouse.Connection on Spark: what the classifier and the match scorer do."""
     with Connection.open(resolve(warehouse=str(tmp_path / "any.duckdb"), target="spark", env={})) as con:
