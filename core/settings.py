@@ -177,13 +177,18 @@ def _seconds(option: float | None, env: Mapping[str, str], name: str, default: f
 _TEST_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
-def _test_names(option: Sequence[str] | None, env: Mapping[str, str]) -> frozenset[str]:
-    """`--skip-dbt-tests` (repeatable, or comma-separated), else RECON_SKIP_DBT_TESTS: names of
-    dbt generic tests (dbt's `test_name:` selector), never models or the balance checks."""
+def _names(option: Sequence[str] | str | None, env: Mapping[str, str], variable: str) -> frozenset[str]:
+    """The names of a repeatable, comma-separated option, else of its comma-separated variable."""
     if isinstance(option, str):
         option = [option]
-    texts = list(option) if option else [env.get("RECON_SKIP_DBT_TESTS", "")]
-    names = frozenset(part.strip() for text in texts for part in text.split(",") if part.strip())
+    texts = list(option) if option else [env.get(variable, "")]
+    return frozenset(part.strip() for text in texts for part in text.split(",") if part.strip())
+
+
+def _test_names(option: Sequence[str] | None, env: Mapping[str, str]) -> frozenset[str]:
+    """`--skip-dbt-tests`, else RECON_SKIP_DBT_TESTS: names of dbt generic tests (dbt's
+    `test_name:` selector), never models or the balance checks."""
+    names = _names(option, env, "RECON_SKIP_DBT_TESTS")
     for name in sorted(names):
         if not _TEST_NAME.fullmatch(name):
             raise UserError(
@@ -199,10 +204,7 @@ ALLOWABLE_SOURCES = ("erp", "decisions", "bank")
 
 def _sources(option: Sequence[str] | None, env: Mapping[str, str]) -> frozenset[str]:
     """`--allow-missing-source` (repeatable, or comma-separated), else RECON_ALLOW_MISSING_SOURCES."""
-    if isinstance(option, str):
-        option = [option]
-    texts = list(option) if option else [env.get("RECON_ALLOW_MISSING_SOURCES", "")]
-    names = frozenset(part.strip().lower() for text in texts for part in text.split(",") if part.strip())
+    names = frozenset(name.lower() for name in _names(option, env, "RECON_ALLOW_MISSING_SOURCES"))
     for name in sorted(names):
         if name.split("/", 1)[0] not in ALLOWABLE_SOURCES:
             raise UserError(

@@ -128,7 +128,7 @@ def _run_steps(settings: Settings, out: TextIO, stripe_until: int | None) -> Non
               f"Auto-accept policy: {rules} rule(s) of the review's policy log, the defaults elsewhere\n")
     if settings.skip_dbt_tests:
         out.write("dbt tests left out on purpose (--skip-dbt-tests): "
-                  + ", ".join(sorted(settings.skip_dbt_tests)) + "; every other dbt test ran, and the balance checks run as always\n")
+                  + ", ".join(sorted(settings.skip_dbt_tests)) + "; the other data tests ran, and the balance checks run as always\n")
     out.flush()
     if NOT_BUILT_ON_SPARK and settings.target == "spark":
         out.write("\nNot built on Spark yet (not run): " + "; ".join(NOT_BUILT_ON_SPARK) + "\n")
