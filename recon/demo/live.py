@@ -83,12 +83,14 @@ class ServiceProcess:
         raise ReconError(f"recon serve did not answer within {timeout:.0f} s: {self._log_tail()}")
 
     def wait_ready(self, timeout: float = 120.0) -> None:
-        """Until the micro-batcher has parsed the dbt project (events are accepted before that,
-        and wait in the inbox)."""
+        """Until the micro-batcher has parsed the dbt project and warmed up (events are accepted
+        before that, and wait in the inbox)."""
+        from recon.serve.microbatch import WARMING_UP
+
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             batcher = self.health().get("batcher") or {}
-            if batcher.get("state") not in (None, "parsing the dbt project"):
+            if batcher.get("state") not in (None, "parsing the dbt project", WARMING_UP):
                 return
             time.sleep(0.1)
         raise ReconError(f"the micro-batcher did not start within {timeout:.0f} s: {self._log_tail()}")

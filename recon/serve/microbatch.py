@@ -46,6 +46,7 @@ MAX_EVENTS = 20_000  # events per batch at most
 KEEP_DAYS = 30  # events in the marts for longer leave the inbox (Stripe retries for 3 days)
 PRUNE_EVERY_S = 3_600.0
 RETRY_MAX_S = 30.0
+WARMING_UP = "warming up: dbt builds the models the webhooks feed"
 # dbt's JSON artifacts (a manifest of megabytes rewritten on every run) and its debug log file (a
 # line per statement, each scanned for secrets) cost a micro-batch seconds of CPU and serve no
 # one: the service logs each batch, and dbt's warnings and errors still reach logs/dbt.log.
@@ -70,14 +71,16 @@ class BatchOutcome:
     build_seconds: float
     publish_seconds: float | None = None  # None: nothing published (PostgreSQL)
     review: str = ""  # what was loaded from the review's decisions, if anything
+    replayed: bool = False  # the models were rebuilt from their compiled SQL (recon.serve.replay), not by dbt run
 
     def render(self) -> str:
         if self.batch_id is None and not self.models and self.publish_seconds is not None and not self.review:
             return f"BI copy published in {self.publish_seconds:.2f} s"
         published = "" if self.publish_seconds is None else f", BI copy {self.publish_seconds:.2f} s"
         review = f"; {self.review}" if self.review else ""
+        how = " from their compiled SQL" if self.replayed else ""
         return (
-            f"batch {self.batch_id}: {self.applied}{review}; {self.models} models rebuilt "
+            f"batch {self.batch_id}: {self.applied}{review}; {self.models} models rebuilt{how} "
             f"(apply {self.apply_seconds:.2f} s, build {self.build_seconds:.2f} s{published})"
         )
 
@@ -87,21 +90,14 @@ def fixed_views(manifest: Any) -> list[str]:
     look at the warehouse to write their SQL (`source_or_empty` reads a raw table only once it
     exists, so `stg_stripe__quarantine` changes when the first object is quarantined). Re-creating
     one of them gives the same view: a micro-batch leaves them out once it has built them."""
-    looks = {f"macro.{manifest.metadata.project_name}.source_or_empty", "macro.dbt.load_relation"}
-
-    def called(macros: Iterable[str], seen: set[str]) -> set[str]:
-        for macro in macros:
-            if macro not in seen and macro in manifest.macros:
-                seen.add(macro)
-                called(manifest.macros[macro].depends_on.macros, seen)
-        return seen
+    from recon.serve.replay import looks_at_warehouse
 
     return sorted(
         node.name
         for node in manifest.nodes.values()
         if node.resource_type == "model"
         and node.config.materialized == "view"
-        and not looks & called(node.depends_on.macros, set())
+        and not looks_at_warehouse(manifest, node)
     )
 
 
@@ -123,8 +119,12 @@ class MicroBatcher:
         linger: float = 0.05,
         pipelines_dir: Path | None = None,
         keep_days: int = KEEP_DAYS,
+        replay: bool = True,
     ) -> None:
         self.settings = settings
+        # After dbt has built a model in this process, replay its compiled SQL (recon.serve.replay;
+        # DuckDB only). False: every micro-batch runs `dbt run`.
+        self.replay = replay and settings.target == "duckdb"
         self.keep_days = keep_days
         self.inbox = inbox
         self.max_events = max_events
@@ -138,6 +138,9 @@ class MicroBatcher:
         self._stripe_sources: set[str] = set()
         self._fixed_views: list[str] = []
         self._views_built = False
+        self._dbt_built: set[str] = set()  # models dbt itself has built in this process
+        self._compiled: Any = None  # recon.serve.replay.CompiledModels, made on the first replay
+        self._replayed = False  # the last build replayed compiled SQL
         self._review_store = default_store_path(settings)
         # The review store's chain head the warehouse holds (loaded, or found loaded); None: not
         # known yet (the first look compares with the head the warehouse recorded).
@@ -161,6 +164,11 @@ class MicroBatcher:
         except Exception as error:
             self.inbox.set_status("dbt could not parse the project", str(error))
             log.error("dbt could not parse the project: %s", error)
+        else:
+            with gate:
+                if stop.is_set():
+                    return
+                self._warm_up()
         self.inbox.set_status("idle")
         pruned_at = 0.0
         while not stop.is_set() and still_wanted():
@@ -198,6 +206,36 @@ class MicroBatcher:
                 log.error("%s; retrying in %.0f s.", message, delay)
                 stop.wait(delay)
                 wake.set()
+
+    def _warm_up(self) -> None:
+        """Before the first batch: dbt builds every model the webhooks and the review's decisions
+        feed, and compiles them, so that the first burst's batches replay their compiled SQL
+        (recon.serve.replay) instead of waiting for `dbt run` twice. Nothing when replays are off
+        or the warehouse has no marts yet; a warm-up that fails is said and left to the batches."""
+        from ingest.stripe.settings import RESOURCES  # start-up time (see _steps)
+        from recon.review.loading import policy_in_force
+
+        if not self.replay or not self.settings.warehouse.exists():
+            return
+        self.inbox.set_status(WARMING_UP)
+        started = time.monotonic()
+        try:
+            with writer_lock(self.settings, "recon serve (warm-up)", on_wait=_tell_waiting):
+                held = _WarehouseHeld(self.settings)
+                try:
+                    held.open()
+                    if not _holds_marts(held.connection):
+                        return
+                    models = self._build(set(RESOURCES), review=True, held=held)
+                    policy = orjson.dumps(policy_in_force(self.settings, pipelines_dir=self.pipelines_dir)).decode()
+                    self._compiled_models().steps(held.connection, set(), policy)
+                finally:
+                    held.close()
+        except Exception as error:
+            log.warning("warm-up: %s; the first micro-batches run dbt", _cause(error))
+            return
+        self._copy_stale = True
+        log.info("warm-up: %d models built by dbt and compiled in %.2f s", models, time.monotonic() - started)
 
     # ------------------------------------------------------------------ one batch
     def run_once(self) -> BatchOutcome | None:
@@ -299,7 +337,7 @@ class MicroBatcher:
             # One dbt run for both: what the changed Stripe tables and the decisions feed.
             try:
                 held.open()
-                models = self._build(tables if unbuilt else set(), review=self._review_unbuilt)
+                models = self._build(tables if unbuilt else set(), review=self._review_unbuilt, held=held)
             except Exception as error:
                 if unbuilt:
                     failed = BatchFailed(
@@ -326,7 +364,8 @@ class MicroBatcher:
             self._publish()
             publish_seconds = time.monotonic() - started
         outcome = BatchOutcome(
-            batch_id, len(pending), applied, models, apply_seconds, build_seconds, publish_seconds, review
+            batch_id, len(pending), applied, models, apply_seconds, build_seconds, publish_seconds, review,
+            replayed=bool(models) and self._replayed,
         )
         self.batches += 1
         log.info("%s", outcome.render())
@@ -361,13 +400,15 @@ class MicroBatcher:
             }
             self._fixed_views = fixed_views(self._manifest)
 
-    def _build(self, tables: set[str], *, review: bool = False) -> int:
+    def _build(self, tables: set[str], *, review: bool = False, held: _WarehouseHeld | None = None) -> int:
         """`dbt run` of the models downstream of the Stripe `tables` that changed (and of the
-        review's decisions with `review`), under the auto-accept policy in force."""
+        review's decisions with `review`), under the auto-accept policy in force; or, once dbt
+        has built each of them in this process, their compiled SQL replayed (`_replay`)."""
         from recon.dbt import run_dbt, settings_env  # start-up time (see _steps)
         from recon.review.loading import DECISIONS_SELECTORS, policy_in_force
 
         self._ensure_manifest()
+        self._replayed = False
         selectors = affected_selector(tables, self._stripe_sources)
         if review:
             selectors += DECISIONS_SELECTORS
@@ -378,15 +419,80 @@ class MicroBatcher:
         # its views find their tables by name when read, where PostgreSQL's follow a table dbt
         # renames away and drop with it.
         skip = self._views_built and self._fixed_views and self.settings.target == "duckdb"
-        skipped = ["--exclude", *self._fixed_views] if skip else []
-        policy = ["--vars", orjson.dumps(policy_in_force(self.settings, pipelines_dir=self.pipelines_dir)).decode()]
+        excluded = self._fixed_views if skip else []
+        policy = orjson.dumps(policy_in_force(self.settings, pipelines_dir=self.pipelines_dir)).decode()
+        replayed = self._replay(selectors, excluded, policy, held)
+        if replayed is not None:
+            return replayed
         result = run_dbt(
-            ["run", "--select", *selectors, *skipped, *policy, *MICRO_BATCH_DBT_FLAGS],
+            ["run", "--select", *selectors, *(["--exclude", *excluded] if excluded else []), "--vars", policy,
+             *MICRO_BATCH_DBT_FLAGS],
             settings_env(self.settings),
             manifest=self._manifest,
         )
         self._views_built = True
-        return len(getattr(result.result, "results", None) or [])
+        results = getattr(result.result, "results", None) or []
+        self._dbt_built.update(
+            node_result.node.unique_id for node_result in results if str(node_result.status) == "success"
+        )
+        return len(results)
+
+    def _replay(self, selectors: list[str], excluded: list[str], policy: str, held: _WarehouseHeld | None) -> int | None:
+        """The selected models rebuilt from the SQL dbt compiled for them (recon.serve.replay), or
+        None when dbt must run them: not DuckDB, a model dbt has not built in this process yet (its
+        table is dbt's to create), a model whose SQL only dbt can write, or a replay that failed
+        (its error is logged; dbt then rebuilds the same models and says what is wrong, if
+        anything is)."""
+        # start-up time (see _steps)
+        from recon.serve.replay import replay, selected_models, why_dbt
+
+        if not self.replay or held is None or held.connection is None:
+            return None
+        selected = selected_models(self._manifest, selectors, excluded)
+        if not selected or not selected <= self._dbt_built:
+            return None
+        blocked = [reason for reason in (why_dbt(self._manifest, self._manifest.nodes[node]) for node in sorted(selected)) if reason]
+        if blocked:
+            log.info("micro-batch built by dbt run: %s", blocked[0])
+            return None
+        try:
+            steps = self._compiled_models().steps(held.connection, selected, policy)
+            count = replay(held.connection, steps)
+        except Exception as error:
+            log.warning(
+                "The micro-batch's models could not be rebuilt from their compiled SQL (%s); dbt run rebuilds them",
+                _cause(error),
+            )
+            self._compiled = None  # compiled again next time
+            self._dbt_built.clear()  # and dbt builds each model once more before a replay
+            return None
+        self._replayed = True
+        return count
+
+
+    def _compiled_models(self) -> Any:
+        from recon.dbt import settings_env  # start-up time (see _steps)
+        from recon.review.loading import DECISIONS_SELECTORS
+        from recon.serve.replay import CompiledModels
+
+        if self._compiled is None:
+            roots = [f"source:stripe.{table}+" for table in sorted(self._stripe_sources)] + list(DECISIONS_SELECTORS)
+            self._compiled = CompiledModels(self._manifest, settings_env(self.settings), roots)
+        return self._compiled
+
+
+def _holds_marts(connection: Any) -> bool:
+    """Whether the warehouse's marts have been built (by `recon run` or `dbt build`)."""
+    from core.warehouse import schema  # start-up time (see MicroBatcher._steps)
+    from recon.bi_copy import PUBLISHED_SCHEMAS
+
+    names = [schema(name) for name in PUBLISHED_SCHEMAS]
+    found = connection.execute(
+        "select count(*) from information_schema.tables where table_catalog = current_database() "
+        f"and table_schema in ({', '.join('?' for _ in names)})",
+        names,
+    ).fetchone()
+    return bool(found and found[0])
 
 
 class _WarehouseHeld:

@@ -149,7 +149,8 @@ def test_micro_batches_publish_to_the_configured_copy_marts_identical_to_a_full_
     """`recon serve --bi-copy PATH` publishes there (and nowhere beside the warehouse); the marts
     its micro-batches build (each rebuilding only what the changed tables feed, the second and
     later leaving out the views they cannot change) are those a full `dbt run` of every model
-    builds from the same raw tables."""
+    builds from the same raw tables (the batches replaying dbt's compiled SQL after the service's
+    warm-up, recon.serve.replay)."""
     configured = tmp_path / "for-bi" / "dashboards.duckdb"  # a folder that does not exist yet
     settings = resolve(warehouse=str(warehouse_copy), target="duckdb", bi_copy=str(configured), env={})
     events = list(world_events(live_world.world, types=WEBHOOK_EVENT_TYPES, created_gte=live_world.cutoff))
@@ -163,7 +164,13 @@ def test_micro_batches_publish_to_the_configured_copy_marts_identical_to_a_full_
     assert health["bi_copy"]["path"] == str(configured)
     assert health["last_batch"]["batch_id"] >= 2
     assert not bi_copy_path(resolve(warehouse=str(warehouse_copy), target="duckdb", env={})).exists()
-    assert "ERROR" not in (tmp_path / "serve.log").read_text()
+    log = (tmp_path / "serve.log").read_text()
+    assert "ERROR" not in log and "WARNING" not in log
+    # dbt built every model the webhooks feed before the first event (the warm-up); the batches
+    # replayed the SQL dbt compiled (recon.serve.replay): what is compared below is theirs.
+    assert "warm-up: " in log and "models built by dbt and compiled" in log
+    batches = [line for line in log.splitlines() if " batch " in line and "models rebuilt" in line]
+    assert len(batches) >= 2 and all("models rebuilt from their compiled SQL" in line for line in batches), batches
 
     copy = duckdb.connect(str(configured), read_only=True)
     try:
