@@ -141,6 +141,7 @@ class MicroBatcher:
         self._dbt_built: set[str] = set()  # models dbt itself has built in this process
         self._compiled: Any = None  # recon.serve.replay.CompiledModels, made on the first replay
         self._replayed = False  # the last build replayed compiled SQL
+        self._why_dbt: dict[str, str | None] = {}  # why dbt must build a model (recon.serve.replay.why_dbt)
         self._review_store = default_store_path(settings)
         # The review store's chain head the warehouse holds (loaded, or found loaded); None: not
         # known yet (the first look compares with the head the warehouse recorded).
@@ -451,7 +452,9 @@ class MicroBatcher:
         selected = selected_models(self._manifest, selectors, excluded)
         if not selected or not selected <= self._dbt_built:
             return None
-        blocked = [reason for reason in (why_dbt(self._manifest, self._manifest.nodes[node]) for node in sorted(selected)) if reason]
+        for node in selected - self._why_dbt.keys():  # the manifest is parsed once: so are the reasons
+            self._why_dbt[node] = why_dbt(self._manifest, self._manifest.nodes[node])
+        blocked = sorted(reason for reason in map(self._why_dbt.get, selected) if reason)
         if blocked:
             log.info("micro-batch built by dbt run: %s", blocked[0])
             return None
