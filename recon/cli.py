@@ -368,6 +368,11 @@ def _cmd_review(args: argparse.Namespace, settings: Settings) -> int:
         add_user(path, args.add_user, args.role, password, args.name)
         print(f"recon review: {args.add_user} ({args.role}) written to {path}")
         return 0
+    if settings.target not in ("duckdb", "postgres"):  # said before the users file is asked for
+        raise UserError(
+            f"recon review reads a DuckDB or PostgreSQL warehouse, not {settings.target!r}: every page "
+            "would be Spark jobs (seconds each), and a local Spark session's catalog admits one process."
+        )
     config = review_config(settings, users=args.users)
     load_users(config.users_path)  # a missing or bad users file stops here, before the address is printed
     warehouse = describe_postgres() if settings.target == "postgres" else str(settings.warehouse)

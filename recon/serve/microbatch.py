@@ -472,7 +472,6 @@ class MicroBatcher:
         self._replayed = True
         return count
 
-
     def _compiled_models(self) -> Any:
         from recon.dbt import settings_env  # start-up time (see _steps)
         from recon.review.loading import DECISIONS_SELECTORS

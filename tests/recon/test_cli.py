@@ -40,6 +40,18 @@ def test_missing_stripe_key_exits_2_with_one_sentence(tmp_path: Path, monkeypatc
     assert "Traceback" not in result.stderr
 
 
+def test_review_on_spark_says_it_reads_duckdb_or_postgres_and_exits_2(tmp_path: Path) -> None:
+    """Said first: not after asking for a users file the user would make for nothing."""
+    result = subprocess.run(
+        [sys.executable, "-m", "recon.cli", "review", "--target", "spark", "--warehouse", str(tmp_path / "w.duckdb")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("recon: recon review reads a DuckDB or PostgreSQL warehouse, not 'spark'")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "users file" not in result.stderr and not result.stdout
+
+
 def test_unreachable_api_exits_2_without_the_key(tmp_path: Path) -> None:
     key = "sk_test_unreachableKeyMustNotShow42"
     result = subprocess.run(
