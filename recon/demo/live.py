@@ -31,6 +31,7 @@ from core.errors import ReconError
 from core.settings import Settings
 from demoworld.webhooks import WEBHOOK_EVENT_TYPES, DeliveryReport, deliver_events, world_events
 from recon.serve import default_inbox_path
+from recon.serve.microbatch import WARMING_UP
 
 
 def free_port() -> int:
@@ -85,8 +86,6 @@ class ServiceProcess:
     def wait_ready(self, timeout: float = 120.0) -> None:
         """Until the micro-batcher has parsed the dbt project and warmed up (events are accepted
         before that, and wait in the inbox)."""
-        from recon.serve.microbatch import WARMING_UP
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             batcher = self.health().get("batcher") or {}

@@ -39,6 +39,13 @@ from core.settings import Settings
 from recon.locking import writer_lock
 from recon.review.store import ChainHead, default_store_path, store_head
 from recon.serve.inbox import Inbox
+from recon.serve.replay import (
+    MICRO_BATCH_DBT_FLAGS,
+    looks_at_warehouse,
+    replay,
+    selected_models,
+    why_dbt,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +54,6 @@ KEEP_DAYS = 30  # events in the marts for longer leave the inbox (Stripe retries
 PRUNE_EVERY_S = 3_600.0
 RETRY_MAX_S = 30.0
 WARMING_UP = "warming up: dbt builds the models the webhooks feed"
-# dbt's JSON artifacts (a manifest of megabytes rewritten on every run) and its debug log file (a
-# line per statement, each scanned for secrets) cost a micro-batch seconds of CPU and serve no
-# one: the service logs each batch, and dbt's warnings and errors still reach logs/dbt.log.
-MICRO_BATCH_DBT_FLAGS = ("--no-write-json", "--log-level-file", "warn")
 
 
 class BatchFailed(ReconError):
@@ -90,8 +93,6 @@ def fixed_views(manifest: Any) -> list[str]:
     look at the warehouse to write their SQL (`source_or_empty` reads a raw table only once it
     exists, so `stg_stripe__quarantine` changes when the first object is quarantined). Re-creating
     one of them gives the same view: a micro-batch leaves them out once it has built them."""
-    from recon.serve.replay import looks_at_warehouse
-
     return sorted(
         node.name
         for node in manifest.nodes.values()
@@ -209,12 +210,14 @@ class MicroBatcher:
                 wake.set()
 
     def _warm_up(self) -> None:
-        """Before the first batch: dbt builds every model the webhooks and the review's decisions
-        feed, and compiles them, so that the first burst's batches replay their compiled SQL
-        (recon.serve.replay) instead of waiting for `dbt run` twice. Nothing when replays are off
-        or the warehouse has no marts yet; a warm-up that fails is said and left to the batches."""
+        """Before the first batch: dbt builds the models whose contract is enforced among those
+        the webhooks and the review's decisions feed (their tables, with the contract's types, are
+        dbt's to create: a replay fills them), and compiles every model they feed, so that the
+        first burst's batches replay their compiled SQL (recon.serve.replay) instead of waiting
+        for `dbt run`. Nothing when replays are off or the warehouse has no marts yet; a warm-up
+        that fails is said and left to the batches."""
         from ingest.stripe.settings import RESOURCES  # start-up time (see _steps)
-        from recon.review.loading import policy_in_force
+        from recon.review.loading import DECISIONS_SELECTORS, policy_in_force
 
         if not self.replay or not self.settings.warehouse.exists():
             return
@@ -227,8 +230,11 @@ class MicroBatcher:
                     held.open()
                     if not _holds_marts(held.connection):
                         return
-                    models = self._build(set(RESOURCES), review=True, held=held)
                     policy = orjson.dumps(policy_in_force(self.settings, pipelines_dir=self.pipelines_dir)).decode()
+                    selectors = affected_selector(RESOURCES, self._stripe_sources) + list(DECISIONS_SELECTORS)
+                    fed = selected_models(self._manifest, selectors)
+                    contracts = sorted(self._manifest.nodes[node].name for node in fed if _contract(self._manifest.nodes[node]))
+                    models = self._dbt_run(contracts, policy) if contracts else 0
                     self._compiled_models().steps(held.connection, set(), policy)
                 finally:
                     held.close()
@@ -236,7 +242,10 @@ class MicroBatcher:
             log.warning("warm-up: %s; the first micro-batches run dbt", _cause(error))
             return
         self._copy_stale = True
-        log.info("warm-up: %d models built by dbt and compiled in %.2f s", models, time.monotonic() - started)
+        log.info(
+            "warm-up: %d models whose contract is enforced built by dbt, and every model the webhooks feed "
+            "compiled, in %.2f s", models, time.monotonic() - started,
+        )
 
     # ------------------------------------------------------------------ one batch
     def run_once(self) -> BatchOutcome | None:
@@ -403,9 +412,9 @@ class MicroBatcher:
 
     def _build(self, tables: set[str], *, review: bool = False, held: _WarehouseHeld | None = None) -> int:
         """`dbt run` of the models downstream of the Stripe `tables` that changed (and of the
-        review's decisions with `review`), under the auto-accept policy in force; or, once dbt
-        has built each of them in this process, their compiled SQL replayed (`_replay`)."""
-        from recon.dbt import run_dbt, settings_env  # start-up time (see _steps)
+        review's decisions with `review`), under the auto-accept policy in force; or their
+        compiled SQL replayed (`_replay`)."""
+        # start-up time (see _steps)
         from recon.review.loading import DECISIONS_SELECTORS, policy_in_force
 
         self._ensure_manifest()
@@ -424,14 +433,22 @@ class MicroBatcher:
         policy = orjson.dumps(policy_in_force(self.settings, pipelines_dir=self.pipelines_dir)).decode()
         replayed = self._replay(selectors, excluded, policy, held)
         if replayed is not None:
+            self._views_built = True
             return replayed
+        models = self._dbt_run([*selectors, *(["--exclude", *excluded] if excluded else [])], policy)
+        self._views_built = True
+        return models
+
+    def _dbt_run(self, selection: list[str], policy: str) -> int:
+        """`dbt run --select <selection>` under the policy; returns how many models it ran and
+        remembers those it built (their tables are dbt's: a replay may fill them)."""
+        from recon.dbt import run_dbt, settings_env  # start-up time (see _steps)
+
         result = run_dbt(
-            ["run", "--select", *selectors, *(["--exclude", *excluded] if excluded else []), "--vars", policy,
-             *MICRO_BATCH_DBT_FLAGS],
+            ["run", "--select", *selection, "--vars", policy, *MICRO_BATCH_DBT_FLAGS],
             settings_env(self.settings),
             manifest=self._manifest,
         )
-        self._views_built = True
         results = getattr(result.result, "results", None) or []
         self._dbt_built.update(
             node_result.node.unique_id for node_result in results if str(node_result.status) == "success"
@@ -440,17 +457,15 @@ class MicroBatcher:
 
     def _replay(self, selectors: list[str], excluded: list[str], policy: str, held: _WarehouseHeld | None) -> int | None:
         """The selected models rebuilt from the SQL dbt compiled for them (recon.serve.replay), or
-        None when dbt must run them: not DuckDB, a model dbt has not built in this process yet (its
-        table is dbt's to create), a model whose SQL only dbt can write, or a replay that failed
+        None when dbt must run them: not DuckDB, a model whose contract is enforced that dbt has not
+        built in this process yet (its table is dbt's to create), a model whose SQL only dbt can
+        write, or a replay that failed
         (its error is logged; dbt then rebuilds the same models and says what is wrong, if
         anything is)."""
-        # start-up time (see _steps)
-        from recon.serve.replay import replay, selected_models, why_dbt
-
         if not self.replay or held is None or held.connection is None:
             return None
         selected = selected_models(self._manifest, selectors, excluded)
-        if not selected or not selected <= self._dbt_built:
+        if not selected or not {node for node in selected if _contract(self._manifest.nodes[node])} <= self._dbt_built:
             return None
         for node in selected - self._why_dbt.keys():  # the manifest is parsed once: so are the reasons
             self._why_dbt[node] = why_dbt(self._manifest, self._manifest.nodes[node])
@@ -467,7 +482,7 @@ class MicroBatcher:
                 _cause(error),
             )
             self._compiled = None  # compiled again next time
-            self._dbt_built.clear()  # and dbt builds each model once more before a replay
+            self._dbt_built.clear()  # the contracts' tables are dbt's again (the run below) before a replay
             return None
         self._replayed = True
         return count
@@ -481,6 +496,11 @@ class MicroBatcher:
             roots = [f"source:stripe.{table}+" for table in sorted(self._stripe_sources)] + list(DECISIONS_SELECTORS)
             self._compiled = CompiledModels(self._manifest, settings_env(self.settings), roots)
         return self._compiled
+
+
+def _contract(node: Any) -> bool:
+    """Whether the model's contract is enforced (dbt creates its table with the contract's types)."""
+    return bool(getattr(getattr(node, "contract", None), "enforced", False))
 
 
 def _holds_marts(connection: Any) -> bool:

@@ -38,6 +38,11 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+# dbt's JSON artifacts (a manifest of megabytes rewritten on every run) and its debug log file (a
+# line per statement, each scanned for secrets) cost a micro-batch seconds of CPU and serve no
+# one: the service logs each batch, and dbt's warnings and errors still reach logs/dbt.log.
+MICRO_BATCH_DBT_FLAGS = ("--no-write-json", "--log-level-file", "warn")
+
 # Hooks known to render to nothing on DuckDB: the project's `analyze_relation` (macros/cross_db/
 # analyze_relation.sql: PostgreSQL only). Any other hook leaves its model to dbt.
 EMPTY_HOOKS_ON_DUCKDB = frozenset({"{{ analyze_relation(this) }}"})
@@ -172,8 +177,8 @@ class CompiledModels:
         return sorted((self._steps[unique_id] for unique_id in unique_ids), key=lambda step: self._order[step.unique_id])
 
     def _compile(self, vars_json: str) -> None:
-        from recon.dbt import run_dbt  # start-up time (recon.serve.microbatch._steps)
-        from recon.serve.microbatch import MICRO_BATCH_DBT_FLAGS
+        # start-up time: dbt takes seconds to import, and the web process imports this module too
+        from recon.dbt import run_dbt
 
         started = time.monotonic()
         result = run_dbt(
