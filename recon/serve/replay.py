@@ -3,14 +3,14 @@
 `dbt run` of the ~41 models a webhook batch feeds spends as long in its own machinery (a thread
 pool, a temporary table and two renames per model, events and adapter calls per node) as in
 their SQL: 4.3-5.3 s against 2.3 s for the same compiled SQL run statement by statement
-(DECISIONLOG.md, "A micro-batch's time"). So after dbt itself has built a model in this process
-(its table, with the contract's DDL, exists as dbt makes it), later micro-batches run the SQL dbt
-compiled for it, in dbt's order:
+(DECISIONLOG.md, "A micro-batch's time"). So micro-batches run the SQL dbt compiled for their
+models, in dbt's order:
 
 - a table: `create or replace table ... as (<compiled SQL>)`, dbt's own statement for a table
   without a contract;
 - a table whose contract is enforced: `delete` then `insert ... by name`, in one transaction,
-  into the table dbt created with the contract's column types and constraints;
+  into the table dbt created with the contract's column types and constraints (the micro-batcher
+  has dbt build such a model in its process before it replays it);
 - a view: `create or replace view`.
 
 dbt still does everything that decides what runs and what the SQL is: it parses the project,
