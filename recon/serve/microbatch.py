@@ -41,6 +41,8 @@ from recon.review.store import ChainHead, default_store_path, store_head
 from recon.serve.inbox import Inbox
 from recon.serve.replay import (
     MICRO_BATCH_DBT_FLAGS,
+    CompiledModels,
+    contract_enforced,
     looks_at_warehouse,
     replay,
     selected_models,
@@ -120,12 +122,10 @@ class MicroBatcher:
         linger: float = 0.05,
         pipelines_dir: Path | None = None,
         keep_days: int = KEEP_DAYS,
-        replay: bool = True,
     ) -> None:
         self.settings = settings
-        # After dbt has built a model in this process, replay its compiled SQL (recon.serve.replay;
-        # DuckDB only). False: every micro-batch runs `dbt run`.
-        self.replay = replay and settings.target == "duckdb"
+        # Micro-batches replay the SQL dbt compiled (recon.serve.replay) on DuckDB; elsewhere `dbt run`.
+        self._replays = settings.target == "duckdb"
         self.keep_days = keep_days
         self.inbox = inbox
         self.max_events = max_events
@@ -140,8 +140,7 @@ class MicroBatcher:
         self._fixed_views: list[str] = []
         self._views_built = False
         self._dbt_built: set[str] = set()  # models dbt itself has built in this process
-        self._compiled: Any = None  # recon.serve.replay.CompiledModels, made on the first replay
-        self._replayed = False  # the last build replayed compiled SQL
+        self._compiled: CompiledModels | None = None  # made on the first replay (or the warm-up)
         self._why_dbt: dict[str, str | None] = {}  # why dbt must build a model (recon.serve.replay.why_dbt)
         self._review_store = default_store_path(settings)
         # The review store's chain head the warehouse holds (loaded, or found loaded); None: not
@@ -216,10 +215,11 @@ class MicroBatcher:
         first burst's batches replay their compiled SQL (recon.serve.replay) instead of waiting
         for `dbt run`. Nothing when replays are off or the warehouse has no marts yet; a warm-up
         that fails is said and left to the batches."""
-        from ingest.stripe.settings import RESOURCES  # start-up time (see _steps)
-        from recon.review.loading import DECISIONS_SELECTORS, policy_in_force
+        from core.warehouse import schema, tables_in  # start-up time (see _steps)
+        from recon.bi_copy import PUBLISHED_SCHEMAS
+        from recon.review.loading import policy_in_force
 
-        if not self.replay or not self.settings.warehouse.exists():
+        if not self._replays or not self.settings.warehouse.exists():
             return
         self.inbox.set_status(WARMING_UP)
         started = time.monotonic()
@@ -228,14 +228,13 @@ class MicroBatcher:
                 held = _WarehouseHeld(self.settings)
                 try:
                     held.open()
-                    if not _holds_marts(held.connection):
-                        return
+                    if not tables_in(self.settings, [schema(name) for name in PUBLISHED_SCHEMAS]):
+                        return  # no marts yet: the first batch's `dbt run` builds them
                     policy = orjson.dumps(policy_in_force(self.settings, pipelines_dir=self.pipelines_dir)).decode()
-                    selectors = affected_selector(RESOURCES, self._stripe_sources) + list(DECISIONS_SELECTORS)
-                    fed = selected_models(self._manifest, selectors)
-                    contracts = sorted(self._manifest.nodes[node].name for node in fed if _contract(self._manifest.nodes[node]))
+                    fed = [self._manifest.nodes[node] for node in selected_models(self._manifest, self._every_selector())]
+                    contracts = sorted(node.name for node in fed if contract_enforced(node))
                     models = self._dbt_run(contracts, policy) if contracts else 0
-                    self._compiled_models().steps(held.connection, set(), policy)
+                    self._compiled_models().refresh(held.connection, policy)
                 finally:
                     held.close()
         except Exception as error:
@@ -342,12 +341,12 @@ class MicroBatcher:
             review = self._load_review(review_head)
         apply_seconds = time.monotonic() - started
         started = time.monotonic()
-        models = 0
+        models, replayed = 0, False
         if unbuilt or self._review_unbuilt:
             # One dbt run for both: what the changed Stripe tables and the decisions feed.
             try:
                 held.open()
-                models = self._build(tables if unbuilt else set(), review=self._review_unbuilt, held=held)
+                models, replayed = self._build(tables if unbuilt else set(), held, review=self._review_unbuilt)
             except Exception as error:
                 if unbuilt:
                     failed = BatchFailed(
@@ -375,7 +374,7 @@ class MicroBatcher:
             publish_seconds = time.monotonic() - started
         outcome = BatchOutcome(
             batch_id, len(pending), applied, models, apply_seconds, build_seconds, publish_seconds, review,
-            replayed=bool(models) and self._replayed,
+            replayed=replayed,
         )
         self.batches += 1
         log.info("%s", outcome.render())
@@ -410,20 +409,19 @@ class MicroBatcher:
             }
             self._fixed_views = fixed_views(self._manifest)
 
-    def _build(self, tables: set[str], *, review: bool = False, held: _WarehouseHeld | None = None) -> int:
+    def _build(self, tables: set[str], held: _WarehouseHeld, *, review: bool = False) -> tuple[int, bool]:
         """`dbt run` of the models downstream of the Stripe `tables` that changed (and of the
         review's decisions with `review`), under the auto-accept policy in force; or their
-        compiled SQL replayed (`_replay`)."""
+        compiled SQL replayed (`_replay`). Returns how many models, and whether replayed."""
         # start-up time (see _steps)
         from recon.review.loading import DECISIONS_SELECTORS, policy_in_force
 
         self._ensure_manifest()
-        self._replayed = False
         selectors = affected_selector(tables, self._stripe_sources)
         if review:
             selectors += DECISIONS_SELECTORS
         if not selectors:
-            return 0
+            return 0, False
         # The first build of the process creates every view it selects; later ones leave out the
         # views whose SQL cannot have changed since (the manifest is parsed once). DuckDB only:
         # its views find their tables by name when read, where PostgreSQL's follow a table dbt
@@ -434,10 +432,10 @@ class MicroBatcher:
         replayed = self._replay(selectors, excluded, policy, held)
         if replayed is not None:
             self._views_built = True
-            return replayed
+            return replayed, True
         models = self._dbt_run([*selectors, *(["--exclude", *excluded] if excluded else [])], policy)
         self._views_built = True
-        return models
+        return models, False
 
     def _dbt_run(self, selection: list[str], policy: str) -> int:
         """`dbt run --select <selection>` under the policy; returns how many models it ran and
@@ -455,17 +453,16 @@ class MicroBatcher:
         )
         return len(results)
 
-    def _replay(self, selectors: list[str], excluded: list[str], policy: str, held: _WarehouseHeld | None) -> int | None:
+    def _replay(self, selectors: list[str], excluded: list[str], policy: str, held: _WarehouseHeld) -> int | None:
         """The selected models rebuilt from the SQL dbt compiled for them (recon.serve.replay), or
         None when dbt must run them: not DuckDB, a model whose contract is enforced that dbt has not
         built in this process yet (its table is dbt's to create), a model whose SQL only dbt can
-        write, or a replay that failed
-        (its error is logged; dbt then rebuilds the same models and says what is wrong, if
-        anything is)."""
-        if not self.replay or held is None or held.connection is None:
+        write, or a replay that failed (its error is logged; dbt then rebuilds the same models
+        and says what is wrong, if anything is)."""
+        if not self._replays or held.connection is None:
             return None
         selected = selected_models(self._manifest, selectors, excluded)
-        if not selected or not {node for node in selected if _contract(self._manifest.nodes[node])} <= self._dbt_built:
+        if not selected or not {node for node in selected if contract_enforced(self._manifest.nodes[node])} <= self._dbt_built:
             return None
         for node in selected - self._why_dbt.keys():  # the manifest is parsed once: so are the reasons
             self._why_dbt[node] = why_dbt(self._manifest, self._manifest.nodes[node])
@@ -484,37 +481,21 @@ class MicroBatcher:
             self._compiled = None  # compiled again next time
             self._dbt_built.clear()  # the contracts' tables are dbt's again (the run below) before a replay
             return None
-        self._replayed = True
         return count
 
-    def _compiled_models(self) -> Any:
+    def _every_selector(self) -> list[str]:
+        """The selectors of every model a micro-batch may build: what every Stripe table feeds,
+        and what the review's decisions feed."""
+        from recon.review.loading import DECISIONS_SELECTORS  # start-up time (see _steps)
+
+        return affected_selector(self._stripe_sources, self._stripe_sources) + list(DECISIONS_SELECTORS)
+
+    def _compiled_models(self) -> CompiledModels:
         from recon.dbt import settings_env  # start-up time (see _steps)
-        from recon.review.loading import DECISIONS_SELECTORS
-        from recon.serve.replay import CompiledModels
 
         if self._compiled is None:
-            roots = [f"source:stripe.{table}+" for table in sorted(self._stripe_sources)] + list(DECISIONS_SELECTORS)
-            self._compiled = CompiledModels(self._manifest, settings_env(self.settings), roots)
+            self._compiled = CompiledModels(self._manifest, settings_env(self.settings), self._every_selector())
         return self._compiled
-
-
-def _contract(node: Any) -> bool:
-    """Whether the model's contract is enforced (dbt creates its table with the contract's types)."""
-    return bool(getattr(getattr(node, "contract", None), "enforced", False))
-
-
-def _holds_marts(connection: Any) -> bool:
-    """Whether the warehouse's marts have been built (by `recon run` or `dbt build`)."""
-    from core.warehouse import schema  # start-up time (see MicroBatcher._steps)
-    from recon.bi_copy import PUBLISHED_SCHEMAS
-
-    names = [schema(name) for name in PUBLISHED_SCHEMAS]
-    found = connection.execute(
-        "select count(*) from information_schema.tables where table_catalog = current_database() "
-        f"and table_schema in ({', '.join('?' for _ in names)})",
-        names,
-    ).fetchone()
-    return bool(found and found[0])
 
 
 class _WarehouseHeld:

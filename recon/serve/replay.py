@@ -75,6 +75,11 @@ def looks_at_warehouse(manifest: Any, node: Any) -> set[str]:
     return found
 
 
+def contract_enforced(node: Any) -> bool:
+    """Whether the model's contract is enforced (dbt creates its table with the contract's types)."""
+    return bool(getattr(getattr(node, "contract", None), "enforced", False))
+
+
 def why_dbt(manifest: Any, node: Any) -> str | None:
     """Why dbt itself must build this model, or None when its compiled SQL can be replayed."""
     if getattr(node, "language", "sql") != "sql":
@@ -124,7 +129,6 @@ def selected_models(manifest: Any, selectors: Iterable[str], excluded_names: Ite
 @dataclass(frozen=True)
 class Step:
     unique_id: str
-    name: str
     relation: str
     kind: str  # "table", "contract" (a table whose contract is enforced) or "view"
     sql: str
@@ -162,15 +166,17 @@ class CompiledModels:
         self._key: tuple[str, str] | None = None
         self._steps: dict[str, Step] = {}
         self._order: dict[str, int] = {}
-        self.compiles = 0
-        self.compile_seconds = 0.0
+
+    def refresh(self, connection: Any, vars_json: str) -> None:
+        """Compile again if the vars or what the warehouse holds of the sources and seeds changed."""
+        key = (vars_json, catalog_fingerprint(connection, self._looked_up))
+        if key != self._key:
+            self._compile(vars_json)
+            self._key = key
 
     def steps(self, connection: Any, unique_ids: set[str], vars_json: str) -> list[Step]:
         """The replayable steps for these models in dbt's order (compiling first if needed)."""
-        key = (vars_json, catalog_fingerprint(connection, self._looked_up))
-        if key != self._key or not unique_ids <= self._steps.keys():
-            self._compile(vars_json)
-            self._key = key
+        self.refresh(connection, vars_json)
         missing = unique_ids - self._steps.keys()
         if missing:
             raise LookupError(f"dbt compiled no SQL for {', '.join(sorted(missing))}")
@@ -192,26 +198,22 @@ class CompiledModels:
             node = node_result.node
             if node.resource_type != "model" or not node.compiled_code or not node.relation_name:
                 continue
-            contract = bool(getattr(node.contract, "enforced", False))
-            kind = "view" if node.config.materialized == "view" else "contract" if contract else "table"
-            steps[node.unique_id] = Step(node.unique_id, node.name, node.relation_name, kind, node.compiled_code)
+            kind = "view" if node.config.materialized == "view" else "contract" if contract_enforced(node) else "table"
+            steps[node.unique_id] = Step(node.unique_id, node.relation_name, kind, node.compiled_code)
         self._steps = steps
         self._order = _dag_order(self.manifest, steps)
-        self.compiles += 1
-        self.compile_seconds = time.monotonic() - started
-        log.info("micro-batch models compiled by dbt: %d in %.2f s", len(steps), self.compile_seconds)
+        log.info("micro-batch models compiled by dbt: %d in %.2f s", len(steps), time.monotonic() - started)
 
 
 def _dag_order(manifest: Any, steps: Mapping[str, Step]) -> dict[str, int]:
     """Each step's place in an order where every model comes after the models it selects from."""
     order: dict[str, int] = {}
 
-    def visit(unique_id: str, path: tuple[str, ...] = ()) -> None:
+    def visit(unique_id: str) -> None:  # dbt's graph has no cycles: it refuses to parse one
         if unique_id in order or unique_id not in manifest.nodes:
             return
-        for parent in getattr(manifest.nodes[unique_id].depends_on, "nodes", ()):
-            if parent not in path:
-                visit(parent, (*path, unique_id))
+        for parent in getattr(manifest.nodes[unique_id].depends_on, "nodes", ()):  # a seed's holds macros only
+            visit(parent)
         order[unique_id] = len(order)
 
     for unique_id in sorted(steps):
