@@ -2,9 +2,10 @@
 
 One process of the service (`BatcherProcess`), the only one that touches the warehouse. Each batch takes the
 warehouse's writer lock (recon.locking), applies every pending event (up to `max_events`) with
-`ingest.stripe.webhooks.apply_events`, marks them applied, runs `dbt run` on the models
-downstream of the raw tables that changed (dbt's `source:stripe.<table>+`, with the manifest
-parsed once), marks them built, publishes the marts to the BI copy on DuckDB (recon.bi_copy),
+`ingest.stripe.webhooks.apply_events` (on DuckDB through the connection the batch holds),
+marks them applied, rebuilds the models downstream of the raw tables that changed (dbt's
+`source:stripe.<table>+`, with the manifest parsed once: their compiled SQL replayed on DuckDB,
+recon.serve.replay, else `dbt run`), marks them built, publishes the marts to the BI copy on DuckDB (recon.bi_copy),
 closes its DuckDB handles and lets the lock go. Events that arrive during a batch wait for the
 next one, so a burst costs one rebuild, not one per event.
 
@@ -323,7 +324,9 @@ class MicroBatcher:
             batch_id = self.inbox.start_batch(ids)
             try:
                 held.open()
-                report = apply_events(self.settings, events, pipelines_dir=self.pipelines_dir)
+                report = apply_events(
+                    self.settings, events, pipelines_dir=self.pipelines_dir, connection=held.connection
+                )
             except Exception as error:
                 failed = BatchFailed(
                     f"Micro-batch {batch_id} could not write its {_events(len(ids))} to the raw tables", error,
