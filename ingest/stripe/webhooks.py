@@ -301,12 +301,10 @@ def _write_in(connection: Any, events: Sequence[Mapping[str, Any]]) -> ApplyRepo
     for table, (_, rows) in incoming.items():
         connection.register(names[table], rows)
     try:
-        reason = next(
-            (why for table, (key, _) in incoming.items() if (why := _why_dlt(connection, columns, table, key, names[table]))),
-            None,
-        )
-        if reason is not None:
-            return reason
+        for table, (key, _) in incoming.items():
+            reason = _why_dlt(connection, columns, table, key, names[table])
+            if reason is not None:
+                return reason
         connection.execute("begin transaction")
         try:
             for table, (key, _) in incoming.items():

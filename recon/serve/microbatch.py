@@ -504,7 +504,8 @@ class MicroBatcher:
 class _WarehouseHeld:
     """The DuckDB warehouse kept open for the whole of one micro-batch (nothing on PostgreSQL).
 
-    dlt opens and closes the file several times to apply a batch, dbt once more, the publication
+    The apply writes the batch's rows through it (`apply_events(connection=...)`); dlt, when it
+    writes them instead, opens and closes the file several times, dbt once more, the publication
     once more; each open reads the catalog and each last close checkpoints the file. DuckDB keeps
     one database per file in a process while any connection to it is open, so with this one open
     every other open of the batch is a new connection to the same database: one open and one
